@@ -1,0 +1,27 @@
+/**
+ * Injection tokens. Classes are resolved with `@inject(TOKEN)` only (no
+ * decorator metadata), so the code works whatever transpiles it. Each server
+ * lives in its own tsyringe child container: nothing is shared between two
+ * servers of one process.
+ */
+import type { InjectionToken } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { ResolvedOptions } from '../options.js';
+import type { Clock } from '../clock.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { CallbackRunner } from '../rooms/callback-runner.js';
+import type { RoomBus } from '../rooms/room-bus.js';
+import type { NameRegistry } from '../registry.js';
+import type { ActorFactory } from '../actor-factory.js';
+import type { AnyHttpServer } from '../signaling/listener.js';
+
+export const OPTIONS: InjectionToken<ResolvedOptions> = Symbol('options');
+export const LOGGER: InjectionToken<Logger> = Symbol('logger');
+export const CLOCK: InjectionToken<Clock> = Symbol('clock');
+export const AUTHENTICATOR: InjectionToken<Authenticator> = Symbol('authenticator');
+export const CALLBACK_RUNNER: InjectionToken<CallbackRunner> = Symbol('callbackRunner');
+export const ROOM_BUS: InjectionToken<RoomBus> = Symbol('roomBus');
+export const REGISTRY: InjectionToken<NameRegistry> = Symbol('registry');
+export const ACTOR_FACTORY: InjectionToken<ActorFactory> = Symbol('actorFactory');
+/** The user's http(s) server when attached; `server` is null when we own the listener. */
+export const ATTACH_TO: InjectionToken<{ server: AnyHttpServer | null }> = Symbol('attachTo');

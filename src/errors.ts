@@ -1,0 +1,57 @@
+/**
+ * One table of every error code the server produces, and the WebSocket close
+ * code each protocol fault maps to (PROTOCOL.md, "Close codes").
+ */
+
+/** WebSocket close codes used by the signaling protocol. */
+export const CloseCode = {
+  /** Idle timeout or authentication deadline. */
+  NORMAL: 1000,
+  /** The server is shutting down. */
+  GOING_AWAY: 1001,
+  /** Policy: too many failed authentications, rate limit. */
+  POLICY: 1008,
+  /** A frame larger than `maxMessageBytes`. */
+  TOO_BIG: 1009,
+  /** Internal error (for example the room actor crashed). */
+  INTERNAL: 1011,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Reason strings sent with each close (at most 123 bytes by RFC 6455). */
+export const CloseReason = {
+  AUTH_TIMEOUT: 'authentication timeout',
+  IDLE_TIMEOUT: 'idle timeout',
+  AUTH_ATTEMPTS: 'too many failed authentication attempts',
+  RATE_LIMIT: 'rate limit exceeded',
+  SHUTDOWN: 'server shutting down',
+  ROOM_CRASHED: 'room failed',
+  INTERNAL: 'internal error',
+} as const;
+
+/** Codes of errors thrown to users of the library and CLI. */
+export const ErrorCode = {
+  INVALID_OPTION: 'WRS_ERR_INVALID_OPTION',
+  CONFIG_FILE: 'WRS_ERR_CONFIG_FILE',
+  AUTH_MODULE: 'WRS_ERR_AUTH_MODULE',
+  CALLBACKS_MODULE: 'WRS_ERR_CALLBACKS_MODULE',
+  LISTEN: 'WRS_ERR_LISTEN',
+  NOT_RUNNING: 'WRS_ERR_NOT_RUNNING',
+  MAX_RESTART_INTENSITY: 'WRS_ERR_MAX_RESTART_INTENSITY',
+  CHILD_START: 'WRS_ERR_CHILD_START',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Every error the library throws on purpose carries one of the codes above. */
+export class ServerError extends Error {
+  readonly code: ErrorCode;
+  /** The option the error is about, when there is one. */
+  readonly option: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: { option?: string; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'ServerError';
+    this.code = code;
+    this.option = details.option;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Options: the one object whose names are shared by the config file, the CLI,
+ * the environment and the embedding API (INTERFACE.md). `parseOptions()`
+ * validates untrusted input with a schema and fills in defaults; the result is
+ * frozen. Nothing here does I/O.
+ */
+import { isIP } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import { z } from 'zod';
+import { ErrorCode, ServerError } from './errors.js';
+
+/** `auth(username)` returns the expected password (or a promise of it). */
+export type PasswordLookup = (username: string) => string | Promise<string> | unknown;
+export type LifecycleCallback = (room: string, username: string, otherUsernames: string[]) => unknown;
+export interface Callbacks {
+  create?: LifecycleCallback;
+  join?: LifecycleCallback;
+  leave?: LifecycleCallback;
+}
+
+export type AuthOption =
+  | PasswordLookup
+  | { users: Record<string, string> }
+  | { module: string; export?: string }
+  | { secret: string };
+export type CallbacksOption = Callbacks | { module: string };
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** What users pass in. Every field is optional. */
+export interface Options {
+  host?: string;
+  port?: number;
+  certfile?: string;
+  keyfile?: string;
+  hostname?: string;
+  turnIp?: string;
+  turnPort?: number | false;
+  relayPorts?: [number, number];
+  idleTimeout?: number | 'infinity';
+  authTimeout?: number;
+  auth?: AuthOption;
+  callbacks?: CallbacksOption;
+  maxMessageBytes?: number;
+  maxAuthAttempts?: number;
+  rateLimit?: { perSecond: number; burst: number };
+  allowLoopbackPeers?: boolean;
+  turnLifetime?: number;
+  adminToken?: string;
+  inspect?: boolean | number;
+  logLevel?: LogLevel;
+}
+
+/** Options after validation: defaults filled in, frozen. */
+export interface ResolvedOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: { readonly certfile: string; readonly keyfile: string } | null;
+  readonly hostname: string;
+  readonly turnIp: string | null;
+  readonly turnPort: number | false;
+  readonly relayPorts: readonly [number, number];
+  /** Milliseconds, or `Infinity`. */
+  readonly idleTimeout: number;
+  readonly authTimeout: number;
+  /** `null` means dev mode: the demo users are accepted. */
+  readonly auth: AuthOption | null;
+  readonly callbacks: CallbacksOption | null;
+  readonly maxMessageBytes: number;
+  readonly maxAuthAttempts: number;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly allowLoopbackPeers: boolean;
+  readonly turnLifetime: number;
+  readonly adminToken: string | null;
+  readonly inspect: number | null;
+  readonly logLevel: LogLevel;
+  /** True when no `auth` was configured (INTERFACE.md, "Dev mode"). */
+  readonly dev: boolean;
+}
+
+export const DEFAULTS = {
+  port: 8080,
+  tlsPort: 8443,
+  devHost: '127.0.0.1',
+  host: '0.0.0.0',
+  turnPort: 3478,
+  relayPorts: [49152, 65535] as const,
+  idleTimeout: 60_000,
+  authTimeout: 5_000,
+  maxMessageBytes: 65_536,
+  maxAuthAttempts: 5,
+  rateLimit: { perSecond: 50, burst: 100 },
+  turnLifetime: 600,
+  inspectPort: 5678,
+  logLevel: 'info' as LogLevel,
+} as const;
+
+/** Every option name, in the order of INTERFACE.md. The CLI and env are derived from it. */
+export const OPTION_NAMES = [
+  'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
+  'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
+  'rateLimit', 'allowLoopbackPeers', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
+] as const satisfies readonly (keyof Options)[];
+export type OptionName = (typeof OPTION_NAMES)[number];
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().min(1).max(2_147_483_647);
+const isFunction = (v: unknown): v is (...args: never[]) => unknown => typeof v === 'function';
+const callbackFn = z.custom<LifecycleCallback>(isFunction, { message: 'must be a function' });
+const moduleRef = z.strictObject({ module: z.string().min(1), export: z.string().min(1).optional() });
+
+const optionsSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: port.optional(),
+  certfile: z.string().min(1).optional(),
+  keyfile: z.string().min(1).optional(),
+  hostname: z.string().min(1).optional(),
+  turnIp: z.string().refine((v) => isIP(v) === 4, { message: 'must be an IPv4 address' }).optional(),
+  turnPort: z.union([port, z.literal(false)]).optional(),
+  relayPorts: z
+    .tuple([port.min(1), port.min(1)])
+    .refine(([lo, hi]) => lo <= hi, { message: 'must be [low, high] with low <= high' })
+    .optional(),
+  idleTimeout: z.union([positiveMs, z.literal('infinity')]).optional(),
+  authTimeout: positiveMs.optional(),
+  auth: z
+    .union([
+      z.custom<PasswordLookup>(isFunction),
+      z.strictObject({ users: z.record(z.string(), z.string()) }),
+      moduleRef,
+      z.strictObject({ secret: z.string().min(1) }),
+    ], { message: 'must be a function, {"users": {…}}, {"module": "…", "export": "…"} or {"secret": "…"}' })
+    .optional(),
+  callbacks: z
+    .union([
+      z.strictObject({ module: z.string().min(1) }),
+      z.strictObject({ create: callbackFn.optional(), join: callbackFn.optional(), leave: callbackFn.optional() }),
+    ], { message: 'must be {"module": "…"} or an object of create/join/leave functions' })
+    .optional(),
+  maxMessageBytes: z.number().int().min(16).max(100 * 1024 * 1024).optional(),
+  maxAuthAttempts: z.number().int().min(1).max(1000).optional(),
+  rateLimit: z
+    .strictObject({ perSecond: z.number().positive(), burst: z.number().int().min(1) })
+    .optional(),
+  allowLoopbackPeers: z.boolean().optional(),
+  turnLifetime: z.number().int().min(1).max(3600).optional(),
+  adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  inspect: z.union([z.boolean(), port.min(1)]).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+
+/** Throws a ServerError(INVALID_OPTION) naming the first bad option. */
+function invalid(option: string, message: string): never {
+  throw new ServerError(ErrorCode.INVALID_OPTION, `invalid option "${option}": ${message}`, { option });
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Validates `input` (untrusted: it may come from a file, the environment or
+ * the CLI) and returns frozen options with every default filled in.
+ */
+export function parseOptions(input: unknown): ResolvedOptions {
+  if (input === undefined || input === null) input = {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new ServerError(ErrorCode.INVALID_OPTION, 'options must be an object');
+  }
+  const result = optionsSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      const key = issue.keys[0]!;
+      const where = issue.path.length ? `${issue.path.join('.')}.${key}` : key;
+      invalid(where, 'unknown option');
+    }
+    invalid(issue.path.map(String).join('.') || 'options', issue.message);
+  }
+  const o = result.data;
+
+  if ((o.certfile === undefined) !== (o.keyfile === undefined)) {
+    invalid(o.certfile === undefined ? 'certfile' : 'keyfile', 'certfile and keyfile must be given together');
+  }
+  const tls = o.certfile !== undefined && o.keyfile !== undefined ? { certfile: o.certfile, keyfile: o.keyfile } : null;
+  const dev = o.auth === undefined;
+  const host = o.host ?? (dev ? DEFAULTS.devHost : DEFAULTS.host);
+  if (dev && !isLoopbackHost(host)) {
+    invalid('host', `refusing to listen on non-loopback host ${host} without "auth" (dev mode accepts demo users); configure auth or use 127.0.0.1`);
+  }
+
+  return Object.freeze({
+    host,
+    port: o.port ?? (tls ? DEFAULTS.tlsPort : DEFAULTS.port),
+    tls: tls ? Object.freeze(tls) : null,
+    hostname: o.hostname ?? osHostname(),
+    turnIp: o.turnIp ?? null,
+    turnPort: o.turnPort ?? DEFAULTS.turnPort,
+    relayPorts: Object.freeze([...(o.relayPorts ?? DEFAULTS.relayPorts)] as [number, number]),
+    idleTimeout: o.idleTimeout === 'infinity' ? Infinity : (o.idleTimeout ?? DEFAULTS.idleTimeout),
+    authTimeout: o.authTimeout ?? DEFAULTS.authTimeout,
+    auth: (o.auth as AuthOption | undefined) ?? null,
+    callbacks: (o.callbacks as CallbacksOption | undefined) ?? null,
+    maxMessageBytes: o.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+    maxAuthAttempts: o.maxAuthAttempts ?? DEFAULTS.maxAuthAttempts,
+    rateLimit: Object.freeze({ ...(o.rateLimit ?? DEFAULTS.rateLimit) }),
+    allowLoopbackPeers: o.allowLoopbackPeers ?? false,
+    turnLifetime: o.turnLifetime ?? DEFAULTS.turnLifetime,
+    adminToken: o.adminToken ?? null,
+    inspect: o.inspect === undefined || o.inspect === false ? null : o.inspect === true ? DEFAULTS.inspectPort : o.inspect,
+    logLevel: o.logLevel ?? DEFAULTS.logLevel,
+    dev,
+  });
+}

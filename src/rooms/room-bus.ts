@@ -1,0 +1,113 @@
+/**
+ * The room bus: room membership and fan-out, behind one seam. Room actors
+ * change membership through it; connections fan their frames out through it.
+ * `LocalRoomBus` keeps everything in this process; a cross-node bus (rooms
+ * spanning servers, e.g. over Redis pub/sub) implements the same interface.
+ */
+
+/** Where frames for one member go. Called on the hot path: must not throw. */
+export interface MemberSink {
+  /** Delivers a frame already serialized once for every recipient. */
+  deliver(frame: Buffer): void;
+  /** The member's room failed and dropped it: the member must go. */
+  evicted(): void;
+}
+
+export interface Member {
+  readonly peerId: string;
+  readonly username: string;
+  readonly sink: MemberSink;
+}
+
+export interface RoomBus {
+  /** Adds `member` to `room`; returns the members that were there before, in join order. */
+  join(room: string, member: Member): Member[];
+  /** Removes a member; returns it and the members still there, or null if it was not there. */
+  leave(room: string, peerId: string): { member: Member; remaining: Member[] } | null;
+  /** Members of `room` in join order ([] for an unknown room). */
+  members(room: string): Member[];
+  /** True when `peerId` is a member of `room`. */
+  has(room: string, peerId: string): boolean;
+  /** Names of the rooms that have members. */
+  rooms(): string[];
+  /** Sends `frame` to every member of `room` except `exceptPeerId`; returns how many got it. */
+  broadcast(room: string, frame: Buffer, exceptPeerId?: string): number;
+  /** Sends `frame` to one member of `room`; false if no such member there. */
+  unicast(room: string, toPeerId: string, frame: Buffer): boolean;
+  /** Sends `frame` to a member of any room; false if unknown. */
+  sendToPeer(peerId: string, frame: Buffer): boolean;
+  /** Removes every member of `room` (the room failed); returns them in join order. */
+  evict(room: string): Member[];
+}
+
+export class LocalRoomBus implements RoomBus {
+  private readonly byRoom = new Map<string, Map<string, Member>>();
+  private readonly roomOf = new Map<string, string>();
+
+  join(room: string, member: Member): Member[] {
+    let members = this.byRoom.get(room);
+    if (!members) {
+      members = new Map();
+      this.byRoom.set(room, members);
+    }
+    const before = [...members.values()];
+    members.set(member.peerId, member);
+    this.roomOf.set(member.peerId, room);
+    return before;
+  }
+
+  leave(room: string, peerId: string): { member: Member; remaining: Member[] } | null {
+    const members = this.byRoom.get(room);
+    const member = members?.get(peerId);
+    if (!members || !member) return null;
+    members.delete(peerId);
+    this.roomOf.delete(peerId);
+    if (members.size === 0) this.byRoom.delete(room);
+    return { member, remaining: [...members.values()] };
+  }
+
+  members(room: string): Member[] {
+    const members = this.byRoom.get(room);
+    return members ? [...members.values()] : [];
+  }
+
+  has(room: string, peerId: string): boolean {
+    return this.byRoom.get(room)?.has(peerId) ?? false;
+  }
+
+  rooms(): string[] {
+    return [...this.byRoom.keys()];
+  }
+
+  broadcast(room: string, frame: Buffer, exceptPeerId?: string): number {
+    const members = this.byRoom.get(room);
+    if (!members) return 0;
+    let sent = 0;
+    for (const member of members.values()) {
+      if (member.peerId === exceptPeerId) continue;
+      member.sink.deliver(frame);
+      sent++;
+    }
+    return sent;
+  }
+
+  unicast(room: string, toPeerId: string, frame: Buffer): boolean {
+    const member = this.byRoom.get(room)?.get(toPeerId);
+    if (!member) return false;
+    member.sink.deliver(frame);
+    return true;
+  }
+
+  sendToPeer(peerId: string, frame: Buffer): boolean {
+    const room = this.roomOf.get(peerId);
+    return room !== undefined && this.unicast(room, peerId, frame);
+  }
+
+  evict(room: string): Member[] {
+    const members = this.byRoom.get(room);
+    if (!members) return [];
+    this.byRoom.delete(room);
+    for (const peerId of members.keys()) this.roomOf.delete(peerId);
+    return [...members.values()];
+  }
+}

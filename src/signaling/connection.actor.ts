@@ -1,0 +1,213 @@
+/**
+ * The edge between a WebSocket and its connection actor. It turns socket
+ * events into machine events (after the rate limit and the idle clock), and
+ * provides the machine's named effects: sending, closing, joining and
+ * leaving the room, fanning messages out through the room bus. The machine
+ * is provided once per server; per-connection state lives in `Connection`.
+ */
+import { inject, injectable } from 'tsyringe';
+import type { Logger } from 'pino';
+import { WebSocket } from 'ws';
+import type { Actor } from 'xstate';
+import { fromPromise } from 'xstate';
+import type { ExitReason, Worker } from '../../supervisors/worker.js';
+import type { ActorFactory } from '../actor-factory.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Clock } from '../clock.js';
+import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, LOGGER, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
+import { CloseCode, CloseReason } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { NameRegistry } from '../registry.js';
+import { ROOM_DIRECTORY_NAME } from '../rooms/room-directory.js';
+import type { RoomDirectory } from '../rooms/room-directory.js';
+import type { Member, MemberSink, RoomBus } from '../rooms/room-bus.js';
+import { connectionMachine } from './connection.machine.js';
+import type { ConnectionEvent } from './connection.machine.js';
+import { IdleWatch } from './idle-watch.js';
+import { parseClientFrame, PING_FRAME, withFrom } from './protocol.js';
+import type { Credentials } from './protocol.js';
+import { TokenBucket } from './rate-limiter.js';
+
+
+const TEXT = { binary: false } as const;
+const PONG = Buffer.from('pong');
+const RATE_EXCEEDED: ConnectionEvent = { type: 'rate.exceeded' };
+const IDLE: ConnectionEvent = { type: 'idle.timeout' };
+const SOCKET_CLOSED: ConnectionEvent = { type: 'socket.closed' };
+const SHUTDOWN: ConnectionEvent = { type: 'server.shutdown' };
+const ROOM_FAILED: ConnectionEvent = { type: 'room.failed' };
+
+type ConnectionActor = Actor<typeof connectionMachine>;
+
+@injectable()
+export class ConnectionFactory {
+  readonly machine;
+  /** The Connection behind each actor, for the effects provided below. */
+  private readonly connections = new WeakMap<object, Connection>();
+
+  constructor(
+    @inject(OPTIONS) readonly options: ResolvedOptions,
+    @inject(AUTHENTICATOR) authenticator: Authenticator,
+    @inject(ROOM_BUS) readonly bus: RoomBus,
+    @inject(REGISTRY) private readonly registry: NameRegistry,
+    @inject(CLOCK) readonly clock: Clock,
+    @inject(ACTOR_FACTORY) readonly actors: ActorFactory,
+    @inject(LOGGER) readonly logger: Logger,
+  ) {
+    const of = (self: object): Connection => this.connections.get(self)!;
+    this.machine = connectionMachine.provide({
+      actions: {
+        send: ({ self }, { frame }) => of(self).sendText(frame),
+        pong: ({ self }) => of(self).sendRaw(PONG),
+        close: ({ self }, { code, reason }) => of(self).close(code, reason),
+        joinRoom: ({ self, context }) => {
+          const connection = of(self);
+          const directory = this.directory();
+          if (!directory) return connection.evicted();
+          connection.member = { peerId: context.peerId, username: context.username!, sink: connection };
+          directory.join(context.room, connection.member, self);
+        },
+        leaveRoom: ({ context }) => this.directory()?.leave(context.room, context.peerId),
+        broadcast: ({ context }, { frame }) => {
+          this.bus.broadcast(context.room, Buffer.from(withFrom(frame.text, frame.payload, context.peerId)), context.peerId);
+        },
+        unicast: ({ context }, { frame }) => {
+          this.bus.unicast(context.room, frame.to!, Buffer.from(withFrom(frame.text, frame.payload, context.peerId)));
+        },
+      },
+      guards: {
+        isKnownPeer: ({ context }, { peerId }) => this.bus.has(context.room, peerId),
+      },
+      actors: {
+        checkCredentials: fromPromise<string | null, Credentials>(({ input }) =>
+          authenticator.check(input.username, input.password),
+        ),
+      },
+    });
+  }
+
+  directory(): RoomDirectory | undefined {
+    return this.registry.whereis<RoomDirectory>(ROOM_DIRECTORY_NAME);
+  }
+
+  /** Starts the connection actor of a freshly upgraded socket. */
+  start(ws: WebSocket, room: string, peerId: string): Connection {
+    const connection = new Connection(ws, room, peerId, this);
+    this.connections.set(connection.actor, connection);
+    connection.begin();
+    return connection;
+  }
+}
+
+/** One WebSocket and its actor: a supervised worker and a room member's sink. */
+export class Connection implements Worker, MemberSink {
+  readonly actor: ConnectionActor;
+  member: Member | null = null;
+  private readonly bucket: TokenBucket;
+  private readonly idle: IdleWatch;
+  private readonly closed: Promise<void>;
+  private exitListener: ((reason: ExitReason) => void) | null = null;
+  private exit: ExitReason | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly room: string,
+    readonly peerId: string,
+    private readonly factory: ConnectionFactory,
+  ) {
+    const { options, clock } = factory;
+    this.bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst, clock.now());
+    this.idle = new IdleWatch(clock, options.idleTimeout, () => this.actor.send(IDLE));
+    this.actor = factory.actors.create(factory.machine, {
+      systemId: `connection:${this.peerId}`,
+      input: {
+        peerId: this.peerId,
+        room,
+        authTimeout: options.authTimeout,
+        maxAuthAttempts: options.maxAuthAttempts,
+      },
+    });
+    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+  }
+
+  begin(): void {
+    const { ws, actor } = this;
+    actor.subscribe({ error: (err) => this.crashed(err) });
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.received(data, isBinary));
+    ws.on('ping', () => this.idle.touch());
+    ws.on('error', (err) => this.factory.logger.debug({ err, peer_id: this.peerId }, 'socket error'));
+    ws.once('close', () => {
+      this.idle.stop();
+      this.actor.send(SOCKET_CLOSED);
+      this.exited('normal');
+    });
+    actor.start();
+  }
+
+  private received(data: Buffer, isBinary: boolean): void {
+    if (!this.bucket.take(this.factory.clock.now())) {
+      this.actor.send(RATE_EXCEEDED);
+      return;
+    }
+    this.idle.touch();
+    if (isBinary) return; // binary frames are ignored (PROTOCOL.md)
+    if (data.length === 4 && data.toString('latin1') === 'ping') this.actor.send(PING_FRAME);
+    else this.actor.send(parseClientFrame(data.toString('utf8')));
+  }
+
+  /** MemberSink: a frame from the room, serialized once for all recipients. */
+  deliver(frame: Buffer): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame, TEXT);
+  }
+
+  /** MemberSink: the room failed and dropped this member. */
+  evicted(): void {
+    this.actor.send(ROOM_FAILED);
+  }
+
+  sendText(frame: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+  }
+
+  sendRaw(frame: Buffer): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame, TEXT);
+  }
+
+  close(code: number, reason: string): void {
+    this.idle.stop();
+    this.ws.close(code, reason);
+  }
+
+  /** Worker: close with 1001 (the member leaves its room first), wait for the socket. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.actor.send(SHUTDOWN);
+    await this.closed;
+  }
+
+  /** Worker: the close handshake took too long. */
+  kill(): void {
+    this.ws.terminate();
+  }
+
+  onExit(listener: (reason: ExitReason) => void): void {
+    this.exitListener = listener;
+    if (this.exit !== null) listener(this.exit);
+  }
+
+  /** A bug in the machine: leave the room, close with 1011, report the crash. */
+  private crashed(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.factory.logger.error({ err: error, peer_id: this.peerId, room: this.room }, 'connection actor crashed');
+    if (this.member) this.factory.directory()?.leave(this.room, this.peerId);
+    this.close(CloseCode.INTERNAL, CloseReason.INTERNAL);
+    this.exited(error);
+  }
+
+  private exited(reason: ExitReason): void {
+    if (this.exit !== null) return;
+    this.exit = reason;
+    if (!this.stopping) this.exitListener?.(reason);
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The connection actor: one per WebSocket. It moves through
+ * `unauthenticated → authenticated → inRoom → closed` and decides what every
+ * client frame means in each state (PROTOCOL.md). It does no I/O itself:
+ * sending, closing, joining a room and checking a password are named
+ * effects that `connection.actor.ts` provides; time comes from the actor's
+ * clock. Nothing here allocates per message beyond XState's own step.
+ */
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { CloseCode, CloseReason } from '../errors.js';
+import type { ClientFrame, Credentials } from './protocol.js';
+import { ServerFrames } from './protocol.js';
+
+export interface ConnectionInput {
+  peerId: string;
+  room: string;
+  authTimeout: number;
+  maxAuthAttempts: number;
+}
+
+export interface ConnectionContext {
+  readonly peerId: string;
+  readonly room: string;
+  readonly authTimeout: number;
+  readonly maxAuthAttempts: number;
+  /** The name the peer is known by in its room, once authenticated. */
+  readonly username: string | null;
+  /** Failed authentication attempts so far. */
+  readonly failures: number;
+  /** Frames that arrived while a password check or the room join was pending. */
+  readonly deferred: readonly ClientFrame[];
+}
+
+export type MessageFrame = Extract<ClientFrame, { type: 'frame.message' }>;
+
+export type ConnectionEvent =
+  | ClientFrame
+  /** No frame from the client for `idleTimeout`. */
+  | { type: 'idle.timeout' }
+  /** The client sent more frames than `rateLimit` allows. */
+  | { type: 'rate.exceeded' }
+  /** The socket closed (by the client, or after our close). */
+  | { type: 'socket.closed' }
+  /** The server is shutting down. */
+  | { type: 'server.shutdown' }
+  /** The room actor has admitted this peer. */
+  | { type: 'room.joined' }
+  /** The room actor failed: this peer is no longer in a room. */
+  | { type: 'room.failed' };
+
+type FrameType = ClientFrame['type'];
+const FRAME_TYPES: readonly FrameType[] = ['frame.authenticate', 'frame.message', 'frame.invalid'];
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    input: {} as ConnectionInput,
+    events: {} as ConnectionEvent,
+  },
+  actions: {
+    /** Sends a server frame (JSON text) to this client. */
+    send: (_, _params: { frame: string }) => {},
+    /** Answers a `ping` with a raw `pong`. */
+    pong: () => {},
+    /** Closes the socket with a close code. */
+    close: (_, _params: { code: number; reason: string }) => {},
+    /** Asks the room actor to admit this peer; it answers `room.joined`. */
+    joinRoom: () => {},
+    /** Tells the room actor this peer has left. */
+    leaveRoom: () => {},
+    /** Forwards a message to every other member of the room. */
+    broadcast: (_, _params: { frame: MessageFrame }) => {},
+    /** Forwards a message to the member addressed by `to`. */
+    unicast: (_, _params: { frame: MessageFrame }) => {},
+    countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
+    defer: assign({
+      deferred: ({ context, event }) => [...context.deferred, event as ClientFrame],
+    }),
+  },
+  guards: {
+    /** True when the addressee is a member of this peer's room. */
+    isKnownPeer: (_, _params: { peerId: string }) => false,
+    isBroadcast: ({ event }) => event.type === 'frame.message' && event.to === undefined,
+    hasCredentials: ({ event }) => event.type === 'frame.authenticate' && event.credentials !== null,
+    isLastAttempt: ({ context }) => context.failures + 1 >= context.maxAuthAttempts,
+  },
+  actors: {
+    /** Resolves to the room-visible name when the password is right, else null. */
+    checkCredentials: fromPromise<string | null, Credentials>(async () => null),
+  },
+  delays: {
+    authTimeout: ({ context }) => context.authTimeout,
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => ({
+    peerId: input.peerId,
+    room: input.room,
+    authTimeout: input.authTimeout,
+    maxAuthAttempts: input.maxAuthAttempts,
+    username: null,
+    failures: 0,
+    deferred: [],
+  }),
+  initial: 'unauthenticated',
+  on: {
+    ping: { actions: 'pong' },
+  },
+  states: {
+    unauthenticated: {
+      initial: 'waiting',
+      after: {
+        authTimeout: {
+          target: 'closed',
+          actions: { type: 'close', params: { code: CloseCode.NORMAL, reason: CloseReason.AUTH_TIMEOUT } },
+        },
+      },
+      on: {
+        'idle.timeout': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.NORMAL, reason: CloseReason.IDLE_TIMEOUT } } },
+        'rate.exceeded': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.RATE_LIMIT } } },
+        'server.shutdown': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.GOING_AWAY, reason: CloseReason.SHUTDOWN } } },
+        'socket.closed': { target: 'closed' },
+      },
+      states: {
+        waiting: {
+          // Frames deferred while a check or a join was pending are handled again, in order.
+          entry: enqueueActions(({ context, enqueue }) => {
+            if (context.deferred.length === 0) return;
+            for (const frame of context.deferred) enqueue.raise(frame);
+            enqueue.assign({ deferred: [] });
+          }),
+          on: {
+            'frame.authenticate': [{ guard: 'hasCredentials', target: 'checking' }, ...rejectAttempt()],
+            'frame.message': rejectAttempt(),
+            'frame.invalid': rejectAttempt(),
+          },
+        },
+        checking: {
+          invoke: {
+            src: 'checkCredentials',
+            input: ({ event }) => (event as Extract<ClientFrame, { type: 'frame.authenticate' }>).credentials!,
+            onDone: [
+              {
+                guard: ({ event }) => event.output !== null,
+                target: '#connection.authenticated',
+                actions: assign({ username: ({ event }) => event.output }),
+              },
+              ...rejectAttempt(),
+            ],
+            onError: rejectAttempt(),
+          },
+          on: deferFrames(),
+        },
+      },
+    },
+    authenticated: {
+      entry: 'joinRoom',
+      on: {
+        ...memberExits(),
+        'room.joined': { target: 'inRoom' },
+        ...deferFrames(),
+      },
+    },
+    inRoom: {
+      // Frames deferred while a check or a join was pending are handled again, in order.
+          entry: enqueueActions(({ context, enqueue }) => {
+            if (context.deferred.length === 0) return;
+            for (const frame of context.deferred) enqueue.raise(frame);
+            enqueue.assign({ deferred: [] });
+          }),
+      on: {
+        ...memberExits(),
+        'frame.message': [
+          { guard: 'isBroadcast', actions: { type: 'broadcast', params: ({ event }) => ({ frame: event }) } },
+          {
+            guard: { type: 'isKnownPeer', params: ({ event }) => ({ peerId: event.to! }) },
+            actions: { type: 'unicast', params: ({ event }) => ({ frame: event }) },
+          },
+          { actions: { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid('unknown_peer', event.to) }) } },
+        ],
+        'frame.invalid': { actions: { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid(event.reason) }) } },
+        'frame.authenticate': { actions: { type: 'send', params: { frame: ServerFrames.invalid('already_authenticated') } } },
+      },
+    },
+    closed: {
+      type: 'final',
+    },
+  },
+});
+
+/** A failed authentication: `unauthorized`, and close 1008 on the last allowed attempt. */
+function rejectAttempt() {
+  return [
+    {
+      guard: 'isLastAttempt',
+      target: '#connection.closed',
+      actions: [
+        'countFailure',
+        { type: 'send', params: { frame: ServerFrames.unauthorized() } },
+        { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.AUTH_ATTEMPTS } },
+      ],
+    },
+    {
+      target: '#connection.unauthenticated.waiting',
+      actions: ['countFailure', { type: 'send', params: { frame: ServerFrames.unauthorized() } }],
+    },
+  ] as const;
+}
+
+/** While a check or a join is pending, frames wait their turn. */
+function deferFrames() {
+  return Object.fromEntries(FRAME_TYPES.map((type) => [type, { actions: 'defer' }])) as Record<
+    Exclude<FrameType, 'ping'>,
+    { actions: 'defer' }
+  >;
+}
+
+/** How a member's connection ends: it leaves its room first, then closes. */
+function memberExits() {
+  const leaveAndClose = (code: number, reason: string) => ({
+    target: '#connection.closed',
+    actions: ['leaveRoom', { type: 'close', params: { code, reason } }],
+  }) as const;
+  return {
+    'idle.timeout': leaveAndClose(CloseCode.NORMAL, CloseReason.IDLE_TIMEOUT),
+    'rate.exceeded': leaveAndClose(CloseCode.POLICY, CloseReason.RATE_LIMIT),
+    'server.shutdown': leaveAndClose(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN),
+    'socket.closed': { target: '#connection.closed', actions: 'leaveRoom' },
+    'room.failed': {
+      target: '#connection.closed',
+      actions: { type: 'close', params: { code: CloseCode.INTERNAL, reason: CloseReason.ROOM_CRASHED } },
+    },
+  } as const;
+}

@@ -1,0 +1,96 @@
+/**
+ * The signaling wire protocol (PROTOCOL.md): turning untrusted client frames
+ * into typed events, and server events into frames. Pure: no I/O, no state.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** A text frame from the client, as the connection machine sees it. */
+export type ClientFrame =
+  | { readonly type: 'ping' }
+  | { readonly type: 'frame.authenticate'; readonly credentials: Credentials | null }
+  | {
+      readonly type: 'frame.message';
+      /** The frame as received (valid JSON of an object). */
+      readonly text: string;
+      readonly payload: Record<string, unknown>;
+      /** The addressee's peer_id, or undefined to broadcast to the room. */
+      readonly to: string | undefined;
+    }
+  | { readonly type: 'frame.invalid'; readonly reason: InvalidReason };
+
+export type InvalidReason = 'invalid_json' | 'invalid_to' | 'already_authenticated' | 'unknown_peer';
+
+export const PING_FRAME: ClientFrame = Object.freeze({ type: 'ping' });
+const INVALID_JSON: ClientFrame = Object.freeze({ type: 'frame.invalid', reason: 'invalid_json' });
+const INVALID_TO: ClientFrame = Object.freeze({ type: 'frame.invalid', reason: 'invalid_to' });
+
+const credentialsSchema = z.object({ username: z.string(), password: z.string() });
+
+/** Parses one text frame. Never throws. */
+export function parseClientFrame(text: string): ClientFrame {
+  if (text === 'ping') return PING_FRAME;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    return INVALID_JSON;
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return INVALID_JSON;
+  const object = payload as Record<string, unknown>;
+  if (object.event === 'authenticate') {
+    const parsed = credentialsSchema.safeParse(object.data);
+    return { type: 'frame.authenticate', credentials: parsed.success ? parsed.data : null };
+  }
+  const to = object.to;
+  if (to !== undefined && typeof to !== 'string') return INVALID_TO;
+  if (to === undefined && Object.hasOwn(object, 'to')) return INVALID_TO;
+  return { type: 'frame.message', text, payload: object, to };
+}
+
+/**
+ * The frame to forward: the client's object with `"from": peerId` set
+ * (overwriting any client `from`). When the client sent no `from`, the field
+ * is spliced into the received text instead of re-serializing the object.
+ */
+export function withFrom(text: string, payload: Record<string, unknown>, peerId: string): string {
+  if (Object.hasOwn(payload, 'from')) {
+    payload.from = peerId;
+    return JSON.stringify(payload);
+  }
+  const close = text.lastIndexOf('}');
+  for (const _ in payload) {
+    return `${text.slice(0, close)},"from":${JSON.stringify(peerId)}}`;
+  }
+  return `{"from":${JSON.stringify(peerId)}}`;
+}
+
+/** `{"event": E}` or `{"event": E, "data": D}`. */
+export function encodeEvent(event: string, data?: unknown): string {
+  return JSON.stringify(data === undefined ? { event } : { event, data });
+}
+
+export interface PeerInfo {
+  peer_id: string;
+  username: string;
+}
+
+export const ServerFrames = {
+  unauthorized: (): string => UNAUTHORIZED,
+  authenticated: (peerId: string, peers: PeerInfo[]): string => encodeEvent('authenticated', { peer_id: peerId, peers }),
+  joined: (peerId: string, username: string): string => encodeEvent('joined', { peer_id: peerId, username }),
+  left: (peerId: string, username: string): string => encodeEvent('left', { username, peer_id: peerId }),
+  invalid: (reason: InvalidReason, peerId?: string): string =>
+    encodeEvent('invalid_message', peerId === undefined ? { reason } : { reason, peer_id: peerId }),
+} as const;
+const UNAUTHORIZED = encodeEvent('unauthorized');
+
+/** base64 of 10 random bytes: 16 characters ending in `==` (PROTOCOL.md). */
+export function newPeerId(): string {
+  return randomBytes(10).toString('base64');
+}

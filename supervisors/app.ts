@@ -1,0 +1,163 @@
+/**
+ * The application: validates options, builds the server's own dependency
+ * container (a tsyringe child container, so servers in one process share
+ * nothing), and starts root_sup. If root_sup exits on its own (restart
+ * intensity escalated to the top), the application is over: it logs why and
+ * tells its `onExit` listeners (the daemon then exits non-zero).
+ */
+import 'reflect-metadata';
+import { container as globalContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { ActorFactory } from '../src/actor-factory.js';
+import { createAuthenticator, DEV_USERS } from '../src/auth/authenticator.js';
+import { systemClock } from '../src/clock.js';
+import {
+  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, LOGGER, OPTIONS, REGISTRY, ROOM_BUS,
+} from '../src/di/tokens.js';
+import { parseOptions } from '../src/options.js';
+import type { Options, ResolvedOptions } from '../src/options.js';
+import { NameRegistry } from '../src/registry.js';
+import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
+import { LocalRoomBus } from '../src/rooms/room-bus.js';
+import { ConnectionFactory } from '../src/signaling/connection.actor.js';
+import { LISTENER_NAME } from '../src/signaling/listener.js';
+import type { AnyHttpServer, SignalingListener } from '../src/signaling/listener.js';
+import { encodeEvent } from '../src/signaling/protocol.js';
+import { ErrorCode, ServerError } from '../src/errors.js';
+import { rootSupSpec } from './root_sup.js';
+import { isInspectable } from './supervisor.js';
+import type { ChildInfo } from './supervisor.js';
+import type { ChildSpec, ExitReason, Worker } from './worker.js';
+
+export interface AppEnvironment {
+  /** Mount on this http(s) server instead of listening (the `attach` API). */
+  attachTo?: AnyHttpServer;
+  /** Folder against which relative `module` paths resolve (default: cwd). */
+  baseDir?: string;
+  /** A pino logger to use instead of one writing to stdout. */
+  logger?: Logger;
+}
+
+export interface PeerSummary {
+  peerId: string;
+  username: string;
+}
+
+/** What users of a running server can do (INTERFACE.md, "Embedding API"). */
+export interface ServerApi {
+  signalingAddress(): { host: string; port: number } | null;
+  turnAddress(): { host: string; port: number } | null;
+  peers(room: string): PeerSummary[];
+  publish(room: string, event: string, data?: unknown): number;
+  send(peerId: string, event: string, data?: unknown): boolean;
+  /** The live supervisor tree. */
+  tree(): ChildInfo[];
+}
+
+export interface ServerHandle extends ServerApi {
+  readonly options: ResolvedOptions;
+  stop(): Promise<void>;
+  /** Called if the server stops on its own (its root supervisor gave up). */
+  onExit(listener: (reason: ExitReason) => void): void;
+}
+
+/** Validates `input`, loads the modules it names and builds the container. */
+export async function buildContainer(input: Options | unknown, env: AppEnvironment = {}): Promise<DependencyContainer> {
+  const options = parseOptions(input);
+  const baseDir = env.baseDir ?? process.cwd();
+  const logger = env.logger ?? pino({ level: options.logLevel, base: { service: 'webrtc-server' } });
+  const c = globalContainer.createChildContainer();
+  c.register(OPTIONS, { useValue: options });
+  c.register(LOGGER, { useValue: logger });
+  c.register(CLOCK, { useValue: systemClock });
+  c.register(REGISTRY, { useValue: new NameRegistry() });
+  c.register(ATTACH_TO, { useValue: { server: env.attachTo ?? null } });
+  c.register(AUTHENTICATOR, { useValue: await createAuthenticator(options.auth, { baseDir }) });
+  c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(await loadCallbacks(options.callbacks, baseDir), logger) });
+  c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
+  c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock) });
+  c.registerSingleton(ConnectionFactory);
+  return c;
+}
+
+/** The server's API over a container, whichever supervisor runs its tree. */
+export function serverApi(c: DependencyContainer, root: () => Worker | null): ServerApi {
+  const bus = c.resolve(ROOM_BUS);
+  const registry = c.resolve(REGISTRY);
+  return {
+    signalingAddress: () => registry.whereis<SignalingListener>(LISTENER_NAME)?.address() ?? null,
+    turnAddress: () => null,
+    peers: (room) => bus.members(room).map((m) => ({ peerId: m.peerId, username: m.username })),
+    publish: (room, event, data) => bus.broadcast(room, Buffer.from(encodeEvent(event, data))),
+    send: (peerId, event, data) => bus.sendToPeer(peerId, Buffer.from(encodeEvent(event, data))),
+    tree: () => {
+      const worker = root();
+      if (!worker) return [];
+      return [{ id: 'root_sup', type: 'supervisor', restart: 'permanent', state: 'running', restarts: 0, ...(isInspectable(worker) ? { children: worker.whichChildren() } : {}) }];
+    },
+  };
+}
+
+function logDevMode(c: DependencyContainer): void {
+  const options = c.resolve(OPTIONS);
+  if (!options.dev) return;
+  const logger = c.resolve(LOGGER);
+  logger.warn(
+    { users: Object.keys(DEV_USERS), password: DEV_USERS.alice },
+    'DEV MODE: no "auth" configured; accepting the demo users listed here, on loopback only. NOT FOR PRODUCTION: configure "auth".',
+  );
+}
+
+/** Starts a whole server: validates, builds, starts root_sup. */
+export async function startApplication(input: Options | unknown, env: AppEnvironment = {}): Promise<ServerHandle> {
+  const c = await buildContainer(input, env);
+  const options = c.resolve(OPTIONS);
+  const logger = c.resolve(LOGGER);
+  logDevMode(c);
+  const root = await rootSupSpec(c).start();
+  let running = true;
+  const exitListeners: ((reason: ExitReason) => void)[] = [];
+  root.onExit((reason) => {
+    running = false;
+    logger.fatal({ err: reason }, 'root supervisor exited: server stopped');
+    for (const listener of exitListeners) listener(reason);
+  });
+  return {
+    ...serverApi(c, () => (running ? root : null)),
+    options,
+    async stop() {
+      if (!running) return;
+      running = false;
+      logger.info('stopping');
+      await root.stop();
+      logger.info('stopped');
+    },
+    onExit(listener) {
+      exitListeners.push(listener);
+    },
+  };
+}
+
+/**
+ * Our whole tree as one child spec, for an application that runs its own
+ * supervision tree (with `Supervisor` from this package). `server` gives the
+ * API of whichever incarnation of the tree is running.
+ */
+export async function rootSupervisorSpec(input: Options | unknown, env: AppEnvironment = {}): Promise<ChildSpec & { server: ServerApi }> {
+  const c = await buildContainer(input, env);
+  logDevMode(c);
+  const spec = rootSupSpec(c);
+  let current: Worker | null = null;
+  return {
+    ...spec,
+    start: async () => {
+      const worker = await spec.start();
+      current = worker;
+      return worker;
+    },
+    server: serverApi(c, () => current),
+  };
+}
+
