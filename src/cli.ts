@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/**
+ * The daemon: `webrtc-server [--config FILE] [--port N] …`. Every option is a
+ * flag and an environment variable; invalid configuration exits 2 naming the
+ * option. SIGTERM/SIGINT drain: stop accepting, close sockets with 1001
+ * (`left` and `leave` fire), stop TURN, exit 0.
+ */
+import 'reflect-metadata';
+import { Command, Option } from 'commander';
+import { startApplication } from '../supervisors/app.js';
+import type { ServerHandle } from '../supervisors/app.js';
+import { coerce, envName, kebab, OPTION_KINDS, optionsFromEnv, readConfigFile } from './config.js';
+import { ErrorCode, ServerError } from './errors.js';
+import { OPTION_NAMES } from './options.js';
+
+const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
+  host: 'interface for the signaling listener (default 127.0.0.1 in dev mode, else 0.0.0.0)',
+  port: 'signaling port; 0 picks a free one (default 8080, 8443 with TLS)',
+  certfile: 'PEM certificate: with --keyfile, signaling is wss://',
+  keyfile: 'PEM private key',
+  hostname: 'TURN realm, looked up for the relay address (default: os.hostname())',
+  turnIp: 'relay address announced to clients (default: first A record of hostname)',
+  turnPort: 'STUN/TURN UDP port; 0 picks a free one; false disables TURN (default 3478)',
+  relayPorts: 'relay port range, LOW-HIGH (default 49152-65535)',
+  idleTimeout: 'ms without data before a socket is closed, or infinity (default 60000)',
+  authTimeout: 'ms to authenticate before close 1000 (default 5000)',
+  auth: 'JSON: {"users":{…}} | {"module":"./auth.mjs","export":"passwordFor"} | {"secret":"…"}',
+  callbacks: 'JSON: {"module":"./hooks.mjs"} exporting create, join, leave',
+  maxMessageBytes: 'larger frames close 1009 (default 65536)',
+  maxAuthAttempts: 'failed authentications per socket before close 1008 (default 5)',
+  rateLimit: 'JSON {"perSecond":50,"burst":100}: frames per socket; over it, close 1008',
+  allowLoopbackPeers: 'TURN may relay to loopback peers (tests, local demos)',
+  turnLifetime: 'most seconds of TURN allocation lifetime granted (default 600, max 3600)',
+  adminToken: 'enables /admin/* with Authorization: Bearer <token>',
+  inspect: 'start a loopback relay for the Stately inspector (default port 5678)',
+  logLevel: 'fatal, error, warn, info, debug, trace or silent (default info)',
+};
+
+function program(): Command {
+  const cmd = new Command('webrtc-server')
+    .description('Signaling (WebSocket) and STUN/TURN server for WebRTC video calls')
+    .option('-c, --config <file>', 'JSON config file (options by the names below)')
+    .showHelpAfterError()
+    .allowExcessArguments(false);
+  for (const name of OPTION_NAMES) {
+    const kind = OPTION_KINDS[name];
+    const flag = kind === 'boolean' ? `--${kebab(name)} [bool]` : kind === 'boolean|integer' ? `--${kebab(name)} [port]` : `--${kebab(name)} <value>`;
+    cmd.addOption(new Option(flag, `${DESCRIPTIONS[name]} [env ${envName(name)}]`));
+  }
+  return cmd;
+}
+
+/** Merges file < env < flags into one untrusted options object. */
+export function gatherOptions(argv: string[], env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const cmd = program().exitOverride();
+  cmd.parse(argv, { from: 'user' });
+  const flags = cmd.opts<Record<string, string | boolean | undefined>>();
+  const fromFile = flags.config ? readConfigFile(String(flags.config)) : {};
+  const fromFlags: Record<string, unknown> = {};
+  for (const name of OPTION_NAMES) {
+    const value = flags[name];
+    if (value !== undefined) fromFlags[name] = coerce(name, value);
+  }
+  return { ...fromFile, ...optionsFromEnv(env), ...fromFlags };
+}
+
+async function main(): Promise<void> {
+  let options: Record<string, unknown>;
+  try {
+    options = gatherOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ServerError) fail(err.message, 2);
+    const code = (err as { exitCode?: number }).exitCode;
+    process.exit(code === 0 ? 0 : 2); // commander printed help or its error already
+  }
+  let server: ServerHandle;
+  try {
+    server = await startApplication(options);
+  } catch (err) {
+    if (err instanceof ServerError) fail(err.message, err.code === ErrorCode.INVALID_OPTION ? 2 : 1);
+    throw err;
+  }
+  server.onExit(() => process.exit(1));
+  let stopping = false;
+  const drain = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`webrtc-server: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    const force = setTimeout(() => {
+      process.stderr.write('webrtc-server: drain took too long, exiting\n');
+      process.exit(1);
+    }, 60_000);
+    force.unref();
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`webrtc-server: error while stopping: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', drain);
+  process.on('SIGINT', drain);
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`webrtc-server: ${message}\n`);
+  process.exit(code);
+}
+
+void main();
