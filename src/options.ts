@@ -108,6 +108,28 @@ const isFunction = (v: unknown): v is (...args: never[]) => unknown => typeof v 
 const callbackFn = z.custom<LifecycleCallback>(isFunction, { message: 'must be a function' });
 const moduleRef = z.strictObject({ module: z.string().min(1), export: z.string().min(1).optional() });
 
+/**
+ * A union whose branch is chosen by which key the value has (or `other` when
+ * it has none of them), so that an error names the field that is wrong
+ * rather than the first branch tried.
+ */
+function byKey(branches: Record<string, z.ZodType>, other: z.ZodType, message: string) {
+  return z.unknown().transform((value, ctx) => {
+    const key = typeof value === 'object' && value !== null ? Object.keys(branches).find((k) => k in value) : undefined;
+    const schema = key !== undefined ? branches[key]! : other;
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) ctx.addIssue({ code: 'custom', message: 'unknown option', path: [...issue.path, k] });
+      } else {
+        ctx.addIssue({ code: 'custom', message: key === undefined && issue.path.length === 0 ? message : issue.message, path: issue.path });
+      }
+    }
+    return z.NEVER;
+  });
+}
+
 const optionsSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: port.optional(),
@@ -122,20 +144,16 @@ const optionsSchema = z.strictObject({
     .optional(),
   idleTimeout: z.union([positiveMs, z.literal('infinity')]).optional(),
   authTimeout: positiveMs.optional(),
-  auth: z
-    .union([
-      z.custom<PasswordLookup>(isFunction),
-      z.strictObject({ users: z.record(z.string(), z.string()) }),
-      moduleRef,
-      z.strictObject({ secret: z.string().min(1) }),
-    ], { message: 'must be a function, {"users": {…}}, {"module": "…", "export": "…"} or {"secret": "…"}' })
-    .optional(),
-  callbacks: z
-    .union([
-      z.strictObject({ module: z.string().min(1) }),
-      z.strictObject({ create: callbackFn.optional(), join: callbackFn.optional(), leave: callbackFn.optional() }),
-    ], { message: 'must be {"module": "…"} or an object of create/join/leave functions' })
-    .optional(),
+  auth: byKey(
+    { users: z.strictObject({ users: z.record(z.string(), z.string()) }), module: moduleRef, secret: z.strictObject({ secret: z.string().min(1) }) },
+    z.custom<PasswordLookup>(isFunction),
+    'must be a function, {"users": {…}}, {"module": "…", "export": "…"} or {"secret": "…"}',
+  ).optional(),
+  callbacks: byKey(
+    { module: z.strictObject({ module: z.string().min(1) }) },
+    z.strictObject({ create: callbackFn.optional(), join: callbackFn.optional(), leave: callbackFn.optional() }),
+    'must be {"module": "…"} or an object of create/join/leave functions',
+  ).optional(),
   maxMessageBytes: z.number().int().min(16).max(100 * 1024 * 1024).optional(),
   maxAuthAttempts: z.number().int().min(1).max(1000).optional(),
   rateLimit: z

@@ -118,6 +118,7 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
   logDevMode(c);
   const root = await rootSupSpec(c).start();
   let running = true;
+  let stopping: Promise<void> | null = null;
   const exitListeners: ((reason: ExitReason) => void)[] = [];
   root.onExit((reason) => {
     running = false;
@@ -127,12 +128,14 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
   return {
     ...serverApi(c, () => (running ? root : null)),
     options,
-    async stop() {
-      if (!running) return;
-      running = false;
-      logger.info('stopping');
-      await root.stop();
-      logger.info('stopped');
+    stop() {
+      stopping ??= (async () => {
+        running = false;
+        logger.info('stopping');
+        await root.stop();
+        logger.info('stopped');
+      })();
+      return stopping;
     },
     onExit(listener) {
       exitListeners.push(listener);

@@ -24,6 +24,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
   private readonly children = new Map<string, DynamicChild<W>>();
   private readonly intensity: RestartIntensity;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
+  private stopping: Promise<void> | null = null;
   private exitListener: ((reason: ExitReason) => void) | null = null;
   private exitReason: ExitReason | null = null;
 
@@ -79,17 +80,19 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
     }));
   }
 
-  /** Tells every child to stop at once, then waits for all of them. Idempotent. */
-  async stop(): Promise<void> {
-    if (this.state !== 'running') return;
-    this.state = 'stopping';
-    this.registry?.unregister(this.name, this);
-    const children = [...this.children];
-    this.children.clear();
-    const outcomes = await Promise.all(children.map(([, c]) => shutdownWorker(c.worker, this.template.shutdown)));
-    const killed = outcomes.filter((o) => o === 'killed').length;
-    if (killed > 0) this.logger.warn({ supervisor: this.name, killed }, 'children did not stop in time: killed');
-    this.state = 'stopped';
+  /** Tells every child to stop at once, then waits for all of them. Idempotent: every call resolves when all have stopped. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.state = 'stopping';
+      this.registry?.unregister(this.name, this);
+      const children = [...this.children];
+      this.children.clear();
+      const outcomes = await Promise.all(children.map(([, c]) => shutdownWorker(c.worker, this.template.shutdown)));
+      const killed = outcomes.filter((o) => o === 'killed').length;
+      if (killed > 0) this.logger.warn({ supervisor: this.name, killed }, 'children did not stop in time: killed');
+      this.state = 'stopped';
+    })();
+    return this.stopping;
   }
 
   onExit(listener: (reason: ExitReason) => void): void {

@@ -38,6 +38,8 @@ export interface Inspectable {
 interface ChildRecord {
   readonly spec: ChildSpec;
   worker: Worker | null;
+  /** `restarting` from the exit until the restart; `stopped` when it will not come back. */
+  status: 'running' | 'restarting' | 'stopped';
   restarts: number;
 }
 
@@ -49,8 +51,9 @@ export class Supervisor implements Worker, Inspectable {
   private readonly children: ChildRecord[];
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private readonly intensity: RestartIntensity;
-  /** Restarts run one at a time, in the order the exits came. */
+  /** Start and restarts run one at a time, in the order the exits came. */
   private queue: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | null = null;
   private exitListener: ((reason: ExitReason) => void) | null = null;
   private exitReason: ExitReason | null = null;
 
@@ -65,7 +68,7 @@ export class Supervisor implements Worker, Inspectable {
       if (ids.has(spec.id)) throw new Error(`${name}: duplicate child id ${spec.id}`);
       ids.add(spec.id);
     }
-    this.children = specs.map((spec) => ({ spec, worker: null, restarts: 0 }));
+    this.children = specs.map((spec) => ({ spec, worker: null, status: 'stopped', restarts: 0 }));
     this.intensity = new RestartIntensity(flags.intensity, flags.period);
   }
 
@@ -73,6 +76,14 @@ export class Supervisor implements Worker, Inspectable {
   async start(): Promise<this> {
     if (this.state !== 'new') throw new Error(`${this.name}: already started`);
     this.state = 'starting';
+    const starting = this.startChildren();
+    // A child that exits while its later siblings start is restarted after start().
+    this.queue = starting.catch(() => {});
+    await starting;
+    return this;
+  }
+
+  private async startChildren(): Promise<void> {
     for (const record of this.children) {
       try {
         await this.startChildRecord(record);
@@ -85,7 +96,6 @@ export class Supervisor implements Worker, Inspectable {
       }
     }
     this.state = 'running';
-    return this;
   }
 
   /** The running worker of child `id`, if any. */
@@ -98,20 +108,21 @@ export class Supervisor implements Worker, Inspectable {
       id: r.spec.id,
       type: r.spec.type,
       restart: r.spec.restart,
-      state: r.worker ? 'running' : this.state === 'running' ? 'restarting' : 'stopped',
+      state: r.status,
       restarts: r.restarts,
       ...(r.worker && isInspectable(r.worker) ? { children: r.worker.whichChildren() } : {}),
     }));
   }
 
-  /** Stops every child, last started first. Idempotent. */
-  async stop(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return this.queue;
-    this.state = 'stopping';
-    await this.queue;
-    this.queue = this.stopChildren(this.children);
-    await this.queue;
-    this.state = 'stopped';
+  /** Stops every child, last started first. Idempotent: every call resolves when all have stopped. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.state = 'stopping';
+      await this.queue;
+      await this.stopChildren(this.children);
+      this.state = 'stopped';
+    })();
+    return this.stopping;
   }
 
   onExit(listener: (reason: ExitReason) => void): void {
@@ -122,17 +133,20 @@ export class Supervisor implements Worker, Inspectable {
   private async startChildRecord(record: ChildRecord): Promise<void> {
     const worker = await record.spec.start();
     record.worker = worker;
+    record.status = 'running';
     worker.onExit((reason) => this.childExited(record, worker, reason));
   }
 
   private childExited(record: ChildRecord, worker: Worker, reason: ExitReason): void {
     if (record.worker !== worker) return; // we stopped it ourselves
     record.worker = null;
-    if (this.state !== 'running') return;
+    record.status = 'stopped';
+    if (this.state !== 'running' && this.state !== 'starting') return;
     const log = { supervisor: this.name, child: record.spec.id, reason: isCrash(reason) ? reason.message : reason };
     if (isCrash(reason)) this.logger.error({ ...log, err: reason }, 'child crashed');
     else this.logger.info(log, 'child exited');
     if (!shouldRestart(record.spec, reason)) return;
+    record.status = 'restarting';
     this.queue = this.queue.then(() => this.restart(record));
   }
 
@@ -152,6 +166,7 @@ export class Supervisor implements Worker, Inspectable {
     await this.stopChildren(affected);
     for (const r of affected) {
       if (r !== record && r.spec.restart === 'temporary') continue;
+      r.status = 'restarting';
       if (r !== record && !r.worker) r.restarts++;
       try {
         await this.startChildRecord(r);
@@ -181,6 +196,7 @@ export class Supervisor implements Worker, Inspectable {
     for (let i = records.length - 1; i >= 0; i--) {
       const record = records[i]!;
       const worker = record.worker;
+      record.status = 'stopped';
       if (!worker) continue;
       record.worker = null;
       const outcome = await shutdownWorker(worker, record.spec.shutdown);

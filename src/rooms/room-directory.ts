@@ -87,6 +87,10 @@ export class RoomDirectory implements Worker, Inspectable {
   join(room: string, member: Member, requester: JoinRequester): void {
     const worker = this.supervisor.child(room) ?? this.supervisor.startChild(room, () => this.startRoom(room));
     worker.actor.send({ type: 'room.join', member, requester });
+    // The join itself crashed the room before admitting the member: it was not evicted, tell it here.
+    if (worker.actor.getSnapshot().status !== 'active' && !this.bus.has(room, member.peerId)) {
+      requester.send({ type: 'room.failed' });
+    }
   }
 
   leave(room: string, peerId: string): void {

@@ -11,9 +11,9 @@
 import { assign, setup } from 'xstate';
 import type { Member } from './room-bus.js';
 
-/** Whoever asked to join: told `room.joined` once admitted. */
+/** Whoever asked to join: told `room.joined` once admitted, or `room.failed`. */
 export interface JoinRequester {
-  send(event: { type: 'room.joined' }): void;
+  send(event: { type: 'room.joined' } | { type: 'room.failed' }): void;
 }
 
 export interface RoomInput {

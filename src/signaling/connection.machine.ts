@@ -49,7 +49,8 @@ export type ConnectionEvent =
   | { type: 'room.failed' };
 
 type FrameType = ClientFrame['type'];
-const FRAME_TYPES: readonly FrameType[] = ['frame.authenticate', 'frame.message', 'frame.invalid'];
+/** Every client frame, `ping` included: answers keep the order of the frames (as the original's did). */
+const FRAME_TYPES: readonly FrameType[] = ['ping', 'frame.authenticate', 'frame.message', 'frame.invalid'];
 
 export const connectionMachine = setup({
   types: {
@@ -209,10 +210,7 @@ function rejectAttempt() {
 
 /** While a check or a join is pending, frames wait their turn. */
 function deferFrames() {
-  return Object.fromEntries(FRAME_TYPES.map((type) => [type, { actions: 'defer' }])) as Record<
-    Exclude<FrameType, 'ping'>,
-    { actions: 'defer' }
-  >;
+  return Object.fromEntries(FRAME_TYPES.map((type) => [type, { actions: 'defer' }])) as Record<FrameType, { actions: 'defer' }>;
 }
 
 /** How a member's connection ends: it leaves its room first, then closes. */

@@ -1,0 +1,90 @@
+/**
+ * TURN's view of the passwords: long-term credentials (RFC 8489 section 9.2)
+ * need the password itself, synchronously, while a datagram is checked, but
+ * `auth` may be an async function. So TURN reads passwords from this
+ * short-lived, bounded cache, filled two ways:
+ *
+ *  - by signaling, when a user authenticates there (`remember`): the password
+ *    the user just proved is valid for TURN for `ttlMs`;
+ *  - by the TURN adapter itself on a miss: it holds the request, asks the
+ *    `Authenticator` (async), remembers the answer briefly, then goes on.
+ *
+ * One cache per server (registered in the server's container), so it outlives
+ * a restart of the TURN listener.
+ */
+import type { InjectionToken } from 'tsyringe';
+
+export interface CachedCredential {
+  password: string;
+  /** The name the user is known by (quotas count per name). */
+  name: string;
+}
+
+interface Entry {
+  credential: CachedCredential | null;
+  expiresAt: number;
+}
+
+export interface CredentialCacheOptions {
+  /** Most entries kept; the oldest go first. */
+  maxEntries?: number;
+  /** Milliseconds clock (monotonic is fine). */
+  now?: () => number;
+}
+
+export class TurnCredentialCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(options: CredentialCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 10_000;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** `username` may use TURN with `password` for `ttlMs`. */
+  remember(username: string, password: string, ttlMs: number, name: string = username): void {
+    this.put(username, { password, name }, ttlMs);
+  }
+
+  /** `username` is known to have no credential, for `ttlMs` (spares the auth backend). */
+  rememberMissing(username: string, ttlMs: number): void {
+    this.put(username, null, ttlMs);
+  }
+
+  forget(username: string): void {
+    this.entries.delete(username);
+  }
+
+  /** The cached credential; null when known missing; undefined when not cached (or expired). */
+  lookup(username: string): CachedCredential | null | undefined {
+    const entry = this.entries.get(username);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(username);
+      return undefined;
+    }
+    return entry.credential;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private put(username: string, credential: CachedCredential | null, ttlMs: number): void {
+    if (!(ttlMs > 0)) return;
+    this.entries.delete(username);
+    this.entries.set(username, { credential, expiresAt: this.now() + ttlMs });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+}
+
+/** Where the server's container keeps its cache (move to src/di/tokens.ts when wiring). */
+export const TURN_CREDENTIALS: InjectionToken<TurnCredentialCache> = Symbol('turnCredentials');

@@ -1,0 +1,46 @@
+/**
+ * Allocation quotas (RFC 8656 section 7.2: 486 Allocation Quota Reached per
+ * user, 508 Insufficient Capacity for the server). Counts live allocations
+ * and allocations being set up.
+ */
+export interface QuotaLimits {
+  /** Most allocations one user (by room-visible name) may hold. */
+  perUser: number;
+  /** Most allocations in all. */
+  total: number;
+}
+
+export const DEFAULT_QUOTAS: Readonly<QuotaLimits> = Object.freeze({ perUser: 32, total: 1000 });
+
+export class AllocationQuota {
+  private readonly perUser = new Map<string, number>();
+  private count = 0;
+
+  constructor(private readonly limits: QuotaLimits) {}
+
+  /** Takes one allocation for `user`: 'ok', or which limit refused it. */
+  take(user: string): 'ok' | 'user' | 'total' {
+    const held = this.perUser.get(user) ?? 0;
+    if (held >= this.limits.perUser) return 'user';
+    if (this.count >= this.limits.total) return 'total';
+    this.perUser.set(user, held + 1);
+    this.count++;
+    return 'ok';
+  }
+
+  release(user: string): void {
+    const held = this.perUser.get(user) ?? 0;
+    if (held <= 0) return;
+    if (held === 1) this.perUser.delete(user);
+    else this.perUser.set(user, held - 1);
+    this.count--;
+  }
+
+  get total(): number {
+    return this.count;
+  }
+
+  heldBy(user: string): number {
+    return this.perUser.get(user) ?? 0;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The TURN engine as the rest of the server sees it (STYLE.md: "Model the
+ * TURN adapter on pion"). One implementation, node-turn-backend.ts, is the
+ * sole importer of node-turn; everything node-turn gets wrong is mended
+ * there. Policy comes in through narrow seams: the peer filter, the
+ * credentials, the quotas.
+ */
+import type { Logger } from 'pino';
+import type { TurnCredentials } from './credentials.js';
+import type { NonceOptions } from './nonce.js';
+import type { PeerFilter } from './peer-filter.js';
+import type { QuotaLimits } from './quota.js';
+
+export interface TurnAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * node-turn@0.0.6 defects the adapter mends (numbered as in the issue).
+ * Tests leave one in place with `unmended` to prove its mend matters.
+ */
+export const NodeTurnDefect = {
+  /** 1. Refresh reads server.defaultLifetime / maxAllocateTimeout (undefined): NaN lifetime, allocation deleted, LIFETIME 0. */
+  REFRESH_LIFETIME: 'refresh-lifetime',
+  /** 2. The requested LIFETIME is read as 'liftetime' and ignored. */
+  REQUESTED_LIFETIME: 'requested-lifetime',
+  /** 3. Relay sockets are never closed when an allocation ends. */
+  RELAY_SOCKET_LEAK: 'relay-socket-leak',
+  /** 4. Every 401/438 nonce gets a one-hour timer that stop() never clears. */
+  NONCE_TIMERS: 'nonce-timers',
+  /** 5. ChannelData from the client is dropped by the STUN parser. */
+  CHANNEL_DATA_DROPPED: 'channel-data-dropped',
+  /** 6. The ChannelBind success response has no MESSAGE-INTEGRITY. */
+  CHANNEL_BIND_INTEGRITY: 'channel-bind-integrity',
+  /** 7. Unknown comprehension-required attributes: silently dropped instead of 420. */
+  UNKNOWN_ATTRIBUTES: 'unknown-attributes',
+  /** 8. A second Allocate on the same 5-tuple replaces the first, whose socket leaks. */
+  ALLOCATE_SAME_5TUPLE: 'allocate-same-5tuple',
+  /** 9. No peer filtering: the server relays into its own networks. */
+  PEER_FILTER: 'peer-filter',
+} as const;
+export type NodeTurnDefect = (typeof NodeTurnDefect)[keyof typeof NodeTurnDefect];
+
+export interface TurnBackendConfig {
+  /** Address the STUN/TURN UDP socket binds to. */
+  listenHost: string;
+  /** UDP port; 0 picks a free one. */
+  port: number;
+  /** Long-term credential realm (`hostname`). */
+  realm: string;
+  /** Relay address announced in XOR-RELAYED-ADDRESS (`turnIp`). */
+  relayAddress: string;
+  /** Address relay sockets bind to. */
+  relayBindHost: string;
+  /** Relay port range, inclusive. */
+  relayPorts: readonly [number, number];
+  /** Most seconds of lifetime granted (`turnLifetime`): min(requested, this). */
+  maxLifetimeSec: number;
+  peerFilter: PeerFilter;
+  credentials: TurnCredentials;
+  quotas: QuotaLimits;
+  nonce?: NonceOptions;
+  /** SOFTWARE attribute of responses. */
+  software?: string;
+  logger: Logger;
+  /** Test only: leave these node-turn defects in place. */
+  unmended?: ReadonlySet<NodeTurnDefect>;
+}
+
+export interface TurnStats {
+  allocations: number;
+  relaySockets: number;
+  pendingAllocations: number;
+  pendingAuthLookups: number;
+  /** Nonces node-turn itself holds (0 when mended: ours are stateless). */
+  engineNonces: number;
+}
+
+export interface TurnBackend {
+  /** Binds the listening socket; resolves with its real address. */
+  start(): Promise<TurnAddress>;
+  /** Closes the listening socket and every relay socket, clears every timer. Idempotent. */
+  stop(): Promise<void>;
+  /** The bound address, or null before start / after stop. */
+  address(): TurnAddress | null;
+  /** Called once if the engine fails after start (its socket errors). */
+  onFailure(listener: (err: Error) => void): void;
+  stats(): TurnStats;
+}

@@ -1,0 +1,245 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
+import { DEFAULTS, OPTION_NAMES, parseOptions } from '../../src/options.js';
+import { ErrorCode, ServerError } from '../../src/errors.js';
+
+const AUTH = { auth: { users: { alice: 'pw' } } };
+
+/** Asserts `fn` throws INVALID_OPTION naming `option` (in `.option` and in the message). */
+function throwsFor(fn: () => unknown, option: string, message?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ServerError, `ServerError, got ${String(err)}`);
+    assert.equal(err.code, ErrorCode.INVALID_OPTION);
+    assert.equal(err.option, option);
+    assert.ok(err.message.includes(`"${option}"`), `message names ${option}: ${err.message}`);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('parseOptions defaults', () => {
+  test('dev mode (no auth): every default, host 127.0.0.1', () => {
+    const o = parseOptions({});
+    assert.deepEqual({ ...o }, {
+      host: '127.0.0.1',
+      port: 8080,
+      tls: null,
+      hostname: hostname(),
+      turnIp: null,
+      turnPort: 3478,
+      relayPorts: [49152, 65535],
+      idleTimeout: 60_000,
+      authTimeout: 5_000,
+      auth: null,
+      callbacks: null,
+      maxMessageBytes: 65_536,
+      maxAuthAttempts: 5,
+      rateLimit: { perSecond: 50, burst: 100 },
+      allowLoopbackPeers: false,
+      turnLifetime: 600,
+      adminToken: null,
+      inspect: null,
+      logLevel: 'info',
+      dev: true,
+    });
+  });
+
+  test('undefined and null mean {}', () => {
+    assert.deepEqual({ ...parseOptions(undefined) }, { ...parseOptions({}) });
+    assert.deepEqual({ ...parseOptions(null) }, { ...parseOptions({}) });
+  });
+
+  test('with auth: not dev mode, host 0.0.0.0', () => {
+    const o = parseOptions(AUTH);
+    assert.equal(o.dev, false);
+    assert.equal(o.host, '0.0.0.0');
+    assert.deepEqual(o.auth, AUTH.auth);
+  });
+
+  test('TLS: certfile + keyfile → tls set and default port 8443; an explicit port wins', () => {
+    const o = parseOptions({ ...AUTH, certfile: 'c.pem', keyfile: 'k.pem' });
+    assert.deepEqual(o.tls, { certfile: 'c.pem', keyfile: 'k.pem' });
+    assert.equal(o.port, 8443);
+    assert.equal(DEFAULTS.tlsPort, 8443);
+    assert.equal(parseOptions({ ...AUTH, certfile: 'c.pem', keyfile: 'k.pem', port: 9000 }).port, 9000);
+    assert.equal(parseOptions({ ...AUTH, certfile: 'c.pem', keyfile: 'k.pem', port: 0 }).port, 0);
+  });
+
+  test('explicit values are kept', () => {
+    const o = parseOptions({
+      ...AUTH,
+      host: '10.0.0.1',
+      port: 0,
+      hostname: 'example.org',
+      turnIp: '192.0.2.1',
+      turnPort: false,
+      relayPorts: [50000, 50010],
+      idleTimeout: 'infinity',
+      authTimeout: 300,
+      maxMessageBytes: 1024,
+      maxAuthAttempts: 1,
+      rateLimit: { perSecond: 0.5, burst: 1 },
+      allowLoopbackPeers: true,
+      turnLifetime: 3600,
+      adminToken: 'x'.repeat(16),
+      inspect: true,
+      logLevel: 'silent',
+    });
+    assert.equal(o.host, '10.0.0.1');
+    assert.equal(o.port, 0);
+    assert.equal(o.hostname, 'example.org');
+    assert.equal(o.turnIp, '192.0.2.1');
+    assert.equal(o.turnPort, false);
+    assert.deepEqual(o.relayPorts, [50000, 50010]);
+    assert.equal(o.idleTimeout, Infinity);
+    assert.equal(o.authTimeout, 300);
+    assert.equal(o.maxMessageBytes, 1024);
+    assert.equal(o.maxAuthAttempts, 1);
+    assert.deepEqual(o.rateLimit, { perSecond: 0.5, burst: 1 });
+    assert.equal(o.allowLoopbackPeers, true);
+    assert.equal(o.turnLifetime, 3600);
+    assert.equal(o.adminToken, 'x'.repeat(16));
+    assert.equal(o.inspect, 5678);
+    assert.equal(o.logLevel, 'silent');
+    assert.equal(parseOptions({ inspect: 9229 }).inspect, 9229);
+    assert.equal(parseOptions({ inspect: false }).inspect, null);
+    assert.equal(parseOptions({ turnPort: 0 }).turnPort, 0);
+  });
+
+  test('function forms of auth and callbacks are accepted as given', () => {
+    const auth = (u: string) => u;
+    const leave = () => {};
+    const o = parseOptions({ auth, callbacks: { leave } });
+    assert.equal(o.auth, auth);
+    assert.deepEqual(o.callbacks, { leave });
+    assert.deepEqual(parseOptions({ auth: { module: './a.mjs', export: 'f' } }).auth, { module: './a.mjs', export: 'f' });
+    assert.deepEqual(parseOptions({ auth: { secret: 's' } }).auth, { secret: 's' });
+    assert.deepEqual(parseOptions({ callbacks: { module: './h.mjs' } }).callbacks, { module: './h.mjs' });
+  });
+
+  test('the result is frozen, nested objects too', () => {
+    const o = parseOptions({ ...AUTH, certfile: 'c', keyfile: 'k' });
+    assert.ok(Object.isFrozen(o));
+    assert.ok(Object.isFrozen(o.rateLimit));
+    assert.ok(Object.isFrozen(o.relayPorts));
+    assert.ok(Object.isFrozen(o.tls));
+    assert.throws(() => {
+      (o as { port: number }).port = 1;
+    }, TypeError);
+  });
+
+  test('the input is not mutated and later input changes do not leak in', () => {
+    const input = { ...AUTH, rateLimit: { perSecond: 5, burst: 5 }, relayPorts: [1000, 2000] as [number, number] };
+    const o = parseOptions(input);
+    input.rateLimit.burst = 99;
+    input.relayPorts[0] = 5;
+    assert.deepEqual(o.rateLimit, { perSecond: 5, burst: 5 });
+    assert.deepEqual(o.relayPorts, [1000, 2000]);
+  });
+});
+
+describe('parseOptions errors', () => {
+  test('an unknown key is an error naming it', () => {
+    throwsFor(() => parseOptions({ prot: 8080 }), 'prot', /unknown option/);
+    throwsFor(() => parseOptions({ port: 1, idle_timeout: 5 }), 'idle_timeout', /unknown option/);
+    throwsFor(() => parseOptions({ ...AUTH, turnport: 1 }), 'turnport', /unknown option/);
+  });
+
+  test('a nested unknown key is an error naming its path', () => {
+    throwsFor(() => parseOptions({ rateLimit: { perSecond: 1, burst: 1, perMinute: 3 } }), 'rateLimit.perMinute', /unknown option/);
+    throwsFor(() => parseOptions({ auth: { users: {}, extra: 1 } }), 'auth.extra', /unknown option/);
+    throwsFor(() => parseOptions({ callbacks: { leave: () => {}, onLeave: () => {} } }), 'callbacks.onLeave', /unknown option/);
+  });
+
+  test('options that are not an object are refused', () => {
+    for (const input of ['str', 5, [], true]) {
+      assert.throws(() => parseOptions(input), (err: unknown) => err instanceof ServerError && err.code === ErrorCode.INVALID_OPTION);
+    }
+  });
+
+  const invalid: [string, Record<string, unknown>, string?][] = [
+    ['host', { host: '' }],
+    ['host', { host: 5 }],
+    ['port', { port: -1 }],
+    ['port', { port: 65536 }],
+    ['port', { port: 1.5 }],
+    ['port', { port: '8080' }],
+    ['certfile', { certfile: '', keyfile: 'k' }],
+    ['keyfile', { certfile: 'c', keyfile: '' }],
+    ['hostname', { hostname: '' }],
+    ['turnIp', { turnIp: 'not-an-ip' }],
+    ['turnIp', { turnIp: '::1' }],
+    ['turnPort', { turnPort: true }],
+    ['turnPort', { turnPort: 70000 }],
+    ['relayPorts', { relayPorts: [2000, 1000] }],
+    ['relayPorts', { relayPorts: [1000] }],
+    ['relayPorts', { relayPorts: '1000-2000' }],
+    ['relayPorts', { relayPorts: [0, 5] }, 'relayPorts.0'],
+    ['idleTimeout', { idleTimeout: 0 }],
+    ['idleTimeout', { idleTimeout: 'forever' }],
+    ['idleTimeout', { idleTimeout: -5 }],
+    ['authTimeout', { authTimeout: 0 }],
+    ['authTimeout', { authTimeout: '5000' }],
+    ['auth', { auth: 42 }],
+    ['auth', { auth: { users: { alice: 1 } } }, 'auth.users.alice'],
+    ['auth', { auth: { secret: '' } }, 'auth.secret'],
+    ['auth', { auth: { module: '' } }, 'auth.module'],
+    ['callbacks', { callbacks: { create: 1 } }, 'callbacks.create'],
+    ['callbacks', { callbacks: 'hooks.mjs' }],
+    ['maxMessageBytes', { maxMessageBytes: 1 }],
+    ['maxMessageBytes', { maxMessageBytes: 1.5 }],
+    ['maxAuthAttempts', { maxAuthAttempts: 0 }],
+    ['rateLimit', { rateLimit: 50 }],
+    ['rateLimit', { rateLimit: { perSecond: 0, burst: 1 } }, 'rateLimit.perSecond'],
+    ['rateLimit', { rateLimit: { perSecond: 1 } }, 'rateLimit.burst'],
+    ['allowLoopbackPeers', { allowLoopbackPeers: 'yes' }],
+    ['turnLifetime', { turnLifetime: 3601 }],
+    ['turnLifetime', { turnLifetime: 0 }],
+    ['adminToken', { adminToken: 'short' }],
+    ['inspect', { inspect: 'yes' }],
+    ['inspect', { inspect: 0 }],
+    ['logLevel', { logLevel: 'loud' }],
+  ];
+  for (const [name, input, path] of invalid) {
+    test(`invalid ${name}: ${JSON.stringify(input)} names ${path ?? name}`, () => {
+      throwsFor(() => parseOptions({ ...AUTH, ...input }), path ?? name);
+    });
+  }
+
+  test('every option name has at least one invalid-value case above', () => {
+    const covered = new Set(invalid.map(([name]) => name));
+    assert.deepEqual(OPTION_NAMES.filter((n) => !covered.has(n)), []);
+  });
+
+  test('a known key with a value of the wrong type is not reported as an unknown option', () => {
+    assert.throws(
+      () => parseOptions({ callbacks: { module: 42 } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ServerError);
+        assert.equal(err.code, ErrorCode.INVALID_OPTION);
+        assert.ok(err.option === 'callbacks' || err.option === 'callbacks.module', String(err.option));
+        assert.doesNotMatch(err.message, /unknown option/);
+        return true;
+      },
+    );
+  });
+
+  test('certfile without keyfile (and the reverse) names the missing one', () => {
+    throwsFor(() => parseOptions({ ...AUTH, certfile: 'c.pem' }), 'keyfile', /together/);
+    throwsFor(() => parseOptions({ ...AUTH, keyfile: 'k.pem' }), 'certfile', /together/);
+  });
+
+  test('a non-loopback host without auth is refused, naming host', () => {
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'example.org']) {
+      throwsFor(() => parseOptions({ host }), 'host', /auth/);
+    }
+  });
+
+  test('loopback hosts without auth are fine; any host with auth is fine', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) {
+      assert.equal(parseOptions({ host }).host, host);
+    }
+    assert.equal(parseOptions({ ...AUTH, host: '0.0.0.0' }).host, '0.0.0.0');
+  });
+});
