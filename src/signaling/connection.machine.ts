@@ -6,7 +6,7 @@
  * effects that `connection.actor.ts` provides; time comes from the actor's
  * clock. Nothing here allocates per message beyond XState's own step.
  */
-import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
 import { CloseCode, CloseReason } from '../errors.js';
 import type { ClientFrame, Credentials } from './protocol.js';
 import { ServerFrames } from './protocol.js';
@@ -52,7 +52,7 @@ type FrameType = ClientFrame['type'];
 /** Every client frame, `ping` included: answers keep the order of the frames (as the original's did). */
 const FRAME_TYPES: readonly FrameType[] = ['ping', 'frame.authenticate', 'frame.message', 'frame.invalid'];
 
-export const connectionMachine = setup({
+const connectionSetup = setup({
   types: {
     context: {} as ConnectionContext,
     input: {} as ConnectionInput,
@@ -92,7 +92,16 @@ export const connectionMachine = setup({
   delays: {
     authTimeout: ({ context }) => context.authTimeout,
   },
-}).createMachine({
+});
+
+/** Frames deferred while a check or a join was pending are handled again, in order, in the new state. */
+const replayDeferred = connectionSetup.enqueueActions(({ context, enqueue }) => {
+  if (context.deferred.length === 0) return;
+  for (const frame of context.deferred) enqueue.raise(frame);
+  enqueue.assign({ deferred: [] });
+});
+
+export const connectionMachine = connectionSetup.createMachine({
   id: 'connection',
   context: ({ input }) => ({
     peerId: input.peerId,
@@ -124,12 +133,7 @@ export const connectionMachine = setup({
       },
       states: {
         waiting: {
-          // Frames deferred while a check or a join was pending are handled again, in order.
-          entry: enqueueActions(({ context, enqueue }) => {
-            if (context.deferred.length === 0) return;
-            for (const frame of context.deferred) enqueue.raise(frame);
-            enqueue.assign({ deferred: [] });
-          }),
+          entry: replayDeferred,
           on: {
             'frame.authenticate': [{ guard: 'hasCredentials', target: 'checking' }, ...rejectAttempt()],
             'frame.message': rejectAttempt(),
@@ -163,12 +167,7 @@ export const connectionMachine = setup({
       },
     },
     inRoom: {
-      // Frames deferred while a check or a join was pending are handled again, in order.
-          entry: enqueueActions(({ context, enqueue }) => {
-            if (context.deferred.length === 0) return;
-            for (const frame of context.deferred) enqueue.raise(frame);
-            enqueue.assign({ deferred: [] });
-          }),
+      entry: replayDeferred,
       on: {
         ...memberExits(),
         'frame.message': [
