@@ -14,7 +14,3 @@ export async function loadModule(path: string, baseDir: string, option: 'auth' |
   }
 }
 
-export async function loadModuleExport(path: string, exportName: string, baseDir: string, option: 'auth' | 'callbacks'): Promise<unknown> {
-  const mod = await loadModule(path, baseDir, option);
-  return mod[exportName];
-}

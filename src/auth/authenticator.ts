@@ -6,7 +6,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuthOption, PasswordLookup } from '../options.js';
 import { ErrorCode, ServerError } from '../errors.js';
-import { loadModuleExport } from '../module-loader.js';
+import { loadModule } from '../module-loader.js';
 
 export interface Credential {
   /** The password the user must present. */
@@ -98,8 +98,10 @@ export async function createAuthenticator(auth: AuthOption | null, setup: Authen
   if (typeof auth === 'function') return fromFunction(auth);
   if ('users' in auth) return fromUsers({ ...auth.users });
   if ('secret' in auth) return fromSecret(auth.secret, setup.wallClock ?? Date.now);
-  const exportName = auth.export ?? 'default';
-  const fn = await loadModuleExport(auth.module, exportName, setup.baseDir, 'auth');
+  const mod = await loadModule(auth.module, setup.baseDir, 'auth');
+  // Without `export`: the default export, else `passwordFor` (INTERFACE.md's example name).
+  const exportName = auth.export ?? (typeof mod.default === 'function' ? 'default' : 'passwordFor');
+  const fn = mod[exportName];
   if (typeof fn !== 'function') {
     throw new ServerError(ErrorCode.AUTH_MODULE, `invalid option "auth": export "${exportName}" of ${auth.module} is not a function`, { option: 'auth' });
   }

@@ -149,6 +149,7 @@ describe('createAuthenticator: {module}', () => {
       ].join('\n'),
     );
     await writeFile(join(dir, 'broken.mjs'), 'export const = ;');
+    await writeFile(join(dir, 'named-only.mjs'), 'export const passwordFor = (u) => "named-" + u;');
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -169,6 +170,11 @@ describe('createAuthenticator: {module}', () => {
   test('the default export when no export is named', async () => {
     const auth = await createAuthenticator({ module: 'auth.mjs' }, { baseDir: dir });
     assert.equal(await auth.check('carol', 'default-carol'), 'carol');
+  });
+
+  test('passwordFor when no export is named and there is no default export', async () => {
+    const auth = await createAuthenticator({ module: './named-only.mjs' }, { baseDir: dir });
+    assert.equal(await auth.check('dave', 'named-dave'), 'dave');
   });
 
   function authModuleError(err: unknown): boolean {
