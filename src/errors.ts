@@ -9,7 +9,7 @@ export const CloseCode = {
   NORMAL: 1000,
   /** The server is shutting down. */
   GOING_AWAY: 1001,
-  /** Policy: too many failed authentications, rate limit. */
+  /** Policy: too many failed authentications, rate limit, kicked by an administrator. */
   POLICY: 1008,
   /** A frame larger than `maxMessageBytes`. */
   TOO_BIG: 1009,
@@ -25,6 +25,7 @@ export const CloseReason = {
   AUTH_ATTEMPTS: 'too many failed authentication attempts',
   RATE_LIMIT: 'rate limit exceeded',
   SHUTDOWN: 'server shutting down',
+  KICKED: 'kicked by an administrator',
   ROOM_CRASHED: 'room failed',
   INTERNAL: 'internal error',
 } as const;

@@ -23,7 +23,8 @@ export function attach(server: AnyHttpServer, options: Options = {}, env: Omit<A
 }
 
 export { rootSupervisorSpec } from '../supervisors/app.js';
-export type { AppEnvironment, PeerSummary, ServerApi, ServerHandle } from '../supervisors/app.js';
+export type { AppEnvironment, ServerHandle } from '../supervisors/app.js';
+export type { Health, PeerSummary, ServerApi } from './server-api.js';
 export { Supervisor } from '../supervisors/supervisor.js';
 export type { ChildInfo, Strategy, SupervisorFlags } from '../supervisors/supervisor.js';
 export { DynamicSupervisor } from '../supervisors/dynamic_supervisor.js';

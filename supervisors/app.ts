@@ -14,21 +14,20 @@ import { ActorFactory } from '../src/actor-factory.js';
 import { createAuthenticator, DEV_USERS } from '../src/auth/authenticator.js';
 import { systemClock } from '../src/clock.js';
 import {
-  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, LOGGER, OPTIONS, REGISTRY, ROOM_BUS,
+  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, LIFECYCLE, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS,
+  ROOT, SERVER_API, SUPERVISOR_OBSERVER,
 } from '../src/di/tokens.js';
+import { Metrics } from '../src/observability/metrics.js';
+import { gaugeSources, serverApi } from '../src/server-api.js';
+import type { ServerApi } from '../src/server-api.js';
 import { parseOptions } from '../src/options.js';
 import type { Options, ResolvedOptions } from '../src/options.js';
 import { NameRegistry } from '../src/registry.js';
 import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
 import { LocalRoomBus } from '../src/rooms/room-bus.js';
 import { ConnectionFactory } from '../src/signaling/connection.actor.js';
-import { LISTENER_NAME } from '../src/signaling/listener.js';
-import type { AnyHttpServer, SignalingListener } from '../src/signaling/listener.js';
-import { encodeEvent } from '../src/signaling/protocol.js';
-import { ErrorCode, ServerError } from '../src/errors.js';
+import type { AnyHttpServer } from '../src/signaling/listener.js';
 import { rootSupSpec } from './root_sup.js';
-import { isInspectable } from './supervisor.js';
-import type { ChildInfo } from './supervisor.js';
 import type { ChildSpec, ExitReason, Worker } from './worker.js';
 
 export interface AppEnvironment {
@@ -38,22 +37,6 @@ export interface AppEnvironment {
   baseDir?: string;
   /** A pino logger to use instead of one writing to stdout. */
   logger?: Logger;
-}
-
-export interface PeerSummary {
-  peerId: string;
-  username: string;
-}
-
-/** What users of a running server can do (INTERFACE.md, "Embedding API"). */
-export interface ServerApi {
-  signalingAddress(): { host: string; port: number } | null;
-  turnAddress(): { host: string; port: number } | null;
-  peers(room: string): PeerSummary[];
-  publish(room: string, event: string, data?: unknown): number;
-  send(peerId: string, event: string, data?: unknown): boolean;
-  /** The live supervisor tree. */
-  tree(): ChildInfo[];
 }
 
 export interface ServerHandle extends ServerApi {
@@ -75,29 +58,19 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(REGISTRY, { useValue: new NameRegistry() });
   c.register(ATTACH_TO, { useValue: { server: env.attachTo ?? null } });
   c.register(AUTHENTICATOR, { useValue: await createAuthenticator(options.auth, { baseDir }) });
-  c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(await loadCallbacks(options.callbacks, baseDir), logger) });
+  const metrics = new Metrics();
+  c.register(METRICS, { useValue: metrics });
+  c.register(SUPERVISOR_OBSERVER, { useValue: { restarted: (sup: string, child: string) => metrics.restarted(sup, child) } });
+  c.register(LIFECYCLE, { useValue: { draining: false } });
+  const callbacks = await loadCallbacks(options.callbacks, baseDir);
+  c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, undefined, () => metrics.callbackErrors.inc()) });
   c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
   c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock) });
   c.registerSingleton(ConnectionFactory);
+  c.register(ROOT, { useValue: { current: null } });
+  c.register(SERVER_API, { useValue: serverApi(c, () => c.resolve(ROOT).current) });
+  metrics.setSources(gaugeSources(c));
   return c;
-}
-
-/** The server's API over a container, whichever supervisor runs its tree. */
-export function serverApi(c: DependencyContainer, root: () => Worker | null): ServerApi {
-  const bus = c.resolve(ROOM_BUS);
-  const registry = c.resolve(REGISTRY);
-  return {
-    signalingAddress: () => registry.whereis<SignalingListener>(LISTENER_NAME)?.address() ?? null,
-    turnAddress: () => null,
-    peers: (room) => bus.members(room).map((m) => ({ peerId: m.peerId, username: m.username })),
-    publish: (room, event, data) => bus.broadcast(room, Buffer.from(encodeEvent(event, data))),
-    send: (peerId, event, data) => bus.sendToPeer(peerId, Buffer.from(encodeEvent(event, data))),
-    tree: () => {
-      const worker = root();
-      if (!worker) return [];
-      return [{ id: 'root_sup', type: 'supervisor', restart: 'permanent', state: 'running', restarts: 0, ...(isInspectable(worker) ? { children: worker.whichChildren() } : {}) }];
-    },
-  };
 }
 
 function logDevMode(c: DependencyContainer): void {
@@ -116,23 +89,27 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
   const options = c.resolve(OPTIONS);
   const logger = c.resolve(LOGGER);
   logDevMode(c);
-  const root = await rootSupSpec(c).start();
   let running = true;
+  const root = await rootSupSpec(c).start();
+  c.resolve(ROOT).current = root;
   let stopping: Promise<void> | null = null;
   const exitListeners: ((reason: ExitReason) => void)[] = [];
   root.onExit((reason) => {
     running = false;
+    c.resolve(ROOT).current = null;
     logger.fatal({ err: reason }, 'root supervisor exited: server stopped');
     for (const listener of exitListeners) listener(reason);
   });
   return {
-    ...serverApi(c, () => (running ? root : null)),
+    ...c.resolve(SERVER_API),
     options,
     stop() {
       stopping ??= (async () => {
         running = false;
+        c.resolve(LIFECYCLE).draining = true;
         logger.info('stopping');
         await root.stop();
+        c.resolve(ROOT).current = null;
         logger.info('stopped');
       })();
       return stopping;
@@ -152,15 +129,14 @@ export async function rootSupervisorSpec(input: Options | unknown, env: AppEnvir
   const c = await buildContainer(input, env);
   logDevMode(c);
   const spec = rootSupSpec(c);
-  let current: Worker | null = null;
   return {
     ...spec,
     start: async () => {
       const worker = await spec.start();
-      current = worker;
+      c.resolve(ROOT).current = worker;
       return worker;
     },
-    server: serverApi(c, () => current),
+    server: c.resolve(SERVER_API),
   };
 }
 

@@ -4,7 +4,7 @@
  * member leaves its room first, so the others see `left`), then waits.
  */
 import type { DependencyContainer } from 'tsyringe';
-import { LOGGER, REGISTRY } from '../src/di/tokens.js';
+import { LOGGER, REGISTRY, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
 import type { Connection } from '../src/signaling/connection.actor.js';
 import { CONNECTION_SUP_NAME } from '../src/signaling/listener.js';
 import { DynamicSupervisor } from './dynamic_supervisor.js';
@@ -20,6 +20,6 @@ export function connectionSupSpec(c: DependencyContainer): ChildSpec {
     type: 'supervisor',
     restart: 'permanent',
     shutdown: 10_000,
-    start: () => new DynamicSupervisor<Connection>(CONNECTION_SUP_NAME, CONNECTION_SUP_FLAGS, CONNECTION_CHILD, c.resolve(LOGGER), c.resolve(REGISTRY)),
+    start: () => new DynamicSupervisor<Connection>(CONNECTION_SUP_NAME, CONNECTION_SUP_FLAGS, CONNECTION_CHILD, c.resolve(LOGGER), c.resolve(REGISTRY), c.resolve(SUPERVISOR_OBSERVER)),
   };
 }

@@ -9,7 +9,7 @@ import { ErrorCode, ServerError } from '../src/errors.js';
 import { shouldRestart } from './supervisor.js';
 import type { ChildInfo, Inspectable } from './supervisor.js';
 import { isCrash, RestartIntensity, shutdownWorker } from './worker.js';
-import type { ChildSpec, ExitReason, Worker } from './worker.js';
+import type { ChildSpec, ExitReason, SupervisorObserver, Worker } from './worker.js';
 import type { NameRegistry } from '../src/registry.js';
 
 export type ChildTemplate = Pick<ChildSpec, 'restart' | 'shutdown' | 'type'>;
@@ -35,9 +35,15 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
     private readonly logger: Logger,
     /** Registers the supervisor under its name while it runs (OTP's `{local, Name}`). */
     private readonly registry: NameRegistry | null = null,
+    private readonly observer: SupervisorObserver = {},
   ) {
     this.intensity = new RestartIntensity(flags.intensity, flags.period);
     registry?.register(name, this);
+    this.notify();
+  }
+
+  private notify(): void {
+    this.observer.changed?.(this.name, { state: this.state, children: this.children.size });
   }
 
   get size(): number {
@@ -51,6 +57,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
     const child: DynamicChild<W> = { worker: start(), start, restarts: 0 };
     this.children.set(id, child);
     this.link(id, child);
+    this.notify();
     return child.worker;
   }
 
@@ -91,6 +98,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
       const killed = outcomes.filter((o) => o === 'killed').length;
       if (killed > 0) this.logger.warn({ supervisor: this.name, killed }, 'children did not stop in time: killed');
       this.state = 'stopped';
+      this.notify();
     })();
     return this.stopping;
   }
@@ -107,6 +115,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
       if (isCrash(reason)) this.logger.error({ err: reason, supervisor: this.name, child: id }, 'child crashed');
       if (this.state !== 'running' || !shouldRestart(this.template, reason)) {
         this.children.delete(id);
+        if (this.state === 'running') this.notify();
         return;
       }
       if (!this.intensity.add()) {
@@ -118,6 +127,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
       try {
         child.worker = child.start();
         this.link(id, child);
+        this.observer.restarted?.(this.name, id);
       } catch (err) {
         this.children.delete(id);
         this.logger.error({ err, supervisor: this.name, child: id }, 'child failed to restart');

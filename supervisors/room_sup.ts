@@ -4,7 +4,7 @@
  * not restarted (see RoomDirectory for what its members see).
  */
 import type { DependencyContainer } from 'tsyringe';
-import { ACTOR_FACTORY, CALLBACK_RUNNER, LOGGER, REGISTRY, ROOM_BUS } from '../src/di/tokens.js';
+import { ACTOR_FACTORY, CALLBACK_RUNNER, LOGGER, REGISTRY, ROOM_BUS, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
 import { RoomDirectory } from '../src/rooms/room-directory.js';
 import type { RoomWorker } from '../src/rooms/room-directory.js';
 import { DynamicSupervisor } from './dynamic_supervisor.js';
@@ -22,7 +22,7 @@ export function roomSupSpec(c: DependencyContainer): ChildSpec {
     shutdown: 15_000,
     start: () => {
       const logger = c.resolve(LOGGER);
-      const rooms = new DynamicSupervisor<RoomWorker>('room_sup', ROOM_SUP_FLAGS, ROOM_CHILD, logger);
+      const rooms = new DynamicSupervisor<RoomWorker>('room_sup', ROOM_SUP_FLAGS, ROOM_CHILD, logger, null, c.resolve(SUPERVISOR_OBSERVER));
       return new RoomDirectory(rooms, c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY), logger, c.resolve(REGISTRY));
     },
   };

@@ -11,7 +11,7 @@
  *       └── signaling_listener          http(s) + WebSocket upgrades
  */
 import type { DependencyContainer } from 'tsyringe';
-import { LOGGER } from '../src/di/tokens.js';
+import { LOGGER, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
 import { signalingSupSpec } from './signaling_sup.js';
 import { Supervisor } from './supervisor.js';
 import type { SupervisorFlags } from './supervisor.js';
@@ -26,6 +26,6 @@ export function rootSupSpec(c: DependencyContainer): ChildSpec {
     type: 'supervisor',
     restart: 'permanent',
     shutdown: 60_000,
-    start: () => new Supervisor('root_sup', ROOT_SUP_FLAGS, [turnSupSpec(c), signalingSupSpec(c)], c.resolve(LOGGER)).start(),
+    start: () => new Supervisor('root_sup', ROOT_SUP_FLAGS, [turnSupSpec(c), signalingSupSpec(c)], c.resolve(LOGGER), c.resolve(SUPERVISOR_OBSERVER)).start(),
   };
 }

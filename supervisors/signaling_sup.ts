@@ -7,7 +7,8 @@
  * sockets (members leave their rooms), then stop the rooms.
  */
 import type { DependencyContainer } from 'tsyringe';
-import { ATTACH_TO, LOGGER, OPTIONS, REGISTRY } from '../src/di/tokens.js';
+import { ATTACH_TO, LOGGER, METRICS, OPTIONS, REGISTRY, SERVER_API, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
+import { HttpRoutes } from '../src/http/routes.js';
 import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import { SignalingListener } from '../src/signaling/listener.js';
 import { connectionSupSpec } from './connection_sup.js';
@@ -24,8 +25,11 @@ export function signalingListenerSpec(c: DependencyContainer): ChildSpec {
     type: 'worker',
     restart: 'permanent',
     shutdown: 5_000,
-    start: () =>
-      new SignalingListener(c.resolve(OPTIONS), c.resolve(ConnectionFactory), c.resolve(REGISTRY), c.resolve(LOGGER), c.resolve(ATTACH_TO).server).start(),
+    start: () => {
+      const options = c.resolve(OPTIONS);
+      const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, options.dev);
+      return new SignalingListener(options, c.resolve(ConnectionFactory), c.resolve(REGISTRY), c.resolve(LOGGER), c.resolve(ATTACH_TO).server, routes).start();
+    },
   };
 }
 
@@ -36,6 +40,6 @@ export function signalingSupSpec(c: DependencyContainer): ChildSpec {
     restart: 'permanent',
     shutdown: 30_000,
     start: () =>
-      new Supervisor('signaling_sup', SIGNALING_SUP_FLAGS, [roomSupSpec(c), connectionSupSpec(c), signalingListenerSpec(c)], c.resolve(LOGGER)).start(),
+      new Supervisor('signaling_sup', SIGNALING_SUP_FLAGS, [roomSupSpec(c), connectionSupSpec(c), signalingListenerSpec(c)], c.resolve(LOGGER), c.resolve(SUPERVISOR_OBSERVER)).start(),
   };
 }

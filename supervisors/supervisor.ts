@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, ServerError } from '../src/errors.js';
 import { isCrash, RestartIntensity, shutdownWorker } from './worker.js';
-import type { ChildSpec, ExitReason, Worker } from './worker.js';
+import type { ChildSpec, ExitReason, SupervisorObserver, Worker } from './worker.js';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
 
@@ -62,6 +62,7 @@ export class Supervisor implements Worker, Inspectable {
     private readonly flags: SupervisorFlags,
     specs: readonly ChildSpec[],
     private readonly logger: Logger,
+    private readonly observer: SupervisorObserver = {},
   ) {
     const ids = new Set<string>();
     for (const spec of specs) {
@@ -96,6 +97,14 @@ export class Supervisor implements Worker, Inspectable {
       }
     }
     this.state = 'running';
+    this.notify();
+  }
+
+  private notify(): void {
+    this.observer.changed?.(this.name, {
+      state: this.state,
+      children: this.children.map((r) => ({ id: r.spec.id, state: r.status, restarts: r.restarts })),
+    });
   }
 
   /** The running worker of child `id`, if any. */
@@ -121,6 +130,7 @@ export class Supervisor implements Worker, Inspectable {
       await this.queue;
       await this.stopChildren(this.children);
       this.state = 'stopped';
+      this.notify();
     })();
     return this.stopping;
   }
@@ -145,8 +155,9 @@ export class Supervisor implements Worker, Inspectable {
     const log = { supervisor: this.name, child: record.spec.id, reason: isCrash(reason) ? reason.message : reason };
     if (isCrash(reason)) this.logger.error({ ...log, err: reason }, 'child crashed');
     else this.logger.info(log, 'child exited');
-    if (!shouldRestart(record.spec, reason)) return;
+    if (!shouldRestart(record.spec, reason)) return this.notify();
     record.status = 'restarting';
+    this.notify();
     this.queue = this.queue.then(() => this.restart(record));
   }
 
@@ -171,11 +182,13 @@ export class Supervisor implements Worker, Inspectable {
       try {
         await this.startChildRecord(r);
         this.logger.info({ supervisor: this.name, child: r.spec.id, restarts: r.restarts }, 'child restarted');
+        this.observer.restarted?.(this.name, r.spec.id);
       } catch (err) {
         this.logger.error({ err, supervisor: this.name, child: r.spec.id }, 'child failed to restart');
         return this.restart(r); // a failed restart counts as another restart
       }
     }
+    this.notify();
   }
 
   private async escalate(): Promise<void> {
@@ -183,6 +196,7 @@ export class Supervisor implements Worker, Inspectable {
     this.state = 'stopping';
     await this.stopChildren(this.children);
     this.state = 'stopped';
+    this.notify();
     const reason = new ServerError(
       ErrorCode.MAX_RESTART_INTENSITY,
       `${this.name}: more than ${this.flags.intensity} restarts in ${this.flags.period} ms`,

@@ -63,3 +63,17 @@ export async function shutdownWorker(worker: Worker, shutdown: number): Promise<
   if (outcome === 'killed') worker.kill?.();
   return outcome;
 }
+
+/** What a supervisor tells an observer (metrics, the inspector). Every method is optional. */
+export interface SupervisorObserver {
+  /** `child` of `supervisor` was restarted. */
+  restarted?(supervisor: string, child: string): void;
+  /** The supervisor started, stopped, or a child of it exited or came back. */
+  changed?(supervisor: string, snapshot: SupervisorSnapshot): void;
+}
+
+export interface SupervisorSnapshot {
+  state: string;
+  /** Static supervisors list their children; dynamic ones count them. */
+  children: { id: string; state: string; restarts: number }[] | number;
+}

@@ -14,6 +14,9 @@ import type { RoomBus } from '../rooms/room-bus.js';
 import type { NameRegistry } from '../registry.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { AnyHttpServer } from '../signaling/listener.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ServerApi } from '../server-api.js';
+import type { SupervisorObserver, Worker } from '../../supervisors/worker.js';
 
 export const OPTIONS: InjectionToken<ResolvedOptions> = Symbol('options');
 export const LOGGER: InjectionToken<Logger> = Symbol('logger');
@@ -25,3 +28,11 @@ export const REGISTRY: InjectionToken<NameRegistry> = Symbol('registry');
 export const ACTOR_FACTORY: InjectionToken<ActorFactory> = Symbol('actorFactory');
 /** The user's http(s) server when attached; `server` is null when we own the listener. */
 export const ATTACH_TO: InjectionToken<{ server: AnyHttpServer | null }> = Symbol('attachTo');
+export const METRICS: InjectionToken<Metrics> = Symbol('metrics');
+/** Told of supervisor restarts and changes (metrics, inspector). */
+export const SUPERVISOR_OBSERVER: InjectionToken<SupervisorObserver> = Symbol('supervisorObserver');
+/** Server-wide flags: `draining` once stop() began (for /readyz). */
+export const LIFECYCLE: InjectionToken<{ draining: boolean }> = Symbol('lifecycle');
+export const SERVER_API: InjectionToken<ServerApi> = Symbol('serverApi');
+/** The running root supervisor (null while stopped), for the server API. */
+export const ROOT: InjectionToken<{ current: Worker | null }> = Symbol('root');

@@ -23,6 +23,8 @@ export class CallbackRunner {
     private readonly callbacks: Callbacks,
     private readonly logger: Logger,
     private readonly timeoutMs = CALLBACK_TIMEOUT_MS,
+    /** Told of each failure (metrics). */
+    private readonly onError: () => void = () => {},
   ) {}
 
   run(kind: CallbackKind, room: string, username: string, others: string[]): void {
@@ -69,6 +71,7 @@ export class CallbackRunner {
 
   private failed(err: unknown, kind: CallbackKind, room: string, username: string): void {
     this.errors++;
+    this.onError();
     this.logger.error({ err, callback: kind, room, username }, `${kind} callback failed`);
   }
 }

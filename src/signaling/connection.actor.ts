@@ -14,7 +14,8 @@ import type { ExitReason, Worker } from '../../supervisors/worker.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Clock } from '../clock.js';
-import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, LOGGER, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
+import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
+import type { Metrics } from '../observability/metrics.js';
 import { CloseCode, CloseReason } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../registry.js';
@@ -36,6 +37,7 @@ const IDLE: ConnectionEvent = { type: 'idle.timeout' };
 const SOCKET_CLOSED: ConnectionEvent = { type: 'socket.closed' };
 const SHUTDOWN: ConnectionEvent = { type: 'server.shutdown' };
 const ROOM_FAILED: ConnectionEvent = { type: 'room.failed' };
+const KICK: ConnectionEvent = { type: 'server.kick' };
 
 type ConnectionActor = Actor<typeof connectionMachine>;
 
@@ -53,6 +55,7 @@ export class ConnectionFactory {
     @inject(CLOCK) readonly clock: Clock,
     @inject(ACTOR_FACTORY) readonly actors: ActorFactory,
     @inject(LOGGER) readonly logger: Logger,
+    @inject(METRICS) readonly metrics: Metrics,
   ) {
     const of = (self: object): Connection => this.connections.get(self)!;
     this.machine = connectionMachine.provide({
@@ -65,15 +68,23 @@ export class ConnectionFactory {
           const directory = this.directory();
           if (!directory) return connection.evicted();
           connection.member = { peerId: context.peerId, username: context.username!, sink: connection };
+          connection.log.info({ username: context.username }, 'authenticated');
           directory.join(context.room, connection.member, self);
         },
         leaveRoom: ({ context }) => this.directory()?.leave(context.room, context.peerId),
         broadcast: ({ context }, { frame }) => {
           this.bus.broadcast(context.room, Buffer.from(withFrom(frame.text, frame.payload, context.peerId)), context.peerId);
+          metrics.forwardedBroadcast.inc();
         },
         unicast: ({ context }, { frame }) => {
           this.bus.unicast(context.room, frame.to!, Buffer.from(withFrom(frame.text, frame.payload, context.peerId)));
+          metrics.forwardedUnicast.inc();
         },
+        authFailed: ({ self }) => {
+          metrics.authFailures.inc();
+          of(self).log.debug('authentication failed');
+        },
+        dropped: (_, { reason }) => metrics.drop(reason),
       },
       guards: {
         isKnownPeer: ({ context }, { peerId }) => this.bus.has(context.room, peerId),
@@ -109,6 +120,7 @@ export class Connection implements Worker, MemberSink {
   private exitListener: ((reason: ExitReason) => void) | null = null;
   private exit: ExitReason | null = null;
   private stopping = false;
+  private logger: Logger | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -131,15 +143,25 @@ export class Connection implements Worker, MemberSink {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
 
+  /** This connection's logger (a pino child carrying peer_id and room), made on first use. */
+  get log(): Logger {
+    this.logger ??= this.factory.logger.child({ peer_id: this.peerId, room: this.room });
+    return this.logger;
+  }
+
   begin(): void {
     const { ws, actor } = this;
     actor.subscribe({ error: (err) => this.crashed(err) });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.received(data, isBinary));
     ws.on('ping', () => this.idle.touch());
-    ws.on('error', (err) => this.factory.logger.debug({ err, peer_id: this.peerId }, 'socket error'));
-    ws.once('close', () => {
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.factory.metrics.drop('too_big');
+      this.log.debug({ err }, 'socket error');
+    });
+    ws.once('close', (code: number) => {
       this.idle.stop();
       this.actor.send(SOCKET_CLOSED);
+      this.log.debug({ code }, 'connection closed');
       this.exited('normal');
     });
     actor.start();
@@ -147,11 +169,15 @@ export class Connection implements Worker, MemberSink {
 
   private received(data: Buffer, isBinary: boolean): void {
     if (!this.bucket.take(this.factory.clock.now())) {
+      this.factory.metrics.drop('rate_limit');
       this.actor.send(RATE_EXCEEDED);
       return;
     }
     this.idle.touch();
-    if (isBinary) return; // binary frames are ignored (PROTOCOL.md)
+    if (isBinary) {
+      this.factory.metrics.drop('binary'); // binary frames are ignored (PROTOCOL.md)
+      return;
+    }
     if (data.length === 4 && data.toString('latin1') === 'ping') this.actor.send(PING_FRAME);
     else this.actor.send(parseClientFrame(data.toString('utf8')));
   }
@@ -186,6 +212,18 @@ export class Connection implements Worker, MemberSink {
     await this.closed;
   }
 
+  /** An administrator kicks this peer: it leaves its room (`left` fires) and is closed with 1008. */
+  kick(): void {
+    this.factory.metrics.kicks.inc();
+    this.actor.send(KICK);
+  }
+
+  /** The connection actor's state, for metrics. */
+  state(): string {
+    const value = this.actor.getSnapshot().value;
+    return typeof value === 'string' ? value : Object.keys(value)[0]!;
+  }
+
   /** Worker: the close handshake took too long. */
   kill(): void {
     this.ws.terminate();
@@ -199,7 +237,7 @@ export class Connection implements Worker, MemberSink {
   /** A bug in the machine: leave the room, close with 1011, report the crash. */
   private crashed(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    this.factory.logger.error({ err: error, peer_id: this.peerId, room: this.room }, 'connection actor crashed');
+    this.log.error({ err: error }, 'connection actor crashed');
     if (this.member) this.factory.directory()?.leave(this.room, this.peerId);
     this.close(CloseCode.INTERNAL, CloseReason.INTERNAL);
     this.exited(error);

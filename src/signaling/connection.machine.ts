@@ -8,7 +8,7 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { CloseCode, CloseReason } from '../errors.js';
-import type { ClientFrame, Credentials } from './protocol.js';
+import type { ClientFrame, Credentials, InvalidReason } from './protocol.js';
 import { ServerFrames } from './protocol.js';
 
 export interface ConnectionInput {
@@ -43,6 +43,8 @@ export type ConnectionEvent =
   | { type: 'socket.closed' }
   /** The server is shutting down. */
   | { type: 'server.shutdown' }
+  /** An administrator kicked this peer. */
+  | { type: 'server.kick' }
   /** The room actor has admitted this peer. */
   | { type: 'room.joined' }
   /** The room actor failed: this peer is no longer in a room. */
@@ -73,6 +75,10 @@ const connectionSetup = setup({
     broadcast: (_, _params: { frame: MessageFrame }) => {},
     /** Forwards a message to the member addressed by `to`. */
     unicast: (_, _params: { frame: MessageFrame }) => {},
+    /** Reports a failed authentication (metrics). */
+    authFailed: () => {},
+    /** Reports a frame answered with `invalid_message` instead of forwarded (metrics). */
+    dropped: (_, _params: { reason: InvalidReason }) => {},
     countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
     defer: assign({
       deferred: ({ context, event }) => [...context.deferred, event as ClientFrame],
@@ -129,6 +135,7 @@ export const connectionMachine = connectionSetup.createMachine({
         'idle.timeout': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.NORMAL, reason: CloseReason.IDLE_TIMEOUT } } },
         'rate.exceeded': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.RATE_LIMIT } } },
         'server.shutdown': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.GOING_AWAY, reason: CloseReason.SHUTDOWN } } },
+        'server.kick': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.KICKED } } },
         'socket.closed': { target: 'closed' },
       },
       states: {
@@ -176,10 +183,25 @@ export const connectionMachine = connectionSetup.createMachine({
             guard: { type: 'isKnownPeer', params: ({ event }) => ({ peerId: event.to! }) },
             actions: { type: 'unicast', params: ({ event }) => ({ frame: event }) },
           },
-          { actions: { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid('unknown_peer', event.to) }) } },
+          {
+            actions: [
+              { type: 'dropped', params: { reason: 'unknown_peer' } },
+              { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid('unknown_peer', event.to) }) },
+            ],
+          },
         ],
-        'frame.invalid': { actions: { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid(event.reason) }) } },
-        'frame.authenticate': { actions: { type: 'send', params: { frame: ServerFrames.invalid('already_authenticated') } } },
+        'frame.invalid': {
+          actions: [
+            { type: 'dropped', params: ({ event }) => ({ reason: event.reason }) },
+            { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid(event.reason) }) },
+          ],
+        },
+        'frame.authenticate': {
+          actions: [
+            { type: 'dropped', params: { reason: 'already_authenticated' } },
+            { type: 'send', params: { frame: ServerFrames.invalid('already_authenticated') } },
+          ],
+        },
       },
     },
     closed: {
@@ -196,13 +218,14 @@ function rejectAttempt() {
       target: '#connection.closed',
       actions: [
         'countFailure',
+        'authFailed',
         { type: 'send', params: { frame: ServerFrames.unauthorized() } },
         { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.AUTH_ATTEMPTS } },
       ],
     },
     {
       target: '#connection.unauthenticated.waiting',
-      actions: ['countFailure', { type: 'send', params: { frame: ServerFrames.unauthorized() } }],
+      actions: ['countFailure', 'authFailed', { type: 'send', params: { frame: ServerFrames.unauthorized() } }],
     },
   ] as const;
 }
@@ -222,6 +245,7 @@ function memberExits() {
     'idle.timeout': leaveAndClose(CloseCode.NORMAL, CloseReason.IDLE_TIMEOUT),
     'rate.exceeded': leaveAndClose(CloseCode.POLICY, CloseReason.RATE_LIMIT),
     'server.shutdown': leaveAndClose(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN),
+    'server.kick': leaveAndClose(CloseCode.POLICY, CloseReason.KICKED),
     'socket.closed': { target: '#connection.closed', actions: 'leaveRoom' },
     'room.failed': {
       target: '#connection.closed',

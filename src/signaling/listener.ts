@@ -17,7 +17,7 @@ import { WebSocketServer } from 'ws';
 import type { DynamicSupervisor } from '../../supervisors/dynamic_supervisor.js';
 import type { ExitReason, Worker } from '../../supervisors/worker.js';
 import { ErrorCode, ServerError } from '../errors.js';
-import { ExampleSite } from '../http/static-example.js';
+import type { HttpRoutes } from '../http/routes.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../registry.js';
 import type { Connection, ConnectionFactory } from './connection.actor.js';
@@ -60,7 +60,7 @@ export class SignalingListener implements Worker {
   private readonly wss: WebSocketServer;
   private readonly server: AnyHttpServer;
   private readonly owned: boolean;
-  private readonly example: ExampleSite | null;
+
   private draining = false;
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => this.request(req, res);
@@ -71,6 +71,7 @@ export class SignalingListener implements Worker {
     private readonly registry: NameRegistry,
     private readonly logger: Logger,
     attachTo: AnyHttpServer | null,
+    private readonly routes: HttpRoutes,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -80,7 +81,6 @@ export class SignalingListener implements Worker {
     });
     this.owned = attachTo === null;
     this.server = attachTo ?? this.createServer();
-    this.example = this.owned && options.dev ? new ExampleSite() : null;
   }
 
   /** Listens (own server) or attaches (user's server). */
@@ -105,7 +105,7 @@ export class SignalingListener implements Worker {
     const { host, port } = this.address()!;
     const scheme = this.options.tls ? 'wss' : 'ws';
     this.logger.info({ listener: 'signaling', host, port, url: `${scheme}://${host}:${port}/websocket/:room` }, 'signaling listening');
-    if (this.example) this.logger.info({ listener: 'example', url: `${this.options.tls ? 'https' : 'http'}://${host}:${port}/` }, 'example client served');
+    if (this.options.dev) this.logger.info({ listener: 'example', url: `${this.options.tls ? 'https' : 'http'}://${host}:${port}/` }, 'example client served');
     return this;
   }
 
@@ -141,7 +141,7 @@ export class SignalingListener implements Worker {
   }
 
   private request(req: IncomingMessage, res: ServerResponse): void {
-    if (this.example?.handle(req, res)) return;
+    if (this.routes.handle(req, res)) return;
     const status = isSignalingPath(req.url) ? 426 : 404;
     res.writeHead(status, { 'content-type': 'text/plain' });
     res.end(status === 426 ? 'Upgrade Required\n' : 'Not Found\n');

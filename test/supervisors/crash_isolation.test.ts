@@ -8,8 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DependencyContainer } from 'tsyringe';
-import { buildContainer, serverApi } from '../../supervisors/app.js';
-import type { ServerApi } from '../../supervisors/app.js';
+import { buildContainer } from '../../supervisors/app.js';
+import { serverApi } from '../../src/server-api.js';
+import type { ServerApi } from '../../src/server-api.js';
 import { rootSupSpec } from '../../supervisors/root_sup.js';
 import type { ChildInfo } from '../../supervisors/supervisor.js';
 import type { Worker } from '../../supervisors/worker.js';

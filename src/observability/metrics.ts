@@ -1,0 +1,135 @@
+/**
+ * Prometheus metrics of one server (prom-client), in a registry of its own so
+ * that several servers in one process never mix their figures. Counters are
+ * updated live by the parts that count (pre-bound label children on the
+ * message path); gauges are read from the live tree when scraped.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+/** Why a client frame was not forwarded. */
+export type DropReason =
+  | 'invalid_json'
+  | 'invalid_to'
+  | 'unknown_peer'
+  | 'already_authenticated'
+  | 'unauthenticated'
+  | 'binary'
+  | 'rate_limit'
+  | 'too_big';
+
+/** Where the scrape-time gauges read from (set once the tree is built). */
+export interface GaugeSources {
+  connectionsByState(): Record<string, number>;
+  rooms(): { rooms: number; members: number };
+  turn(): { allocations: number; permissions: number; channels: number } | null;
+}
+
+const CONNECTION_STATES = ['unauthenticated', 'authenticated', 'inRoom'] as const;
+
+export class Metrics {
+  readonly registry = new Registry();
+  private sources: GaugeSources | null = null;
+
+  readonly forwardedBroadcast: Counter.Internal;
+  readonly forwardedUnicast: Counter.Internal;
+  readonly published: Counter.Internal;
+  private readonly dropped: Counter<'reason'>;
+  private readonly droppedBy = new Map<DropReason, Counter.Internal>();
+  readonly authFailures: Counter;
+  readonly callbackErrors: Counter;
+  readonly kicks: Counter;
+  private readonly restarts: Counter<'supervisor' | 'child'>;
+  readonly turnBytesRelayed: Counter;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'webrtc_server_' });
+    const forwarded = new Counter({
+      name: 'webrtc_messages_forwarded_total',
+      help: 'Client messages forwarded to other peers, by path (one per message, not per recipient)',
+      labelNames: ['path'] as const,
+      registers,
+    });
+    this.forwardedBroadcast = forwarded.labels('broadcast');
+    this.forwardedUnicast = forwarded.labels('unicast');
+    this.published = forwarded.labels('publish');
+    this.dropped = new Counter({
+      name: 'webrtc_messages_dropped_total',
+      help: 'Client frames not forwarded, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.authFailures = new Counter({ name: 'webrtc_auth_failures_total', help: 'Failed authentication attempts', registers });
+    this.callbackErrors = new Counter({ name: 'webrtc_callback_errors_total', help: 'create/join/leave callbacks that threw, rejected or timed out', registers });
+    this.kicks = new Counter({ name: 'webrtc_kicks_total', help: 'Peers kicked through the admin API', registers });
+    this.restarts = new Counter({
+      name: 'webrtc_supervisor_restarts_total',
+      help: 'Children restarted by their supervisor',
+      labelNames: ['supervisor', 'child'] as const,
+      registers,
+    });
+    this.turnBytesRelayed = new Counter({ name: 'webrtc_turn_relayed_bytes_total', help: 'Bytes relayed by TURN', registers });
+
+    const sources = () => this.sources;
+    new Gauge({
+      name: 'webrtc_connections',
+      help: 'Open signaling connections, by state',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const counts = sources()?.connectionsByState() ?? {};
+        for (const state of CONNECTION_STATES) this.set({ state }, counts[state] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_rooms',
+      help: 'Rooms with at least one member',
+      registers,
+      collect() {
+        this.set(sources()?.rooms().rooms ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_room_members',
+      help: 'Members of all rooms',
+      registers,
+      collect() {
+        this.set(sources()?.rooms().members ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'webrtc_turn_allocations',
+      help: 'TURN allocations, permissions and channels',
+      labelNames: ['kind'] as const,
+      registers,
+      collect() {
+        const turn = sources()?.turn() ?? { allocations: 0, permissions: 0, channels: 0 };
+        this.set({ kind: 'allocations' }, turn.allocations);
+        this.set({ kind: 'permissions' }, turn.permissions);
+        this.set({ kind: 'channels' }, turn.channels);
+      },
+    });
+  }
+
+  setSources(sources: GaugeSources): void {
+    this.sources = sources;
+  }
+
+  drop(reason: DropReason): void {
+    let counter = this.droppedBy.get(reason);
+    if (!counter) {
+      counter = this.dropped.labels(reason);
+      this.droppedBy.set(reason, counter);
+    }
+    counter.inc();
+  }
+
+  restarted(supervisor: string, child: string): void {
+    this.restarts.inc({ supervisor, child });
+  }
+
+  /** The Prometheus text exposition. */
+  async expose(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

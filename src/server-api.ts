@@ -1,0 +1,112 @@
+/**
+ * What users of a running server can do (INTERFACE.md, "Embedding API"),
+ * and what the admin API and health endpoints read. Everything is looked up
+ * through the server's registry at call time, so it follows restarts.
+ */
+import type { DependencyContainer } from 'tsyringe';
+import { isInspectable } from '../supervisors/supervisor.js';
+import type { ChildInfo } from '../supervisors/supervisor.js';
+import type { DynamicSupervisor } from '../supervisors/dynamic_supervisor.js';
+import type { Worker } from '../supervisors/worker.js';
+import { LIFECYCLE, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from './di/tokens.js';
+import type { Connection } from './signaling/connection.actor.js';
+import { CONNECTION_SUP_NAME, LISTENER_NAME } from './signaling/listener.js';
+import type { SignalingListener } from './signaling/listener.js';
+import { encodeEvent } from './signaling/protocol.js';
+
+export interface PeerSummary {
+  peerId: string;
+  username: string;
+}
+
+export interface Health {
+  ready: boolean;
+  draining: boolean;
+  listeners: { signaling: boolean; turn: boolean | null };
+}
+
+/** A listener with an address (signaling, TURN). */
+export interface Addressable {
+  address(): { host: string; port: number } | null;
+}
+
+export const TURN_LISTENER_NAME = 'turn_listener';
+
+export interface ServerApi {
+  signalingAddress(): { host: string; port: number } | null;
+  turnAddress(): { host: string; port: number } | null;
+  /** Members of `room` in join order; [] for an unknown room. */
+  peers(room: string): PeerSummary[];
+  /** Rooms with their member counts. */
+  rooms(): { room: string; members: number }[];
+  /** Sends `{"event", "data"?}` to every member of `room`; returns how many got it. */
+  publish(room: string, event: string, data?: unknown): number;
+  /** Sends `{"event", "data"?}` to one peer; false for an unknown peer. */
+  send(peerId: string, event: string, data?: unknown): boolean;
+  /** Closes a peer with 1008 after it leaves its room; false for an unknown peer. */
+  kick(peerId: string): boolean;
+  /** The live supervisor tree: each child's id, state and restart count. */
+  tree(): ChildInfo[];
+  health(): Health;
+}
+
+export function serverApi(c: DependencyContainer, root: () => Worker | null): ServerApi {
+  const bus = c.resolve(ROOM_BUS);
+  const registry = c.resolve(REGISTRY);
+  const metrics = c.resolve(METRICS);
+  const options = c.resolve(OPTIONS);
+  const lifecycle = c.resolve(LIFECYCLE);
+  const connections = () => registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME);
+  const address = (name: string) => registry.whereis<Addressable>(name)?.address() ?? null;
+  return {
+    signalingAddress: () => registry.whereis<SignalingListener>(LISTENER_NAME)?.address() ?? null,
+    turnAddress: () => address(TURN_LISTENER_NAME),
+    peers: (room) => bus.members(room).map((m) => ({ peerId: m.peerId, username: m.username })),
+    rooms: () => bus.rooms().map((room) => ({ room, members: bus.members(room).length })),
+    publish: (room, event, data) => {
+      const recipients = bus.broadcast(room, Buffer.from(encodeEvent(event, data)));
+      if (recipients > 0) metrics.published.inc();
+      return recipients;
+    },
+    send: (peerId, event, data) => bus.sendToPeer(peerId, Buffer.from(encodeEvent(event, data))),
+    kick: (peerId) => {
+      const connection = connections()?.child(peerId);
+      if (!connection) return false;
+      connection.kick();
+      return true;
+    },
+    tree: () => {
+      const worker = root();
+      if (!worker) return [];
+      const children = isInspectable(worker) ? worker.whichChildren() : [];
+      return [{ id: 'root_sup', type: 'supervisor', restart: 'permanent', state: 'running', restarts: 0, children }];
+    },
+    health: () => {
+      const signaling = registry.whereis(LISTENER_NAME) !== undefined;
+      const turn = options.turnPort === false ? null : registry.whereis(TURN_LISTENER_NAME) !== undefined;
+      const draining = lifecycle.draining;
+      return { ready: signaling && turn !== false && !draining, draining, listeners: { signaling, turn } };
+    },
+  };
+}
+
+/** Connection counts by state and room figures, for the metrics gauges. */
+export function gaugeSources(c: DependencyContainer) {
+  const bus = c.resolve(ROOM_BUS);
+  const registry = c.resolve(REGISTRY);
+  return {
+    connectionsByState: () => {
+      const counts: Record<string, number> = {};
+      for (const connection of registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME)?.workers() ?? []) {
+        const state = connection.state();
+        counts[state] = (counts[state] ?? 0) + 1;
+      }
+      return counts;
+    },
+    rooms: () => {
+      const rooms = bus.rooms();
+      return { rooms: rooms.length, members: rooms.reduce((n, room) => n + bus.members(room).length, 0) };
+    },
+    turn: () => null,
+  };
+}
