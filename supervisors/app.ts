@@ -15,8 +15,9 @@ import { createAuthenticator, DEV_USERS } from '../src/auth/authenticator.js';
 import { systemClock } from '../src/clock.js';
 import {
   ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, LIFECYCLE, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS,
-  ROOT, SERVER_API, SUPERVISOR_OBSERVER,
+  INSPECTION, ROOT, SERVER_API, SUPERVISOR_OBSERVER,
 } from '../src/di/tokens.js';
+import { Inspection } from '../src/observability/inspector.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { gaugeSources, serverApi } from '../src/server-api.js';
 import type { ServerApi } from '../src/server-api.js';
@@ -28,7 +29,7 @@ import { LocalRoomBus } from '../src/rooms/room-bus.js';
 import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import type { AnyHttpServer } from '../src/signaling/listener.js';
 import { rootSupSpec } from './root_sup.js';
-import type { ChildSpec, ExitReason, Worker } from './worker.js';
+import type { ChildSpec, ExitReason, SupervisorSnapshot, Worker } from './worker.js';
 
 export interface AppEnvironment {
   /** Mount on this http(s) server instead of listening (the `attach` API). */
@@ -60,12 +61,19 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(AUTHENTICATOR, { useValue: await createAuthenticator(options.auth, { baseDir }) });
   const metrics = new Metrics();
   c.register(METRICS, { useValue: metrics });
-  c.register(SUPERVISOR_OBSERVER, { useValue: { restarted: (sup: string, child: string) => metrics.restarted(sup, child) } });
+  c.register(SUPERVISOR_OBSERVER, {
+    useValue: {
+      restarted: (supervisor: string, child: string) => metrics.restarted(supervisor, child),
+      changed: (supervisor: string, snapshot: SupervisorSnapshot) => inspection?.supervisors.changed?.(supervisor, snapshot),
+    },
+  });
   c.register(LIFECYCLE, { useValue: { draining: false } });
   const callbacks = await loadCallbacks(options.callbacks, baseDir);
   c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, undefined, () => metrics.callbackErrors.inc()) });
   c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
-  c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock) });
+  const inspection = options.inspect === null ? null : new Inspection();
+  c.register(INSPECTION, { useValue: { inspection } });
+  c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
   c.registerSingleton(ConnectionFactory);
   c.register(ROOT, { useValue: { current: null } });
   c.register(SERVER_API, { useValue: serverApi(c, () => c.resolve(ROOT).current) });

@@ -1,9 +1,11 @@
 /**
- * root_sup (one_for_one): TURN first, so that it stops last; then the
- * signaling tree. The two are independent: a TURN restart never touches a
- * call's signaling, and the reverse.
+ * root_sup (one_for_one): the inspector relay (with `inspect`) first, so it
+ * sees everything and stops last; then TURN, so that it stops after
+ * signaling; then the signaling tree. The three are independent: a TURN
+ * restart never touches a call's signaling, and the reverse.
  *
  *   root_sup (one_for_one)
+ *   ├── inspector_relay                 with `inspect`: loopback relay for the Stately inspector
  *   ├── turn_sup (one_for_one)          TURN listeners
  *   └── signaling_sup (rest_for_one)
  *       ├── room_sup (dynamic)          one room actor per room
@@ -11,7 +13,8 @@
  *       └── signaling_listener          http(s) + WebSocket upgrades
  */
 import type { DependencyContainer } from 'tsyringe';
-import { LOGGER, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
+import { INSPECTION, LOGGER, OPTIONS, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
+import { startInspectorRelay } from '../src/observability/inspector.js';
 import { signalingSupSpec } from './signaling_sup.js';
 import { Supervisor } from './supervisor.js';
 import type { SupervisorFlags } from './supervisor.js';
@@ -26,6 +29,17 @@ export function rootSupSpec(c: DependencyContainer): ChildSpec {
     type: 'supervisor',
     restart: 'permanent',
     shutdown: 60_000,
-    start: () => new Supervisor('root_sup', ROOT_SUP_FLAGS, [turnSupSpec(c), signalingSupSpec(c)], c.resolve(LOGGER), c.resolve(SUPERVISOR_OBSERVER)).start(),
+    start: () =>
+      new Supervisor('root_sup', ROOT_SUP_FLAGS, [...inspectorSpecs(c), turnSupSpec(c), signalingSupSpec(c)], c.resolve(LOGGER), c.resolve(SUPERVISOR_OBSERVER)).start(),
   };
+}
+
+/** The inspector relay, when `inspect` is on. */
+export function inspectorSpecs(c: DependencyContainer): ChildSpec[] {
+  const { inspection } = c.resolve(INSPECTION);
+  const port = c.resolve(OPTIONS).inspect;
+  if (inspection === null || port === null) return [];
+  return [
+    { id: 'inspector_relay', type: 'worker', restart: 'permanent', shutdown: 2_000, start: () => startInspectorRelay(port, inspection, c.resolve(LOGGER)) },
+  ];
 }

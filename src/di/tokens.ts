@@ -15,6 +15,7 @@ import type { NameRegistry } from '../registry.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { AnyHttpServer } from '../signaling/listener.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Inspection } from '../observability/inspector.js';
 import type { ServerApi } from '../server-api.js';
 import type { SupervisorObserver, Worker } from '../../supervisors/worker.js';
 
@@ -36,3 +37,5 @@ export const LIFECYCLE: InjectionToken<{ draining: boolean }> = Symbol('lifecycl
 export const SERVER_API: InjectionToken<ServerApi> = Symbol('serverApi');
 /** The running root supervisor (null while stopped), for the server API. */
 export const ROOT: InjectionToken<{ current: Worker | null }> = Symbol('root');
+/** The inspector link when `inspect` is on; `inspection` is null otherwise. */
+export const INSPECTION: InjectionToken<{ inspection: Inspection | null }> = Symbol('inspection');

@@ -50,6 +50,7 @@ export class Metrics {
       labelNames: ['path'] as const,
       registers,
     });
+    for (const path of ['broadcast', 'unicast', 'publish']) forwarded.inc({ path }, 0); // series exist from the start
     this.forwardedBroadcast = forwarded.labels('broadcast');
     this.forwardedUnicast = forwarded.labels('unicast');
     this.published = forwarded.labels('publish');
