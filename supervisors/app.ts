@@ -61,6 +61,8 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(AUTHENTICATOR, { useValue: await createAuthenticator(options.auth, { baseDir }) });
   const metrics = new Metrics();
   c.register(METRICS, { useValue: metrics });
+  const inspection = options.inspect === null ? null : new Inspection();
+  c.register(INSPECTION, { useValue: { inspection } });
   c.register(SUPERVISOR_OBSERVER, {
     useValue: {
       restarted: (supervisor: string, child: string) => metrics.restarted(supervisor, child),
@@ -71,8 +73,6 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   const callbacks = await loadCallbacks(options.callbacks, baseDir);
   c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, undefined, () => metrics.callbackErrors.inc()) });
   c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
-  const inspection = options.inspect === null ? null : new Inspection();
-  c.register(INSPECTION, { useValue: { inspection } });
   c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
   c.registerSingleton(ConnectionFactory);
   c.register(ROOT, { useValue: { current: null } });
@@ -97,13 +97,11 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
   const options = c.resolve(OPTIONS);
   const logger = c.resolve(LOGGER);
   logDevMode(c);
-  let running = true;
   const root = await rootSupSpec(c).start();
   c.resolve(ROOT).current = root;
   let stopping: Promise<void> | null = null;
   const exitListeners: ((reason: ExitReason) => void)[] = [];
   root.onExit((reason) => {
-    running = false;
     c.resolve(ROOT).current = null;
     logger.fatal({ err: reason }, 'root supervisor exited: server stopped');
     for (const listener of exitListeners) listener(reason);
@@ -113,7 +111,6 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
     options,
     stop() {
       stopping ??= (async () => {
-        running = false;
         c.resolve(LIFECYCLE).draining = true;
         logger.info('stopping');
         await root.stop();
