@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type WebSocket from 'ws';
 import { TestClient } from './client.js';
+import { within } from './protocol.js';
 
 /** A fresh temp folder, removed after the test. */
 export function tempDir(t: TestContext, prefix = 'webrtc-server-test-'): string {
@@ -44,15 +45,6 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
 /** Polls `check` every 20 ms until it returns a truthy value; rejects after `ms`. */
 export async function waitFor<T>(check: () => T | undefined | null | false, ms: number, what: string): Promise<T> {
   const end = Date.now() + ms;
@@ -67,7 +59,7 @@ export async function waitFor<T>(check: () => T | undefined | null | false, ms: 
 /** Opens `url` (any scheme), authenticates, and waits for `authenticated`. */
 export async function joinUrl(url: string, username: string, password: string, options?: WebSocket.ClientOptions): Promise<TestClient> {
   const c = new TestClient(url, options);
-  await withTimeout(c.opened, 5000, `open ${url}`);
+  await within(c.opened, 5000, `open ${url}`);
   c.sendJson({ event: 'authenticate', data: { username, password } });
   const r = await c.next(5000);
   if (r.json?.event !== 'authenticated') throw new Error(`expected authenticated, got ${r.text}`);
@@ -133,6 +125,6 @@ export async function failedAuthsUntilClose(c: TestClient, limit = 12): Promise<
     if (event !== 'unauthorized') throw new Error(`expected unauthorized, got ${text}`);
     unauthorized++;
   }
-  const close = await withTimeout(c.closed, 5000, 'close after failed authentications');
+  const close = await within(c.closed, 5000, 'close after failed authentications');
   return { unauthorized, code: close.code };
 }

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { DEV_USERS } from '../../src/auth/authenticator.js';
 import { parseOptions } from '../../src/options.js';
 import { TestClient } from '../helpers/client.js';
+import { within } from '../helpers/protocol.js';
 import { ROOT, runDaemonToExit, spawnDaemon, startDaemon } from '../helpers/daemon.js';
 import type { Daemon, LogLine } from '../helpers/daemon.js';
 import {
-  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir, waitFor, withTimeout,
+  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir, waitFor,
 } from '../helpers/fixtures.js';
 
 const LOCAL = ['--port', '0', '--turn-port', 'false'];
@@ -83,7 +84,7 @@ test('dev mode (no auth): binds 127.0.0.1, warns naming the demo users, and a de
   assert.deepEqual(joined.json, { event: 'joined', data: { peer_id: bob.peerId, username: 'bob' } });
   const wrong = new TestClient(url(port, 'dev'));
   t.after(() => wrong.close());
-  await withTimeout(wrong.opened, 5000, 'open');
+  await within(wrong.opened, 5000, 'open');
   assert.equal(await authenticateOnce(wrong, 'alice', 'not-demo'), 'unauthorized');
 });
 
@@ -147,7 +148,7 @@ test('config file: auth.users', async (t) => {
   t.after(() => zoe.close());
   const demo = new TestClient(url(port, 'r'));
   t.after(() => demo.close());
-  await withTimeout(demo.opened, 5000, 'open');
+  await within(demo.opened, 5000, 'open');
   assert.equal(await authenticateOnce(demo, 'alice', 'demo'), 'unauthorized', 'demo users are not accepted once auth is set');
   assert.equal(await authenticateOnce(demo, 'zoe', 'nope'), 'unauthorized');
 });
@@ -186,10 +187,10 @@ test('config file: relative auth.module and callbacks.module resolve against the
   });
   const wrong = new TestClient(url(port, 'room'));
   t.after(() => wrong.close());
-  await withTimeout(wrong.opened, 5000, 'open');
+  await within(wrong.opened, 5000, 'open');
   assert.equal(await authenticateOnce(wrong, 'mia', 'x'), 'unauthorized', 'the named export is used, not another one');
 
-  await withTimeout(mia.next(5000), 5000, 'joined');
+  await within(mia.next(5000), 5000, 'joined');
   mia.close();
   const left = await ned.next(5000);
   assert.deepEqual(left.json, { event: 'left', data: { username: 'mia', peer_id: mia.peerId } });
@@ -219,7 +220,7 @@ test('environment variables configure the daemon (WEBRTC_SERVER_PORT, WEBRTC_SER
   t.after(() => zed.close());
   const demo = new TestClient(url(port, 'env'));
   t.after(() => demo.close());
-  await withTimeout(demo.opened, 5000, 'open');
+  await within(demo.opened, 5000, 'open');
   assert.equal(await authenticateOnce(demo, 'alice', 'demo'), 'unauthorized', 'WEBRTC_SERVER_AUTH turned dev mode off');
 });
 
@@ -240,7 +241,7 @@ test('precedence flag > env > file > default, observed through maxAuthAttempts',
   for (const c of cases) {
     const { daemon, port } = await startDaemon(t, c.args, { env: c.env });
     const client = new TestClient(url(port, 'p'));
-    await withTimeout(client.opened, 5000, 'open');
+    await within(client.opened, 5000, 'open');
     const outcome = await failedAuthsUntilClose(client);
     assert.deepEqual(outcome, { unauthorized: c.expected, code: 1008 }, c.name);
     await daemon.kill();
@@ -295,7 +296,7 @@ test('SIGTERM drains: clients closed with 1001, left before close, leave callbac
   }
 
   daemon.proc.kill('SIGTERM');
-  const [aliceClose, bobClose] = await withTimeout(Promise.all([alice.closed, bob.closed]), 15_000, 'both clients closed');
+  const [aliceClose, bobClose] = await within(Promise.all([alice.closed, bob.closed]), 15_000, 'both clients closed');
   assert.equal(aliceClose.code, 1001);
   assert.equal(bobClose.code, 1001);
   const exit = await daemon.waitForExit(15_000);
@@ -328,7 +329,7 @@ test('SIGINT drains too and exits 0', async (t) => {
   const alice = await joinUrl(url(port, 'int'), 'alice', 'demo');
   t.after(() => alice.close());
   daemon.proc.kill('SIGINT');
-  const close = await withTimeout(alice.closed, 15_000, 'client closed');
+  const close = await within(alice.closed, 15_000, 'client closed');
   assert.equal(close.code, 1001);
   assert.deepEqual(await daemon.waitForExit(15_000), { code: 0, signal: null }, daemon.describe());
 });

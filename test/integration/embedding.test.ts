@@ -19,8 +19,9 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { attach, rootSupervisorSpec, startServer, Supervisor } from '../../src/index.js';
 import type { Options, ServerHandle, Worker } from '../../src/index.js';
 import { TestClient } from '../helpers/client.js';
+import { within } from '../helpers/protocol.js';
 import { ROOT } from '../helpers/daemon.js';
-import { authenticateOnce, joinUrl, makeCert, tempDir, withTimeout } from '../helpers/fixtures.js';
+import { authenticateOnce, joinUrl, makeCert, tempDir } from '../helpers/fixtures.js';
 
 const BASE: Options = { host: '127.0.0.1', port: 0, turnPort: false, logLevel: 'silent' };
 const USERS = { alice: 'alice-pw', bob: 'bob-pw' };
@@ -36,13 +37,13 @@ async function joinAs(t: TestContext, url: string, username: string, password: s
 async function openClient(t: TestContext, url: string, options?: WebSocket.ClientOptions): Promise<TestClient> {
   const c = new TestClient(url, options);
   t.after(() => c.close());
-  await withTimeout(c.opened, 5000, `open ${url}`);
+  await within(c.opened, 5000, `open ${url}`);
   return c;
 }
 
 /** GET over http(s); resolves with the status and body. */
 function fetchText(url: string): Promise<{ status: number; body: string }> {
-  return withTimeout(
+  return within(
     new Promise((resolve, reject) => {
       const done = (res: IncomingMessage) => {
         let body = '';
@@ -136,7 +137,7 @@ test('two servers in one process share nothing', async (t) => {
 
   // Stopping one leaves the other running.
   await dev.stop();
-  assert.equal((await withTimeout(a1.closed, 5000, 'close on stop')).code, 1001);
+  assert.equal((await within(a1.closed, 5000, 'close on stop')).code, 1001);
   b1.sendJson({ event: 'still', data: 'here' });
   assert.deepEqual((await b2.next(5000)).json, { event: 'still', data: 'here', from: b1.peerId });
   assert.equal(strict.peers('shared').length, 2);
@@ -173,8 +174,8 @@ test("attach mounts /websocket/:room on the user's http server, before it listen
   // stop() detaches: our sockets close with 1001, the user's server keeps serving.
   await handle.stop();
   stopped = true;
-  assert.equal((await withTimeout(alice.closed, 5000, 'alice closed')).code, 1001);
-  assert.equal((await withTimeout(bob.closed, 5000, 'bob closed')).code, 1001);
+  assert.equal((await within(alice.closed, 5000, 'alice closed')).code, 1001);
+  assert.equal((await within(bob.closed, 5000, 'bob closed')).code, 1001);
   assert.equal(server.listening, true, "the user's server is not closed");
   assert.equal(server.listenerCount('request'), requestListeners, 'no request listener of ours is left');
   assert.equal(server.listenerCount('upgrade'), upgradeListeners, 'no upgrade listener of ours is left');
@@ -207,7 +208,7 @@ test('attach works on an https server that already listens (wss://)', async (t) 
 
   await handle.stop();
   stopped = true;
-  assert.equal((await withTimeout(alice.closed, 5000, 'alice closed')).code, 1001);
+  assert.equal((await within(alice.closed, 5000, 'alice closed')).code, 1001);
   assert.equal(server.listening, true);
   assert.deepEqual(await fetchText(`https://127.0.0.1:${port}/hello`), { status: 200, body: 'hello from the user app' });
   await closeServer(server, mine);
@@ -244,7 +245,7 @@ test("rootSupervisorSpec runs our tree as a child of the user's own Supervisor",
 
   await supervisor.stop();
   stopped = true;
-  assert.equal((await withTimeout(alice.closed, 5000, 'close on supervisor stop')).code, 1001);
+  assert.equal((await within(alice.closed, 5000, 'close on supervisor stop')).code, 1001);
   assert.deepEqual(events, ['user worker stopped']);
   assert.deepEqual(spec.server.peers('embedded'), []);
 });

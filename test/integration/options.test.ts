@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { parseOptions, ServerError, startServer } from '../../src/index.js';
 import type { Options, ServerHandle } from '../../src/index.js';
 import { TestClient } from '../helpers/client.js';
+import { within } from '../helpers/protocol.js';
 import { sleep } from '../helpers/server.js';
 import {
-  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir, waitFor, withTimeout,
+  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir, waitFor,
 } from '../helpers/fixtures.js';
 
 const BASE: Options = { host: '127.0.0.1', port: 0, turnPort: false, logLevel: 'silent' };
@@ -43,7 +44,7 @@ async function start(t: TestContext, options: Options): Promise<Started> {
 async function open(t: TestContext, url: string): Promise<TestClient> {
   const c = new TestClient(url);
   t.after(() => c.close());
-  await withTimeout(c.opened, 5000, `open ${url}`);
+  await within(c.opened, 5000, `open ${url}`);
   return c;
 }
 
@@ -134,7 +135,7 @@ test('certfile/keyfile: the embedding API serves wss://', async (t) => {
 
   const plain = new TestClient(`ws://127.0.0.1:${s.port}/websocket/tls`);
   t.after(() => plain.ws.terminate());
-  await assert.rejects(withTimeout(plain.opened, 5000, 'plain ws on a TLS port'), 'plain ws:// is not served on a TLS listener');
+  await assert.rejects(within(plain.opened, 5000, 'plain ws on a TLS port'), 'plain ws:// is not served on a TLS listener');
 
   await rejectsNaming(() => parseOptions({ certfile }), 'keyfile');
   await rejectsNaming(() => parseOptions({ keyfile }), 'certfile');
@@ -147,7 +148,7 @@ test('certfile/keyfile: the embedding API serves wss://', async (t) => {
 test('idleTimeout (number): a socket with no data for that long is closed with 1000; any frame resets it', async (t) => {
   const s = await start(t, { idleTimeout: 300, auth: { users: USERS } });
   const alice = await joinAs(t, s.url('idle'), 'alice', USERS.alice);
-  const close = await withTimeout(alice.closed, 5000, 'idle close');
+  const close = await within(alice.closed, 5000, 'idle close');
   assert.equal(close.code, 1000);
 
   const busy = await start(t, { idleTimeout: 1000, auth: { users: USERS } });
@@ -157,7 +158,7 @@ test('idleTimeout (number): a socket with no data for that long is closed with 1
     await sleep(100);
     await assertServed(bob);
   }
-  const quiet = await withTimeout(bob.closed, 5000, 'idle close once quiet');
+  const quiet = await within(bob.closed, 5000, 'idle close once quiet');
   assert.equal(quiet.code, 1000);
 });
 
@@ -178,7 +179,7 @@ test('authTimeout: an unauthenticated socket is closed with 1000 after it; an au
   const s = await start(t, { authTimeout: 250, auth: { users: USERS } });
   const alice = await joinAs(t, s.url('auth'), 'alice', USERS.alice);
   const idle = await open(t, s.url('auth'));
-  const close = await withTimeout(idle.closed, 5000, 'auth timeout close');
+  const close = await within(idle.closed, 5000, 'auth timeout close');
   assert.equal(close.code, 1000);
   await sleep(300);
   await assertServed(alice);
@@ -412,12 +413,12 @@ test('maxMessageBytes: a frame of exactly that size passes, one byte more closes
   assert.equal(got.json?.from, alice.peerId);
 
   alice.send(frameOf(1025));
-  assert.equal((await withTimeout(alice.closed, 5000, 'close 1009')).code, 1009);
+  assert.equal((await within(alice.closed, 5000, 'close 1009')).code, 1009);
   assert.deepEqual((await bob.next(5000)).json, { event: 'left', data: { username: 'alice', peer_id: alice.peerId } });
 
   const stranger = await open(t, s.url('big'));
   stranger.send('x'.repeat(2000));
-  assert.equal((await withTimeout(stranger.closed, 5000, 'close 1009 before auth')).code, 1009);
+  assert.equal((await within(stranger.closed, 5000, 'close 1009 before auth')).code, 1009);
 
   for (const bad of [0, -1, 'big', 1.5]) {
     await rejectsNaming(() => parseOptions({ maxMessageBytes: bad }), 'maxMessageBytes');
@@ -448,7 +449,7 @@ test('rateLimit: every frame counts (ping included); over the burst the socket i
   const texts: string[] = [];
   c.ws.on('message', (data) => texts.push(data.toString()));
   for (let i = 0; i < 10; i++) c.send('ping');
-  const close = await withTimeout(c.closed, 5000, 'close 1008');
+  const close = await within(c.closed, 5000, 'close 1008');
   assert.equal(close.code, 1008);
   assert.deepEqual(texts, ['pong', 'pong', 'pong', 'pong', 'pong'], 'the burst is served, the rest is not');
 
