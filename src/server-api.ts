@@ -13,6 +13,8 @@ import type { Connection } from './signaling/connection.actor.js';
 import { CONNECTION_SUP_NAME, LISTENER_NAME } from './signaling/listener.js';
 import type { SignalingListener } from './signaling/listener.js';
 import { encodeEvent } from './signaling/protocol.js';
+import { TURN_LISTENER_NAME } from './turn/turn-listener.js';
+import type { TurnListener } from './turn/turn-listener.js';
 
 export interface PeerSummary {
   peerId: string;
@@ -30,7 +32,6 @@ export interface Addressable {
   address(): { host: string; port: number } | null;
 }
 
-export const TURN_LISTENER_NAME = 'turn_listener';
 
 export interface ServerApi {
   signalingAddress(): { host: string; port: number } | null;
@@ -107,6 +108,9 @@ export function gaugeSources(c: DependencyContainer) {
       const rooms = bus.rooms();
       return { rooms: rooms.length, members: rooms.reduce((n, room) => n + bus.members(room).length, 0) };
     },
-    turn: () => null,
+    turn: () => {
+      const stats = registry.whereis<TurnListener>(TURN_LISTENER_NAME)?.stats();
+      return stats ? { allocations: stats.allocations, permissions: 0, channels: 0 } : null;
+    },
   };
 }

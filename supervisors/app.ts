@@ -27,6 +27,7 @@ import { NameRegistry } from '../src/registry.js';
 import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
 import { LocalRoomBus } from '../src/rooms/room-bus.js';
 import { ConnectionFactory } from '../src/signaling/connection.actor.js';
+import { TURN_CREDENTIALS, TurnCredentialCache } from '../src/turn/credential-cache.js';
 import type { AnyHttpServer } from '../src/signaling/listener.js';
 import { rootSupSpec } from './root_sup.js';
 import type { ChildSpec, ExitReason, SupervisorSnapshot, Worker } from './worker.js';
@@ -73,6 +74,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   const callbacks = await loadCallbacks(options.callbacks, baseDir);
   c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, undefined, () => metrics.callbackErrors.inc()) });
   c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
+  c.register(TURN_CREDENTIALS, { useValue: new TurnCredentialCache() });
   c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
   c.registerSingleton(ConnectionFactory);
   c.register(ROOT, { useValue: { current: null } });

@@ -16,6 +16,8 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Clock } from '../clock.js';
 import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
 import type { Metrics } from '../observability/metrics.js';
+import { TURN_CREDENTIALS } from '../turn/credential-cache.js';
+import type { TurnCredentialCache } from '../turn/credential-cache.js';
 import { CloseCode, CloseReason } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../registry.js';
@@ -56,6 +58,7 @@ export class ConnectionFactory {
     @inject(ACTOR_FACTORY) readonly actors: ActorFactory,
     @inject(LOGGER) readonly logger: Logger,
     @inject(METRICS) readonly metrics: Metrics,
+    @inject(TURN_CREDENTIALS) turnCredentials: TurnCredentialCache,
   ) {
     const of = (self: object): Connection => this.connections.get(self)!;
     this.machine = connectionMachine.provide({
@@ -90,9 +93,12 @@ export class ConnectionFactory {
         isKnownPeer: ({ context }, { peerId }) => this.bus.has(context.room, peerId),
       },
       actors: {
-        checkCredentials: fromPromise<string | null, Credentials>(({ input }) =>
-          authenticator.check(input.username, input.password),
-        ),
+        // A successful login also lets TURN use these credentials (TURN needs them synchronously).
+        checkCredentials: fromPromise<string | null, Credentials>(async ({ input }) => {
+          const name = await authenticator.check(input.username, input.password);
+          if (name !== null) turnCredentials.rememberLogin(input.username, input.password, name);
+          return name;
+        }),
       },
     });
   }

@@ -30,21 +30,43 @@ export interface CredentialCacheOptions {
   maxEntries?: number;
   /** Milliseconds clock (monotonic is fine). */
   now?: () => number;
+  /** Wall clock (ms), for TURN REST expiry. */
+  wallClock?: () => number;
+}
+
+/** How long a signaling login is good for TURN by default: a call's length, give or take. */
+export const SIGNALING_LOGIN_TTL_MS = 10 * 60_000;
+
+/** `ttlMs`, cut short for a TURN REST username ("<expiry-unix-seconds>:<user>") at its expiry. */
+export function capAtRestExpiry(username: string, ttlMs: number, wallClock: () => number = Date.now): number {
+  const m = /^(\d{1,12}):/.exec(username);
+  return m ? Math.min(ttlMs, Number(m[1]) * 1000 - wallClock()) : ttlMs;
 }
 
 export class TurnCredentialCache {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly wallClock: () => number;
 
   constructor(options: CredentialCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.now = options.now ?? (() => performance.now());
+    this.wallClock = options.wallClock ?? Date.now;
   }
 
-  /** `username` may use TURN with `password` for `ttlMs`. */
+  /** `username` may use TURN with `password` for `ttlMs` (never past a REST username's expiry). */
   remember(username: string, password: string, ttlMs: number, name: string = username): void {
-    this.put(username, { password, name }, ttlMs);
+    this.put(username, { password, name }, capAtRestExpiry(username, ttlMs, this.wallClock));
+  }
+
+  /**
+   * What signaling calls when `username` authenticates with `password` and is
+   * known in the room as `name`: TURN then accepts the same credentials
+   * without asking `auth` again (the way an async `auth` works with TURN).
+   */
+  rememberLogin(username: string, password: string, name: string, ttlMs: number = SIGNALING_LOGIN_TTL_MS): void {
+    this.remember(username, password, ttlMs, name);
   }
 
   /** `username` is known to have no credential, for `ttlMs` (spares the auth backend). */

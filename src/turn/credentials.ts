@@ -8,14 +8,12 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { CachedCredential, TurnCredentialCache } from './credential-cache.js';
 
 export interface TurnCredentialsOptions {
-  /** How long a looked-up password is trusted, ms. */
+  /** How long a looked-up password is trusted, ms (a REST username: never past its expiry). */
   ttlMs?: number;
   /** How long "no such user" is remembered, ms. */
   missTtlMs?: number;
   /** Most lookups in flight; beyond, requests are dropped (the client retransmits). */
   maxPending?: number;
-  /** Wall clock (ms), to stop caching a REST credential past its expiry. */
-  wallClock?: () => number;
 }
 
 export class TurnCredentials {
@@ -23,7 +21,6 @@ export class TurnCredentials {
   private readonly ttlMs: number;
   private readonly missTtlMs: number;
   private readonly maxPending: number;
-  private readonly wallClock: () => number;
 
   constructor(
     readonly cache: TurnCredentialCache,
@@ -33,7 +30,6 @@ export class TurnCredentials {
     this.ttlMs = options.ttlMs ?? 60_000;
     this.missTtlMs = options.missTtlMs ?? 5_000;
     this.maxPending = options.maxPending ?? 256;
-    this.wallClock = options.wallClock ?? Date.now;
   }
 
   /** The credential if cached (null: known missing; undefined: not cached). */
@@ -53,7 +49,7 @@ export class TurnCredentials {
     if (this.pending.size >= this.maxPending) return 'busy';
     const lookup = this.authenticator.passwordFor(username).then(
       (credential) => {
-        if (credential) this.cache.remember(username, credential.password, this.ttlFor(username), credential.name);
+        if (credential) this.cache.remember(username, credential.password, this.ttlMs, credential.name);
         else this.cache.rememberMissing(username, this.missTtlMs);
       },
       () => this.cache.rememberMissing(username, this.missTtlMs),
@@ -64,12 +60,5 @@ export class TurnCredentials {
 
   get pendingLookups(): number {
     return this.pending.size;
-  }
-
-  /** A TURN REST username ("<expiry>:<user>") is not cached past its expiry. */
-  private ttlFor(username: string): number {
-    const m = /^(\d{1,12}):/.exec(username);
-    if (!m) return this.ttlMs;
-    return Math.min(this.ttlMs, Number(m[1]) * 1000 - this.wallClock());
   }
 }

@@ -1,0 +1,141 @@
+/**
+ * Relay sockets: UDP sockets on random free ports of `relayPorts` (RFC 6056
+ * style random selection), EVEN-PORT, and the port reservations of
+ * RFC 8656 section 7.2 (EVEN-PORT with R set reserves N+1 behind a
+ * RESERVATION-TOKEN for 30 s, for RTP/RTCP pairs). Owns every socket it
+ * opens until it is handed over or `closeAll()` runs: nothing here outlives a stop.
+ * No node-turn.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+
+/** Binding attempts for one relay before giving up (508). */
+const BIND_ATTEMPTS = 50;
+/** RFC 8656 section 7.2: a reservation lasts about 30 seconds. */
+const RESERVATION_MS = 30_000;
+
+export interface RelayPortsConfig {
+  bindHost: string;
+  range: readonly [number, number];
+  /** Most reservations held at once. */
+  maxReservations: number;
+}
+
+interface Reservation {
+  socket: Socket;
+  timer: NodeJS.Timeout;
+}
+
+export class RelayPorts {
+  /** Sockets opened here and not yet handed over (binding, or reserved). */
+  private readonly owned = new Set<Socket>();
+  /** Token (8 ASCII characters) -> reserved socket. */
+  private readonly reservations = new Map<string, Reservation>();
+  private closed = false;
+
+  constructor(private readonly config: RelayPortsConfig) {}
+
+  /**
+   * A bound relay socket, handed over to the caller. `even`: an even port;
+   * `reserveNext` (EVEN-PORT R bit): also reserve the next port, returning its token.
+   */
+  async acquire(even: boolean, reserveNext: boolean): Promise<{ socket: Socket; token?: string }> {
+    const [lo, hi] = this.config.range;
+    const span = hi - lo + 1;
+    for (let attempt = 0; attempt < Math.min(span, BIND_ATTEMPTS); attempt++) {
+      let port = lo + randomInt(span);
+      if (even || reserveNext) port -= port % 2;
+      if (port < lo || (reserveNext && port + 1 > hi)) continue;
+      const socket = await this.tryBind(port);
+      if (!socket) continue;
+      if (!reserveNext) return this.handOver(socket);
+      const next = await this.tryBind(port + 1);
+      if (!next) {
+        this.close(socket);
+        continue;
+      }
+      if (this.reservations.size >= this.config.maxReservations) {
+        this.close(next);
+        return this.handOver(socket);
+      }
+      return { ...this.handOver(socket), token: this.reserve(next) };
+    }
+    throw new Error('no free relay port');
+  }
+
+  /** The socket reserved under `token` (handed over), or null when there is none. */
+  redeem(token: string): Socket | null {
+    const reservation = this.reservations.get(token);
+    if (!reservation) return null;
+    this.reservations.delete(token);
+    clearTimeout(reservation.timer);
+    return this.handOver(reservation.socket).socket;
+  }
+
+  get reserved(): number {
+    return this.reservations.size;
+  }
+
+  /** Sockets still owned here (binding or reserved). */
+  get open(): number {
+    return this.owned.size;
+  }
+
+  /** Closes every socket still owned here and clears every timer. */
+  closeAll(): void {
+    this.closed = true;
+    for (const { timer } of this.reservations.values()) clearTimeout(timer);
+    this.reservations.clear();
+    for (const socket of [...this.owned]) this.close(socket);
+  }
+
+  close(socket: Socket): void {
+    this.owned.delete(socket);
+    try {
+      socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private handOver(socket: Socket): { socket: Socket } {
+    this.owned.delete(socket);
+    return { socket };
+  }
+
+  private reserve(socket: Socket): string {
+    const token = randomBytes(6).toString('base64url'); // 8 ASCII characters
+    const timer = setTimeout(() => {
+      this.reservations.delete(token);
+      this.close(socket);
+    }, RESERVATION_MS);
+    this.reservations.set(token, { socket, timer });
+    return token;
+  }
+
+  /** The socket bound to `port`, or null when the port is taken. */
+  private async tryBind(port: number): Promise<Socket | null> {
+    if (this.closed) throw new Error('relay ports closed');
+    const socket = createSocket({ type: 'udp4' });
+    this.owned.add(socket);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ address: this.config.bindHost, port, exclusive: true }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.close(socket);
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && !this.closed) return null;
+      throw err;
+    }
+    if (this.closed) {
+      this.close(socket);
+      throw new Error('relay ports closed');
+    }
+    return socket;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The STUN/TURN listener: the worker turn_sup supervises (one per TURN
+ * listener). It works out the relay address and policy from the options,
+ * starts a `TurnBackend`, registers itself as `turn_listener` so the server's
+ * `turnAddress()` finds it again after a restart, and reports an engine
+ * failure as a crash so its supervisor restarts it on the same port.
+ */
+import type { DependencyContainer } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator.js';
+import { AUTHENTICATOR, LOGGER, OPTIONS, REGISTRY } from '../di/tokens.js';
+import type { ResolvedOptions } from '../options.js';
+import type { NameRegistry } from '../registry.js';
+import type { ExitReason, Worker } from '../../supervisors/worker.js';
+import { TURN_CREDENTIALS, TurnCredentialCache } from './credential-cache.js';
+import { TurnCredentials } from './credentials.js';
+import type { TurnCredentialsOptions } from './credentials.js';
+import { NodeTurnBackend } from './node-turn-backend.js';
+import type { NonceOptions } from './nonce.js';
+import { PeerFilter } from './peer-filter.js';
+import type { PeerFilterConfig } from './peer-filter.js';
+import { DEFAULT_QUOTAS } from './quota.js';
+import type { QuotaLimits } from './quota.js';
+import { resolveRelayAddress } from './relay-address.js';
+import type { LookupA } from './relay-address.js';
+import type { NodeTurnDefect, TurnAddress, TurnBackend, TurnBackendConfig } from './turn-backend.js';
+
+export const TURN_LISTENER_NAME = 'turn_listener';
+
+/** Settings that are not (yet) options: defaults suit production; tests tune them. */
+export interface TurnTuning {
+  quotas?: QuotaLimits;
+  nonce?: NonceOptions;
+  credentials?: TurnCredentialsOptions;
+  /** Extra peer policy (allowed / denied CIDR lists). */
+  peers?: Pick<PeerFilterConfig, 'allowed' | 'denied'>;
+  /** DNS lookup for the `turnIp` default. */
+  lookup?: LookupA;
+  /** Test only: node-turn defects to leave in place. */
+  unmended?: ReadonlySet<NodeTurnDefect>;
+  backendFactory?: (config: TurnBackendConfig) => TurnBackend;
+}
+
+export interface TurnListenerDeps {
+  options: ResolvedOptions;
+  logger: Logger;
+  authenticator: Pick<Authenticator, 'passwordFor'>;
+  registry?: NameRegistry;
+  cache: TurnCredentialCache;
+  /** Port to bind; defaults to `options.turnPort`. */
+  port?: number;
+  tuning?: TurnTuning;
+}
+
+/** The address TURN binds to: IPv4 only (relays are IPv4); loopback in dev mode. */
+export function turnListenHost(options: ResolvedOptions): string {
+  const host = options.host;
+  if (host === 'localhost' || host === '::1') return '127.0.0.1';
+  if (host === '::') return '0.0.0.0';
+  if (options.dev && !/^127\./.test(host)) return '127.0.0.1';
+  return host.includes(':') ? '0.0.0.0' : host;
+}
+
+export class TurnListener implements Worker {
+  private exitListener: ((reason: ExitReason) => void) | null = null;
+  private exitReason: ExitReason | null = null;
+  private stopped = false;
+
+  private constructor(
+    private readonly backend: TurnBackend,
+    private readonly logger: Logger,
+    private readonly registry: NameRegistry | undefined,
+    readonly relayAddress: string,
+  ) {}
+
+  static async start(deps: TurnListenerDeps): Promise<TurnListener> {
+    const { options, logger } = deps;
+    if (options.turnPort === false) throw new Error('TURN is disabled (turnPort: false)');
+    const tuning = deps.tuning ?? {};
+    const listenHost = turnListenHost(options);
+    const relayAddress = await resolveRelayAddress(
+      { turnIp: options.turnIp, hostname: options.hostname, listenHost, dev: options.dev }, logger, tuning.lookup,
+    );
+    const peerFilter = new PeerFilter({
+      allowLoopbackPeers: options.allowLoopbackPeers,
+      ...tuning.peers,
+      selfAddresses: [relayAddress, listenHost],
+      relayPorts: options.relayPorts,
+    });
+    const config: TurnBackendConfig = {
+      listenHost,
+      port: deps.port ?? options.turnPort,
+      realm: options.hostname,
+      relayAddress,
+      relayBindHost: listenHost,
+      relayPorts: options.relayPorts,
+      maxLifetimeSec: options.turnLifetime,
+      peerFilter,
+      credentials: new TurnCredentials(deps.cache, deps.authenticator, tuning.credentials),
+      quotas: tuning.quotas ?? DEFAULT_QUOTAS,
+      logger,
+      ...(tuning.nonce ? { nonce: tuning.nonce } : {}),
+      ...(tuning.unmended ? { unmended: tuning.unmended } : {}),
+    };
+    const backend = (tuning.backendFactory ?? ((c) => new NodeTurnBackend(c)))(config);
+    const address = await backend.start();
+    const listener = new TurnListener(backend, logger, deps.registry, relayAddress);
+    backend.onFailure((err) => listener.exit(err));
+    deps.registry?.register(TURN_LISTENER_NAME, listener);
+    logger.info(
+      { listener: TURN_LISTENER_NAME, host: address.host, port: address.port, relayAddress, relayPorts: options.relayPorts, realm: options.hostname },
+      `STUN/TURN listening on udp://${address.host}:${address.port} (relay ${relayAddress}, ports ${options.relayPorts[0]}-${options.relayPorts[1]})`,
+    );
+    return listener;
+  }
+
+  /** The bound UDP address (`relayAddress` is what clients are told to relay through). */
+  address(): TurnAddress | null {
+    const bound = this.backend.address();
+    return bound && { host: bound.host, port: bound.port };
+  }
+
+  stats() {
+    return this.backend.stats();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.registry?.unregister(TURN_LISTENER_NAME, this);
+    await this.backend.stop();
+    this.logger.info({ listener: TURN_LISTENER_NAME }, 'STUN/TURN stopped');
+  }
+
+  kill(): void {
+    void this.stop();
+  }
+
+  onExit(listener: (reason: ExitReason) => void): void {
+    this.exitListener = listener;
+    if (this.exitReason !== null) listener(this.exitReason);
+  }
+
+  private exit(reason: ExitReason): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.registry?.unregister(TURN_LISTENER_NAME, this);
+    this.exitReason = reason;
+    this.exitListener?.(reason);
+  }
+}
+
+/** Per server: the port the listener first bound (so a restart keeps it) and a fallback cache. */
+const boundPorts = new WeakMap<DependencyContainer, number>();
+const fallbackCaches = new WeakMap<DependencyContainer, TurnCredentialCache>();
+
+/** The server's TURN credential cache: the registered one, else one kept per container. */
+export function turnCredentialCache(c: DependencyContainer): TurnCredentialCache {
+  if (c.isRegistered(TURN_CREDENTIALS, true)) return c.resolve(TURN_CREDENTIALS);
+  let cache = fallbackCaches.get(c);
+  if (!cache) {
+    cache = new TurnCredentialCache();
+    fallbackCaches.set(c, cache);
+  }
+  return cache;
+}
+
+/**
+ * Starts the TURN listener of the server in `c`. A restart binds the port the
+ * first start got (so `turnPort: 0` keeps its port); if that port was taken
+ * meanwhile and the option was 0, any free port will do.
+ */
+export async function startTurnListener(c: DependencyContainer, tuning?: TurnTuning): Promise<TurnListener> {
+  const options = c.resolve(OPTIONS);
+  const deps: TurnListenerDeps = {
+    options,
+    logger: c.resolve(LOGGER),
+    authenticator: c.resolve(AUTHENTICATOR),
+    registry: c.resolve(REGISTRY),
+    cache: turnCredentialCache(c),
+    ...(tuning ? { tuning } : {}),
+  };
+  const previous = boundPorts.get(c);
+  let listener: TurnListener;
+  try {
+    listener = await TurnListener.start({ ...deps, ...(previous !== undefined ? { port: previous } : {}) });
+  } catch (err) {
+    if (previous === undefined || options.turnPort !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    listener = await TurnListener.start(deps);
+  }
+  const port = listener.address()?.port;
+  if (port !== undefined) boundPorts.set(c, port);
+  return listener;
+}

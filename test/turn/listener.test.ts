@@ -1,0 +1,178 @@
+/**
+ * The TURN listener as a supervised child of turn_sup, over a real server
+ * container: turnPort false/0, the same `auth` as signaling (users, async
+ * function, REST secret), dev mode, restart after an engine failure on the
+ * same port, and a process that stops TURN and exits by itself.
+ */
+import 'reflect-metadata';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { DependencyContainer } from 'tsyringe';
+import { restPassword } from '../../src/auth/authenticator.js';
+import { REGISTRY } from '../../src/di/tokens.js';
+import type { Options } from '../../src/options.js';
+import { TURN_CREDENTIALS, TurnCredentialCache } from '../../src/turn/credential-cache.js';
+import { TURN_LISTENER_NAME, turnCredentialCache } from '../../src/turn/turn-listener.js';
+import type { TurnListener } from '../../src/turn/turn-listener.js';
+import { StunClass, StunMethod } from '../../src/turn/stun.js';
+import { buildContainer } from '../../supervisors/app.js';
+import type { Supervisor } from '../../supervisors/supervisor.js';
+import { turnChildSpecs, turnSupSpec } from '../../supervisors/turn_sup.js';
+import { errorCodeOf, eventually, lifetimeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
+
+const BASE: Options = { host: '127.0.0.1', port: 0, turnPort: 0, logLevel: 'silent', allowLoopbackPeers: true };
+
+async function startTurnSup(options: Options): Promise<{ c: DependencyContainer; sup: Supervisor; listener: () => TurnListener | undefined }> {
+  const c = await buildContainer({ ...BASE, ...options });
+  const sup = (await turnSupSpec(c).start()) as Supervisor;
+  const registry = c.resolve(REGISTRY);
+  return { c, sup, listener: () => registry.whereis<TurnListener>(TURN_LISTENER_NAME) };
+}
+
+function serverOf(listener: TurnListener): { address: string; port: number } {
+  const a = listener.address()!;
+  return { address: a.host, port: a.port };
+}
+
+describe('turn_sup', () => {
+  test('turnPort false: no TURN child', async () => {
+    const c = await buildContainer({ ...BASE, turnPort: false, auth: { users: { alice: 'pw' } } });
+    assert.deepEqual(turnChildSpecs(c), []);
+  });
+
+  test('turnPort 0: one permanent worker, registered, on a real free port', async (t) => {
+    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    t.after(() => sup.stop());
+    assert.deepEqual(sup.whichChildren().map((ch) => [ch.id, ch.type, ch.restart, ch.state]), [[TURN_LISTENER_NAME, 'worker', 'permanent', 'running']]);
+    const address = listener()!.address()!;
+    assert.equal(address.host, '127.0.0.1');
+    assert.ok(address.port > 0 && address.port !== 3478);
+    const client = await RawTurnClient.open(serverOf(listener()!));
+    t.after(() => client.close());
+    assert.equal((await client.request(StunMethod.BINDING, [])).cls, StunClass.SUCCESS);
+    await sup.stop();
+    assert.equal(listener(), undefined);
+  });
+
+  test('an engine failure is a crash: restarted on the same port, found again by name', async (t) => {
+    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    t.after(() => sup.stop());
+    const first = listener()!;
+    const port = first.address()!.port;
+    // fault injection: the engine's listening socket errors
+    (first as unknown as { backend: { socket: { emit(e: string, err: Error): void } } }).backend.socket.emit('error', new Error('injected'));
+    assert.ok(await eventually(() => listener() !== undefined && listener() !== first));
+    assert.equal(listener()!.address()!.port, port);
+    assert.equal(sup.whichChildren()[0]!.restarts, 1);
+    const client = await RawTurnClient.open(serverOf(listener()!));
+    t.after(() => client.close());
+    assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+  });
+});
+
+describe('TURN auth is signaling\'s auth', () => {
+  test('static users', async (t) => {
+    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    const good = await RawTurnClient.open(serverOf(listener()!), 'alice', 'alice-pw');
+    const bad = await RawTurnClient.open(serverOf(listener()!), 'alice', 'nope');
+    t.after(async () => { good.close(); bad.close(); await sup.stop(); });
+    assert.equal((await good.allocate()).cls, StunClass.SUCCESS);
+    assert.equal(errorCodeOf(await bad.allocate()), 401);
+  });
+
+  test('an async auth function', async (t) => {
+    const auth = async (username: string) => {
+      await new Promise((r) => setTimeout(r, 10));
+      return username === 'dora' ? 'dora-pw' : undefined;
+    };
+    const { sup, listener } = await startTurnSup({ auth });
+    const client = await RawTurnClient.open(serverOf(listener()!), 'dora', 'dora-pw');
+    t.after(async () => { client.close(); await sup.stop(); });
+    assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+    assert.equal((await client.refresh()).cls, StunClass.SUCCESS);
+  });
+
+  test('REST shared secret: "<expiry>:<user>" with base64 HMAC-SHA1; refused once expired', async (t) => {
+    const secret = 'rest-secret';
+    const { sup, listener } = await startTurnSup({ auth: { secret } });
+    const live = `${Math.floor(Date.now() / 1000) + 3600}:erin`;
+    const expired = `${Math.floor(Date.now() / 1000) - 10}:erin`;
+    const ok = await RawTurnClient.open(serverOf(listener()!), live, restPassword(secret, live));
+    const late = await RawTurnClient.open(serverOf(listener()!), expired, restPassword(secret, expired));
+    const forged = await RawTurnClient.open(serverOf(listener()!), live, restPassword('other', live));
+    t.after(async () => { ok.close(); late.close(); forged.close(); await sup.stop(); });
+    assert.equal((await ok.allocate()).cls, StunClass.SUCCESS);
+    assert.equal(errorCodeOf(await late.allocate()), 401);
+    assert.equal(errorCodeOf(await forged.allocate()), 401);
+  });
+
+  test('the registered TURN_CREDENTIALS cache is used (signaling fills it)', async (t) => {
+    const c = await buildContainer({ ...BASE, auth: { users: {} } });
+    const cache = new TurnCredentialCache();
+    c.register(TURN_CREDENTIALS, { useValue: cache });
+    assert.equal(turnCredentialCache(c), cache);
+    cache.remember('frank', 'frank-pw', 60_000);
+    const sup = (await turnSupSpec(c).start()) as Supervisor;
+    const listener = c.resolve(REGISTRY).whereis<TurnListener>(TURN_LISTENER_NAME)!;
+    const client = await RawTurnClient.open(serverOf(listener), 'frank', 'frank-pw');
+    t.after(async () => { client.close(); await sup.stop(); });
+    assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+  });
+});
+
+describe('options', () => {
+  test('dev mode (no auth): TURN and relays on 127.0.0.1, the demo users', async (t) => {
+    const { sup, listener } = await startTurnSup({});
+    const l = listener()!;
+    const client = await RawTurnClient.open(serverOf(l), 'alice', 'demo');
+    t.after(async () => { client.close(); await sup.stop(); });
+    assert.equal(l.address()!.host, '127.0.0.1');
+    assert.equal(l.relayAddress, '127.0.0.1');
+    assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+    assert.equal(client.relay!.address, '127.0.0.1');
+  });
+
+  test('turnIp, relayPorts and turnLifetime', async (t) => {
+    const { sup, listener } = await startTurnSup({
+      auth: { users: { alice: 'alice-pw' } }, turnIp: '127.0.0.1', relayPorts: [51000, 51010], turnLifetime: 120,
+    });
+    const client = await RawTurnClient.open(serverOf(listener()!));
+    t.after(async () => { client.close(); await sup.stop(); });
+    const r = await client.allocate();
+    assert.equal(lifetimeOf(r), 120);
+    assert.ok(client.relay!.port >= 51000 && client.relay!.port <= 51010);
+  });
+
+  test('allowLoopbackPeers false (the default): loopback peer 403', async (t) => {
+    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } }, allowLoopbackPeers: false });
+    const client = await RawTurnClient.open(serverOf(listener()!));
+    const peer = await UdpEndpoint.open();
+    t.after(async () => { client.close(); peer.close(); await sup.stop(); });
+    await client.allocate();
+    assert.equal(errorCodeOf(await client.createPermission(peer.address)), 403);
+  });
+});
+
+describe('stop releases every socket and timer', () => {
+  test('a process that starts turn_sup, uses TURN and stops it exits by itself', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/turn-child.ts', import.meta.url)), 'turn_sup'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(null);
+      }, 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    assert.equal(out.trim(), 'stopped');
+    assert.equal(exited, 0, 'the process exited by itself after stop()');
+  });
+});

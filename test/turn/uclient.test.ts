@@ -1,0 +1,106 @@
+/**
+ * coturn's own test client, turnutils_uclient (Debian package `coturn`),
+ * against our backend: two clients relay to each other's relayed address
+ * (-y), over ChannelBind + ChannelData (default) and over Send/Data
+ * indications (-s), with Refresh, REST credentials (-W), a wrong password,
+ * and the default peer policy refusing loopback relays with 403.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createAuthenticator } from '../../src/auth/authenticator.js';
+import { startBackend } from './helpers.js';
+import type { BackendOptions } from './helpers.js';
+
+const UCLIENT = 'turnutils_uclient';
+const installed = spawnSync(UCLIENT, [], { stdio: 'ignore' }).error === undefined;
+
+/** Runs turnutils_uclient; resolves with its exit code and output (killed after 60 s). */
+function uclient(args: string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(UCLIENT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+/** The final "tot_send_msgs=N, tot_recv_msgs=M" of a run. */
+function totals(out: string): { sent: number; received: number } {
+  const all = [...out.matchAll(/start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/g)];
+  const last = all.at(-1);
+  assert.ok(last, `no totals in uclient output:\n${out}`);
+  return { sent: Number(last[1]), received: Number(last[2]) };
+}
+
+async function withBackend(o: BackendOptions, run: (port: number) => Promise<void>): Promise<void> {
+  const { backend, server } = await startBackend(o);
+  try {
+    await run(server.port);
+  } finally {
+    await backend.stop();
+  }
+}
+
+test(`${UCLIENT} is installed (.ci/run installs Debian's coturn)`, () => {
+  assert.ok(installed, `${UCLIENT} not found: apt-get install coturn`);
+});
+
+describe('turnutils_uclient (coturn)', { skip: !installed }, () => {
+  test('ChannelBind + ChannelData relay to relay, with refreshes: nothing lost', async () => {
+    await withBackend({}, async (port) => {
+      const { code, out } = await uclient(['-v', '-y', '-n', '20', '-l', '200', '-u', 'alice', '-w', 'alice-pw', '-p', String(port), '127.0.0.1']);
+      assert.equal(code, 0, out);
+      assert.match(out, /channel bind sent/);
+      assert.match(out, /refresh response received/);
+      assert.doesNotMatch(out, /error \d{3}/);
+      const { sent, received } = totals(out);
+      assert.ok(sent > 0);
+      assert.equal(received, sent);
+      assert.match(out, /Total lost packets 0 /);
+    });
+  });
+
+  test('Send and Data indications (-s): nothing lost', async () => {
+    await withBackend({}, async (port) => {
+      const { code, out } = await uclient(['-v', '-s', '-y', '-n', '20', '-u', 'alice', '-w', 'alice-pw', '-p', String(port), '127.0.0.1']);
+      assert.equal(code, 0, out);
+      assert.match(out, /create perm sent/);
+      assert.doesNotMatch(out, /channel bind sent/);
+      const { sent, received } = totals(out);
+      assert.ok(sent > 0);
+      assert.equal(received, sent);
+    });
+  });
+
+  test('TURN REST credentials (-W shared secret)', async () => {
+    const authenticator = await createAuthenticator({ secret: 'rest-secret' }, { baseDir: process.cwd() });
+    await withBackend({ authenticator }, async (port) => {
+      const { code, out } = await uclient(['-y', '-n', '10', '-u', 'erin', '-W', 'rest-secret', '-p', String(port), '127.0.0.1']);
+      assert.equal(code, 0, out);
+      const { sent, received } = totals(out);
+      assert.equal(received, sent);
+    });
+  });
+
+  test('a wrong password cannot allocate', async () => {
+    await withBackend({}, async (port) => {
+      const { code, out } = await uclient(['-y', '-n', '5', '-u', 'alice', '-w', 'wrong', '-p', String(port), '127.0.0.1']);
+      assert.notEqual(code, 0);
+      assert.match(out, /Cannot complete Allocation/);
+    });
+  });
+
+  test('default peer policy: relaying to loopback relays is refused with 403', async () => {
+    await withBackend({ peers: {} }, async (port) => {
+      const { code, out } = await uclient(['-y', '-n', '5', '-u', 'alice', '-w', 'alice-pw', '-p', String(port), '127.0.0.1']);
+      assert.notEqual(code, 0);
+      assert.match(out, /error 403 \(Forbidden\)/);
+    });
+  });
+});
