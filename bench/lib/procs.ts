@@ -1,0 +1,389 @@
+/**
+ * Processes of a bench run: the target servers and the load generators,
+ * each spawned with bounded waits and stopped by its own pid; and what
+ * /proc tells about them (CPU seconds, RSS) and about the machine.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { UsageReply } from '../targets/ipc.js';
+import type { Envelope, WorkerReply, WorkerRequest } from '../load/messages.js';
+import type { TargetKind } from './protocols.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TSX = ['--import', 'tsx'];
+
+export const TARGET_LABELS: Record<TargetKind, string> = {
+  ours: 'webrtc-server (ours)',
+  bare: 'bare ws relay',
+  'y-webrtc': 'y-webrtc signaling',
+  peerjs: 'PeerJS server',
+};
+
+const COMPETITOR_BINS: Partial<Record<TargetKind, { pkg: string; bin: string }>> = {
+  'y-webrtc': { pkg: 'y-webrtc', bin: 'bin/server.js' },
+  peerjs: { pkg: 'peer', bin: 'dist/bin/peerjs.js' },
+};
+
+/** Null when the target can run here, else why not. */
+export function unavailable(kind: TargetKind): string | null {
+  const competitor = COMPETITOR_BINS[kind];
+  if (!competitor) return null;
+  const bin = join(ROOT, 'node_modules', competitor.pkg, competitor.bin);
+  if (!existsSync(bin)) return `npm package \`${competitor.pkg}\` is not installed (it is a devDependency: run \`npm install\`)`;
+  if (kind === 'y-webrtc' && !existsSync(join(ROOT, 'node_modules', 'ws'))) return 'y-webrtc needs its optional dependency `ws`';
+  return null;
+}
+
+// ---------------------------------------------------------------- /proc
+
+let clockTicks: number | null = null;
+function ticksPerSecond(): number {
+  if (clockTicks === null) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime + stime of a process, in seconds (10 ms resolution); null off Linux or once it is gone. */
+export function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ", field 3 (state) is index 0: utime is field 14, stime 15.
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return null;
+  }
+}
+
+export function procRssKiB(pid: number): number | null {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy and total CPU seconds of the whole machine, all cores. */
+export function machineCpu(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    return { busy: (total - idle) / ticksPerSecond(), total: total / ticksPerSecond() };
+  } catch {
+    return null;
+  }
+}
+
+/** The soft and hard open-file limits this process (and so its children) has. */
+export function fileLimits(): { soft: number; hard: number } | null {
+  try {
+    const text = readFileSync('/proc/self/limits', 'utf8');
+    const match = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(text);
+    if (!match) return null;
+    const n = (s: string) => (s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s));
+    return { soft: n(match[1]!), hard: n(match[2]!) };
+  } catch {
+    return null;
+  }
+}
+
+/** Raises a child's soft open-file limit to its hard limit (util-linux prlimit); false if it could not. */
+export function raiseFileLimit(pid: number): boolean {
+  const limits = fileLimits();
+  if (!limits || limits.soft >= limits.hard) return true;
+  try {
+    execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${limits.hard}:${limits.hard}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- ports
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before listening`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`not listening on ${port} after ${timeoutMs} ms`);
+}
+
+/** Every child this process started and that is still running: killed by pid if the run is abandoned. */
+const live = new Set<ChildProcess>();
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Kills every child still running (each by its own pid). */
+export function killAll(): void {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** Keeps the last few KiB a child wrote, for error messages. */
+function tail(child: ChildProcess): () => string {
+  let text = '';
+  const keep = (chunk: Buffer) => {
+    text = (text + chunk.toString()).slice(-4096);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => text.trim();
+}
+
+// ---------------------------------------------------------------- targets
+
+export interface TargetProcess {
+  readonly kind: TargetKind;
+  readonly pid: number;
+  readonly port: number;
+  /** `ws://127.0.0.1:PORT` */
+  readonly base: string;
+  /** The server's own view of its CPU and memory (our wrappers only). */
+  usage(gc?: boolean): Promise<UsageReply | null>;
+  cpuSeconds(): number | null;
+  rssKiB(): number | null;
+  /** Stops gracefully (profiles are written then), killing it after a deadline. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Run under `node --cpu-prof`, writing its profiles into `<dir>/<name>/` (ours, bare). */
+  profile?: { dir: string; name: string };
+  exposeGc?: boolean;
+  /** Extra options for our server (BENCH_OPTIONS). */
+  ourOptions?: Record<string, unknown>;
+}
+
+export async function startTarget(kind: TargetKind, options: StartOptions = {}): Promise<TargetProcess> {
+  const why = unavailable(kind);
+  if (why) throw new Error(why);
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
+  for (const key of Object.keys(env)) if (key.startsWith('WEBRTC_SERVER_')) delete env[key];
+  let child: ChildProcess;
+  let port: number;
+  if (kind === 'ours' || kind === 'bare') {
+    const flags = [...(options.exposeGc ? ['--expose-gc'] : [])];
+    // One folder per run: tsx's module hooks run on a thread of their own, which writes a profile too.
+    if (options.profile) flags.push('--cpu-prof', `--cpu-prof-dir=${join(options.profile.dir, options.profile.name)}`);
+    const file = join(ROOT, 'bench', 'targets', kind === 'ours' ? 'ours.ts' : 'bare-relay.ts');
+    child = track(
+      spawn(process.execPath, [...flags, ...TSX, file], {
+        cwd: ROOT,
+        env: { ...env, BENCH_OPTIONS: JSON.stringify(options.ourOptions ?? {}) },
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      }),
+    );
+    const output = tail(child);
+    raiseFileLimit(child.pid!);
+    port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${kind} did not start within 30 s: ${output()}`)), 30_000);
+      child.on('message', (m: { op?: string; port?: number }) => {
+        if (m.op === 'listening') {
+          clearTimeout(timer);
+          resolve(m.port!);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${kind} exited with ${code} while starting: ${output()}`));
+      });
+    });
+  } else {
+    const competitor = COMPETITOR_BINS[kind]!;
+    const bin = join(ROOT, 'node_modules', competitor.pkg, competitor.bin);
+    port = await freePort();
+    // As they ship: y-webrtc reads PORT and binds every interface; PeerJS takes --port/--host.
+    const args = kind === 'peerjs' ? [bin, '--port', String(port), '--host', '127.0.0.1'] : [bin];
+    child = track(spawn(process.execPath, args, { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const output = tail(child);
+    raiseFileLimit(child.pid!);
+    try {
+      await waitForPort(port, 20_000, child);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new Error(`${kind}: ${(err as Error).message}: ${output()}`);
+    }
+  }
+  const pid = child.pid!;
+  const usage = (gc = false): Promise<UsageReply | null> => {
+    if (!child.connected) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        child.off('message', onMessage);
+        resolve(null);
+      }, 5_000);
+      const onMessage = (m: UsageReply) => {
+        if (m.op !== 'usage') return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(m);
+      };
+      child.on('message', onMessage);
+      child.send({ op: 'usage', gc });
+    });
+  };
+  return {
+    kind,
+    pid,
+    port,
+    base: `ws://127.0.0.1:${port}`,
+    usage,
+    cpuSeconds: () => procCpuSeconds(pid),
+    rssKiB: () => procRssKiB(pid),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.connected) child.send({ op: 'stop' });
+      else child.kill('SIGTERM');
+      if (await waitExit(child, 8_000)) return;
+      child.kill('SIGKILL');
+      await waitExit(child, 2_000);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- load generators
+
+export class LoadWorker {
+  readonly child: ChildProcess;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly ready: Promise<void>;
+  private readonly output: () => string;
+
+  constructor(readonly index: number) {
+    this.child = track(
+      spawn(process.execPath, [...TSX, join(ROOT, 'bench', 'load', 'worker.ts')], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      }),
+    );
+    this.output = tail(this.child);
+    raiseFileLimit(this.child.pid!);
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`load worker ${index} did not start: ${this.output()}`)), 30_000);
+      this.pending.set(0, { resolve: () => resolve(), reject, timer });
+    });
+    this.child.on('message', (reply: WorkerReply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      clearTimeout(waiter.timer);
+      if (reply.ok) waiter.resolve(reply.result);
+      else waiter.reject(new Error(`load worker ${index}: ${reply.error}`));
+    });
+    this.child.once('exit', (code, signal) => {
+      for (const waiter of this.pending.values()) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new Error(`load worker ${index} exited (${code ?? signal}): ${this.output()}`));
+      }
+      this.pending.clear();
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  request<T>(request: WorkerRequest, timeoutMs = 30_000): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`load worker ${this.index}: ${request.op} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.child.send({ ...request, id } satisfies Envelope);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.disconnect();
+    if (await waitExit(this.child, 3_000)) return;
+    this.child.kill('SIGKILL');
+    await waitExit(this.child, 2_000);
+  }
+}
+
+/** A pool of load generators that grows on demand and is stopped once. */
+export class WorkerPool {
+  private readonly workers: LoadWorker[] = [];
+
+  async get(n: number): Promise<LoadWorker[]> {
+    while (this.workers.length < n) this.workers.push(new LoadWorker(this.workers.length));
+    const some = this.workers.slice(0, n);
+    await Promise.all(some.map((w) => w.ready));
+    return some;
+  }
+
+  pids(): number[] {
+    return this.workers.map((w) => w.pid);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.stop()));
+    this.workers.length = 0;
+  }
+}
+
+/** Source addresses 127.0.0.x spread the client sockets' ephemeral ports. */
+export function localAddresses(first: number, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `127.0.0.${first + i}`);
+}

@@ -1,0 +1,120 @@
+/** The printed table of a bench run. */
+import type { BenchResult, Headline } from '../run.js';
+import type { StepResult } from '../suites/fanout.js';
+import type { ProfileSummary } from './profile.js';
+import { TARGET_LABELS } from './procs.js';
+
+function table(header: string[], rows: (string | number | null)[][], align?: ('l' | 'r')[]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'l' ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+const fmt = (v: number | null | undefined, digits = 0): string | null => (v === null || v === undefined ? null : v.toFixed(digits));
+
+function stepRow(mode: string, target: string, round: number, s: StepResult): (string | number | null)[] {
+  return [
+    mode,
+    target,
+    round + 1,
+    s.label,
+    fmt(s.deliveredPerS),
+    fmt(s.p50Ms, 2),
+    fmt(s.p99Ms, 2),
+    fmt(s.serverCpuPct),
+    fmt(s.msgsPerCpuS),
+    fmt(s.generatorCpuPct),
+    fmt(s.otherCpuPct),
+  ];
+}
+
+export function formatHeadlines(headlines: Headline[]): string {
+  return table(
+    ['headline', 'value', 'per round', 'goal', 'met', 'note'],
+    headlines.map((h) => [
+      h.name,
+      h.value === null ? null : `${h.value}${h.unit ? ` ${h.unit}` : ''}`,
+      h.perRound?.length ? h.perRound.join(', ') : null,
+      h.goal || null,
+      h.met === null ? null : h.met ? 'yes' : 'NO',
+      h.note ?? '',
+    ]),
+    ['l', 'r', 'l', 'l', 'l', 'l'],
+  );
+}
+
+export function formatReport(result: BenchResult): string {
+  const out: string[] = [];
+  const m = result.machine;
+  out.push(`webrtc-server bench, ${result.startedAt}, preset ${result.preset}, ${result.rounds} round(s), targets alternating A B … per round`);
+  out.push(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}, node ${m.node}; load average ${m.loadBefore.join(' ')} before, ${m.loadAfter.join(' ')} after`);
+  out.push('Shared, noisy machine: compare ratios, not absolutes. gen% = load generators, other% = everything else on the machine (percent of one core).');
+  if (result.fanout) {
+    const f = result.fanout;
+    out.push('');
+    out.push(`1. Signaling fan-out: ${f.config.rooms} rooms × ${f.config.clientsPerRoom} clients, ICE-candidate messages; open-loop steps in delivered msgs/s, then "max" (closed loop, ${f.config.window} deliveries in flight per room)`);
+    const rows = f.runs.flatMap((r) =>
+      r.error
+        ? [[r.mode, r.target, r.round + 1, 'error', r.error.slice(0, 60), null, null, null, null, null, null]]
+        : [...r.steps, ...(r.max ? [r.max] : [])].map((s) => stepRow(r.mode, r.target, r.round, s)),
+    );
+    out.push(table(['mode', 'target', 'rnd', 'step', 'deliv/s', 'p50 ms', 'p99 ms', 'srv CPU%', 'msgs/CPU-s', 'gen%', 'other%'], rows));
+    for (const s of f.skipped) out.push(`skipped ${TARGET_LABELS[s.target]} (${s.mode}): ${s.reason}`);
+  }
+  if (result.idle) {
+    const i = result.idle;
+    out.push('');
+    out.push(`2. Idle capacity: ${i.config.connections} authenticated idle connections in rooms of ${i.config.roomSize}, clients over ${i.config.workers} processes (open files: soft ${i.config.softFileLimit ?? '?'}, hard ${i.config.hardFileLimit ?? '?'})`);
+    out.push(
+      table(
+        ['target', 'rnd', 'held', 'failed', 'conn/s', 'RSS before KiB', 'RSS after KiB', 'KiB/conn', 'heap KiB/conn'],
+        i.runs.map((r) => [r.target, r.round + 1, r.connected, r.failed, fmt(r.connectPerS), r.rssBeforeKiB, r.rssAfterKiB, fmt(r.perConnKiB, 2), fmt(r.heapPerConnKiB, 2)]),
+      ),
+    );
+    for (const r of i.runs) if (r.error || r.firstError) out.push(`  ${r.target} round ${r.round + 1}: ${r.error ?? r.firstError}`);
+  }
+  if (result.churn) {
+    const c = result.churn;
+    out.push('');
+    out.push(`3. Churn: ${c.config.loops} concurrent loops of connect + authenticate/join + close/leave, ${c.config.durationMs} ms each run`);
+    out.push(
+      table(
+        ['target', 'rnd', 'cycles', 'errors', 'cycles/s', 'p50 ms', 'p99 ms', 'srv CPU s', 'cycles/CPU-s', 'gen%', 'other%'],
+        c.runs.map((r) => [r.target, r.round + 1, r.cycles, r.errors, fmt(r.cyclesPerS), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.serverCpuS, 2), fmt(r.cyclesPerCpuS), fmt(r.generatorCpuPct), fmt(r.otherCpuPct)]),
+      ),
+    );
+    for (const r of c.runs) if (r.error || r.firstError) out.push(`  ${r.target} round ${r.round + 1}: ${r.error ?? r.firstError}`);
+  }
+  if (result.turn) {
+    out.push('');
+    out.push(`4. TURN relay vs coturn: ${result.turn.status}: ${result.turn.reason}${result.turn.coturnInstalled ? ' (coturn is installed here)' : ' (coturn is not installed here)'}`);
+  }
+  out.push('');
+  out.push(formatHeadlines(result.headlines));
+  return out.join('\n');
+}
+
+export function formatProfile(summary: ProfileSummary, title: string, top: number): string {
+  const out: string[] = [];
+  out.push(`${title}: ${summary.busyMs} ms busy of ${summary.totalMs} ms sampled ${summary.loadOnly ? 'under load' : 'over the whole process life'} (${summary.file})`);
+  out.push(
+    table(
+      ['#', 'self ms', 'self %', 'function', 'where', 'area'],
+      summary.top.slice(0, top).map((f, i) => [i + 1, f.selfMs.toFixed(1), f.selfPct.toFixed(1), f.functionName, f.location, f.area]),
+      ['r', 'r', 'r', 'l', 'l', 'l'],
+    ),
+  );
+  out.push('by area:');
+  out.push(
+    table(
+      ['area', 'self ms', 'self %'],
+      summary.areas.slice(0, 12).map((a) => [a.area, a.selfMs.toFixed(1), a.selfPct.toFixed(1)]),
+    ),
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,84 @@
+/** The IPC vocabulary between the orchestrator and its load-generator processes. */
+import type { SparseHistogram } from '../lib/hist.js';
+import type { Mode, TargetKind } from '../lib/protocols.js';
+
+export interface TargetRef {
+  kind: TargetKind;
+  /** `ws://127.0.0.1:PORT` */
+  base: string;
+}
+
+export type WorkerRequest =
+  | {
+      op: 'setup';
+      target: TargetRef;
+      mode: Mode;
+      rooms: { name: string; k: number }[];
+      clientPrefix: string;
+      localAddresses: string[];
+      timeoutMs: number;
+    }
+  /** Open loop: this worker sends `perSecond` messages a second, round-robin over its clients. */
+  | { op: 'rate'; perSecond: number }
+  /** Closed loop: `window` messages in flight per room, each replaced when all its recipients got it. */
+  | { op: 'closed'; window: number }
+  | { op: 'stop-load' }
+  | { op: 'measure-start' }
+  | { op: 'measure-stop' }
+  | { op: 'teardown' }
+  | {
+      op: 'idle';
+      target: TargetRef;
+      count: number;
+      roomSize: number;
+      roomPrefix: string;
+      clientPrefix: string;
+      localAddresses: string[];
+      concurrency: number;
+      timeoutMs: number;
+    }
+  | {
+      op: 'churn';
+      target: TargetRef;
+      loops: number;
+      rooms: string[];
+      durationMs: number;
+      clientPrefix: string;
+      localAddresses: string[];
+    };
+
+export type Envelope = WorkerRequest & { id: number };
+
+export interface LoadStats {
+  windowMs: number;
+  sent: number;
+  delivered: number;
+  /** Frames a sender got back of its own message (y-webrtc echoes a publish to its publisher). */
+  selfEcho: number;
+  /** Sends skipped because the client's socket buffer was over the limit. */
+  skipped: number;
+  /** Open-loop sends dropped because the generator fell more than 200 ms behind its schedule. */
+  lagged: number;
+  /** Closed-loop messages not delivered to all recipients within 2 s. */
+  lost: number;
+  hist: SparseHistogram;
+  maxUs: number;
+}
+
+export interface IdleResult {
+  connected: number;
+  failed: number;
+  ms: number;
+  firstError: string | null;
+}
+
+export interface ChurnResult {
+  cycles: number;
+  errors: number;
+  ms: number;
+  hist: SparseHistogram;
+  maxUs: number;
+  firstError: string | null;
+}
+
+export type WorkerReply = { id: number; ok: true; result?: unknown } | { id: number; ok: false; error: string };

@@ -1,0 +1,132 @@
+/**
+ * Suite 3, churn: concurrent loops of connect → authenticate (ours: which
+ * joins the room, `authenticated` arrives once joined) → close (leave), into
+ * rooms that each keep one stationary member, so every join and leave is
+ * announced. The bare relay's connect → close is the baseline (the cost of
+ * the WebSocket handshake alone).
+ */
+import type { BenchConfig } from '../lib/config.js';
+import { localAddresses, startTarget } from '../lib/procs.js';
+import type { TargetProcess, WorkerPool } from '../lib/procs.js';
+import type { TargetKind } from '../lib/protocols.js';
+import type { ChurnResult } from '../load/messages.js';
+import { cpuMeter, errorText, median, merge, round } from './common.js';
+
+export interface ChurnRun {
+  target: TargetKind;
+  round: number;
+  cycles: number;
+  errors: number;
+  firstError: string | null;
+  seconds: number;
+  cyclesPerS: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  serverCpuS: number | null;
+  cyclesPerCpuS: number | null;
+  generatorCpuPct: number | null;
+  otherCpuPct: number | null;
+  error: string | null;
+}
+
+export interface ChurnSuiteResult {
+  config: { loops: number; rooms: number; durationMs: number; workers: number };
+  runs: ChurnRun[];
+  oursCyclesPerS: number | null;
+  /** Median over rounds of ours / bare cycles per second. */
+  ratio: number | null;
+  /** Median over rounds of ours / bare cycles per server CPU-second. */
+  efficiencyRatio: number | null;
+}
+
+export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<ChurnSuiteResult> {
+  const c = config.churn;
+  const log = config.log ?? (() => {});
+  const workers = await pool.get(c.workers);
+  const runs: ChurnRun[] = [];
+  for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
+    for (const [targetIdx, target] of c.targets.entries()) {
+      log(`churn round ${roundNo + 1}/${config.rounds}: ${target}`);
+      const run: ChurnRun = {
+        target,
+        round: roundNo,
+        cycles: 0,
+        errors: 0,
+        firstError: null,
+        seconds: 0,
+        cyclesPerS: 0,
+        p50Ms: null,
+        p99Ms: null,
+        serverCpuS: null,
+        cyclesPerCpuS: null,
+        generatorCpuPct: null,
+        otherCpuPct: null,
+        error: null,
+      };
+      let server: TargetProcess | null = null;
+      try {
+        server = await startTarget(target);
+        const ref = { kind: target, base: server.base };
+        const meter = cpuMeter(server, pool.pids());
+        const results = await Promise.all(
+          workers.map((w, i) =>
+            w.request<ChurnResult>(
+              {
+                op: 'churn',
+                target: ref,
+                loops: Math.max(1, Math.round(c.loops / workers.length)),
+                rooms: Array.from({ length: Math.max(1, Math.round(c.rooms / workers.length)) }, (_, r) => `churn${roundNo}-w${i}-${r}`),
+                durationMs: c.durationMs,
+                clientPrefix: `churn${roundNo}-${target}-w${i}-`,
+                // Each process, target and round gets fresh source addresses: closed sockets linger in TIME_WAIT.
+                localAddresses: localAddresses(100 + ((roundNo * c.targets.length + targetIdx) * workers.length + i) * 4, 4),
+              },
+              c.durationMs + 60_000,
+            ),
+          ),
+        );
+        const cpu = meter();
+        const hist = merge(results);
+        run.cycles = results.reduce((a, r) => a + r.cycles, 0);
+        run.errors = results.reduce((a, r) => a + r.errors, 0);
+        run.firstError = results.find((r) => r.firstError)?.firstError ?? null;
+        run.seconds = round(Math.max(...results.map((r) => r.ms)) / 1000, 3);
+        run.cyclesPerS = round(run.cycles / run.seconds, 0);
+        run.p50Ms = hist.quantileMs(0.5);
+        run.p99Ms = hist.quantileMs(0.99);
+        run.serverCpuS = cpu.serverCpuS;
+        run.cyclesPerCpuS = cpu.serverCpuS ? round(run.cycles / cpu.serverCpuS, 0) : null;
+        run.generatorCpuPct = cpu.generatorCpuPct;
+        run.otherCpuPct = cpu.otherCpuPct;
+        log(`  ${run.cyclesPerS} cycles/s (${run.errors} errors)`);
+      } catch (err) {
+        run.error = errorText(err);
+        log(`  failed: ${run.error}`);
+      } finally {
+        await Promise.allSettled(workers.map((w) => w.request({ op: 'teardown' }, 10_000)));
+        await server?.stop();
+      }
+      runs.push(run);
+    }
+  }
+  const ratios: number[] = [];
+  const eff: number[] = [];
+  for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
+    const a = runs.find((r) => r.round === roundNo && r.target === 'ours' && !r.error);
+    const b = runs.find((r) => r.round === roundNo && r.target === 'bare' && !r.error);
+    if (!a || !b) continue;
+    if (b.cyclesPerS > 0) ratios.push(a.cyclesPerS / b.cyclesPerS);
+    if (a.cyclesPerCpuS !== null && b.cyclesPerCpuS) eff.push(a.cyclesPerCpuS / b.cyclesPerCpuS);
+  }
+  const m = (v: number[]) => {
+    const x = median(v);
+    return x === null ? null : round(x, 3);
+  };
+  return {
+    config: { loops: c.loops, rooms: c.rooms, durationMs: c.durationMs, workers: c.workers },
+    runs,
+    oursCyclesPerS: m(runs.filter((r) => r.target === 'ours' && !r.error).map((r) => r.cyclesPerS)),
+    ratio: m(ratios),
+    efficiencyRatio: m(eff),
+  };
+}

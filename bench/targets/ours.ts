@@ -1,0 +1,27 @@
+/**
+ * Our server as a bench target: `startServer` from src (the working tree,
+ * no build needed) on 127.0.0.1, TURN off, every bench user accepted with
+ * the bench password, rate limit and idle timeout out of the way. Options
+ * in BENCH_OPTIONS (JSON) are merged over these.
+ */
+import { startServer } from '../../src/index.js';
+import type { Options } from '../../src/index.js';
+import { BENCH_PASSWORD } from '../lib/protocols.js';
+import { announce, serveIpc } from './ipc.js';
+
+const extra = JSON.parse(process.env.BENCH_OPTIONS ?? '{}') as Options;
+const server = await startServer({
+  host: '127.0.0.1',
+  port: 0,
+  turnPort: false,
+  auth: () => BENCH_PASSWORD,
+  rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+  idleTimeout: 'infinity',
+  authTimeout: 30_000,
+  logLevel: 'warn',
+  ...extra,
+});
+serveIpc(() => server.stop());
+const address = server.signalingAddress();
+if (!address) throw new Error('the signaling listener has no address');
+announce(address.port);

@@ -1,0 +1,94 @@
+/**
+ * The benchmark harness at tiny sizes, so that it cannot rot: every suite
+ * runs against real servers in separate processes and the JSON has the
+ * expected shape with non-zero counts. No timing is asserted: benchmarks
+ * are not tests (issue 5).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { preset } from '../../bench/lib/config.js';
+import { formatReport } from '../../bench/lib/report.js';
+import { parseArgs, runBench } from '../../bench/run.js';
+import type { BenchResult } from '../../bench/run.js';
+
+describe('bench harness (smoke)', () => {
+  it('runs every suite at tiny sizes and writes the figures as JSON', { timeout: 240_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+    try {
+      const config = preset('smoke');
+      config.out = join(dir, 'latest.json');
+      const returned = await runBench(config, 'bench-smoke');
+      const result = JSON.parse(readFileSync(config.out, 'utf8')) as BenchResult;
+      assert.equal(result.schema, 1);
+      assert.equal(result.preset, 'smoke');
+      assert.deepEqual(Object.keys(result).sort(), Object.keys(returned).sort());
+      for (const key of ['cpus', 'cpuModel', 'node', 'loadBefore', 'loadAfter']) assert.ok(key in result.machine, key);
+
+      const fanout = result.fanout!;
+      assert.ok(fanout, 'fan-out ran');
+      for (const mode of ['broadcast', 'unicast'] as const) {
+        for (const target of ['ours', 'bare'] as const) {
+          const run = fanout.runs.find((r) => r.mode === mode && r.target === target);
+          assert.ok(run, `${mode} ${target} ran`);
+          assert.equal(run.error, null, `${mode} ${target}: ${run.error}`);
+          assert.ok(run.steps.length >= 1);
+          for (const step of [...run.steps, run.max!]) {
+            assert.ok(step.delivered > 0, `${mode} ${target} ${step.label} delivered nothing`);
+            assert.ok(step.sent > 0);
+            for (const key of ['deliveredPerS', 'p50Ms', 'p99Ms', 'serverCpuS', 'msgsPerCpuS', 'generatorCpuPct', 'otherCpuPct'] as const) assert.ok(key in step, key);
+            assert.equal(typeof step.p99Ms, 'number');
+          }
+        }
+      }
+      // Competitors: either measured, or skipped with a reason.
+      for (const [mode, target] of [['broadcast', 'y-webrtc'], ['unicast', 'peerjs']] as const) {
+        const run = fanout.runs.find((r) => r.mode === mode && r.target === target);
+        const skipped = fanout.skipped.find((s) => s.mode === mode && s.target === target);
+        assert.ok(run || skipped, `${target}: neither run nor skipped`);
+        if (run) {
+          assert.equal(run.error, null, `${target}: ${run.error}`);
+          assert.ok(run.max!.delivered > 0, `${target} delivered nothing`);
+        }
+      }
+      assert.ok(fanout.comparisons.some((c) => c.mode === 'broadcast' && c.baseline === 'bare' && c.throughputRatios.length === 1));
+      assert.ok(fanout.comparisons.some((c) => c.mode === 'unicast' && c.baseline === 'bare' && c.throughputRatios.length === 1));
+
+      const idle = result.idle!;
+      for (const target of ['ours', 'bare'] as const) {
+        const run = idle.runs.find((r) => r.target === target)!;
+        assert.equal(run.error, null, `idle ${target}: ${run.error}`);
+        assert.equal(run.connected, config.idle.connections, `idle ${target}: ${run.firstError}`);
+        assert.equal(typeof run.rssAfterKiB, 'number');
+      }
+
+      const churn = result.churn!;
+      for (const target of ['ours', 'bare'] as const) {
+        const run = churn.runs.find((r) => r.target === target)!;
+        assert.equal(run.error, null, `churn ${target}: ${run.error}`);
+        assert.ok(run.cycles > 0, `churn ${target}: no cycle (${run.firstError})`);
+      }
+
+      assert.equal(result.turn?.status, 'not run');
+      assert.ok(result.headlines.length > 0);
+      assert.ok(result.headlines.some((h) => h.name.startsWith('TURN') && h.value === null));
+      assert.match(formatReport(result), /Signaling fan-out/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('parses the command line', () => {
+    assert.equal(parseArgs([]).preset, 'default');
+    const full = parseArgs(['--full']);
+    assert.equal(full.preset, 'full');
+    assert.equal(full.idle.connections, 18_000);
+    assert.equal(parseArgs(['--profile']).profile !== null, true);
+    assert.deepEqual(parseArgs(['--only', 'idle,churn']).suites, ['idle', 'churn']);
+    assert.equal(parseArgs(['--connections=500']).idle.connections, 500);
+    assert.throws(() => parseArgs(['--nope']), /unknown option/);
+    assert.throws(() => parseArgs(['--only', 'x']), /unknown suite/);
+  });
+});
