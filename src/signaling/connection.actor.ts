@@ -27,7 +27,9 @@ import type { Member, MemberSink, RoomBus } from '../rooms/room-bus.js';
 import { connectionMachine } from './connection.machine.js';
 import type { ConnectionEvent } from './connection.machine.js';
 import { IdleWatch } from './idle-watch.js';
-import { parseClientFrame, PING_FRAME, withFrom } from './protocol.js';
+import { forwardFrame } from './forwarding.js';
+import type { ForwardableFrame } from './forwarding.js';
+import { parseClientFrame, PING_FRAME } from './protocol.js';
 import type { Credentials } from './protocol.js';
 import { TokenBucket } from './rate-limiter.js';
 
@@ -75,22 +77,18 @@ export class ConnectionFactory {
           directory.join(context.room, connection.member, self);
         },
         leaveRoom: ({ context }) => this.directory()?.leave(context.room, context.peerId),
-        broadcast: ({ context }, { frame }) => {
-          this.bus.broadcast(context.room, Buffer.from(withFrom(frame.text, frame.payload, context.peerId)), context.peerId);
-          metrics.forwardedBroadcast.inc();
+        forward: ({ self }, { frame }) => of(self).forward(frame),
+        startForwarding: ({ self }) => {
+          of(self).forwarding = true;
         },
-        unicast: ({ context }, { frame }) => {
-          this.bus.unicast(context.room, frame.to!, Buffer.from(withFrom(frame.text, frame.payload, context.peerId)));
-          metrics.forwardedUnicast.inc();
+        stopForwarding: ({ self }) => {
+          of(self).forwarding = false;
         },
         authFailed: ({ self }) => {
           metrics.authFailures.inc();
           of(self).log.debug('authentication failed');
         },
         dropped: (_, { reason }) => metrics.drop(reason),
-      },
-      guards: {
-        isKnownPeer: ({ context }, { peerId }) => this.bus.has(context.room, peerId),
       },
       actors: {
         // A successful login also lets TURN use these credentials (TURN needs them synchronously).
@@ -120,6 +118,8 @@ export class ConnectionFactory {
 export class Connection implements Worker, MemberSink {
   readonly actor: ConnectionActor;
   member: Member | null = null;
+  /** Set by the actor while it is `inRoom`: message frames then skip the machine (the hot path). */
+  forwarding = false;
   private readonly bucket: TokenBucket;
   private readonly idle: IdleWatch;
   private readonly closed: Promise<void>;
@@ -184,8 +184,20 @@ export class Connection implements Worker, MemberSink {
       this.factory.metrics.drop('binary'); // binary frames are ignored (PROTOCOL.md)
       return;
     }
-    if (data.length === 4 && data.toString('latin1') === 'ping') this.actor.send(PING_FRAME);
-    else this.actor.send(parseClientFrame(data.toString('utf8')));
+    if (data.length === 4 && data.toString('latin1') === 'ping') {
+      this.actor.send(PING_FRAME);
+      return;
+    }
+    const frame = parseClientFrame(data.toString('utf8'));
+    if (this.forwarding && (frame.type === 'frame.message' || frame.type === 'frame.invalid')) this.forward(frame);
+    else this.actor.send(frame);
+  }
+
+  /** Forwards a frame in the room (for the actor's `forward` effect and the fast path alike). */
+  forward(frame: ForwardableFrame): void {
+    const { bus, metrics } = this.factory;
+    const answer = forwardFrame(bus, metrics, this.room, this.peerId, frame);
+    if (answer !== null) this.sendText(answer);
   }
 
   /** MemberSink: a frame from the room, serialized once for all recipients. */

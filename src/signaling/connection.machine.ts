@@ -8,6 +8,7 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { CloseCode, CloseReason } from '../errors.js';
+import type { ForwardableFrame } from './forwarding.js';
 import type { ClientFrame, Credentials, InvalidReason } from './protocol.js';
 import { ServerFrames } from './protocol.js';
 
@@ -31,7 +32,6 @@ export interface ConnectionContext {
   readonly deferred: readonly ClientFrame[];
 }
 
-export type MessageFrame = Extract<ClientFrame, { type: 'frame.message' }>;
 
 export type ConnectionEvent =
   | ClientFrame
@@ -71,10 +71,14 @@ const connectionSetup = setup({
     joinRoom: () => {},
     /** Tells the room actor this peer has left. */
     leaveRoom: () => {},
-    /** Forwards a message to every other member of the room. */
-    broadcast: (_, _params: { frame: MessageFrame }) => {},
-    /** Forwards a message to the member addressed by `to`. */
-    unicast: (_, _params: { frame: MessageFrame }) => {},
+    /** Forwards a member's frame in its room (forwarding.ts: broadcast, unicast or invalid_message). */
+    forward: (_, _params: { frame: ForwardableFrame }) => {},
+    /**
+     * While in the room, the connection forwards message frames itself
+     * without a machine step each (the hot path); these two bracket it.
+     */
+    startForwarding: () => {},
+    stopForwarding: () => {},
     /** Reports a failed authentication (metrics). */
     authFailed: () => {},
     /** Reports a frame answered with `invalid_message` instead of forwarded (metrics). */
@@ -85,9 +89,6 @@ const connectionSetup = setup({
     }),
   },
   guards: {
-    /** True when the addressee is a member of this peer's room. */
-    isKnownPeer: (_, _params: { peerId: string }) => false,
-    isBroadcast: ({ event }) => event.type === 'frame.message' && event.to === undefined,
     hasCredentials: ({ event }) => event.type === 'frame.authenticate' && event.credentials !== null,
     isLastAttempt: ({ context }) => context.failures + 1 >= context.maxAuthAttempts,
   },
@@ -174,28 +175,12 @@ export const connectionMachine = connectionSetup.createMachine({
       },
     },
     inRoom: {
-      entry: replayDeferred,
+      entry: [replayDeferred, 'startForwarding'],
+      exit: 'stopForwarding',
       on: {
         ...memberExits(),
-        'frame.message': [
-          { guard: 'isBroadcast', actions: { type: 'broadcast', params: ({ event }) => ({ frame: event }) } },
-          {
-            guard: { type: 'isKnownPeer', params: ({ event }) => ({ peerId: event.to! }) },
-            actions: { type: 'unicast', params: ({ event }) => ({ frame: event }) },
-          },
-          {
-            actions: [
-              { type: 'dropped', params: { reason: 'unknown_peer' } },
-              { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid('unknown_peer', event.to) }) },
-            ],
-          },
-        ],
-        'frame.invalid': {
-          actions: [
-            { type: 'dropped', params: ({ event }) => ({ reason: event.reason }) },
-            { type: 'send', params: ({ event }) => ({ frame: ServerFrames.invalid(event.reason) }) },
-          ],
-        },
+        'frame.message': { actions: { type: 'forward', params: ({ event }) => ({ frame: event }) } },
+        'frame.invalid': { actions: { type: 'forward', params: ({ event }) => ({ frame: event }) } },
         'frame.authenticate': {
           actions: [
             { type: 'dropped', params: { reason: 'already_authenticated' } },

@@ -6,9 +6,24 @@ import { connectionMachine } from '../../src/signaling/connection.machine.js';
 import type { ConnectionEvent } from '../../src/signaling/connection.machine.js';
 import { parseClientFrame, PING_FRAME } from '../../src/signaling/protocol.js';
 import type { ClientFrame, Credentials } from '../../src/signaling/protocol.js';
+import { forwardFrame } from '../../src/signaling/forwarding.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import type { RoomBus } from '../../src/rooms/room-bus.js';
 
 const PEER = 'SELFSELFSELFSE==';
 const OTHER = 'OTHEROTHEROTHE==';
+const metrics = new Metrics();
+
+/** A room bus that records deliveries: `broadcast <frame>` / `unicast <to> <frame>`. */
+function recordingBus(log: string[], known: Set<string>): RoomBus {
+  return {
+    has: (_room, peerId) => known.has(peerId),
+    broadcast: (_room, frame) => (log.push(`broadcast ${frame.toString()}`), 1),
+    unicast: (_room, to, frame) => (log.push(`unicast ${to} ${frame.toString()}`), true),
+  } as Pick<RoomBus, 'has' | 'broadcast' | 'unicast'> as RoomBus;
+}
+/** The text forwarded for `text` sent by PEER. */
+const from = (text: string) => `${text.slice(0, -1)},"from":"${PEER}"}`;
 
 interface Check {
   credentials: Credentials;
@@ -21,6 +36,8 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
   const log: string[] = [];
   const checks: Check[] = [];
   const known = new Set(options.knownPeers ?? [OTHER]);
+  /** Whether the connection forwards on its own (between startForwarding and stopForwarding). */
+  const state = { forwarding: false };
   const clock = new ManualClock();
   const machine = connectionMachine.provide({
     actions: {
@@ -29,11 +46,13 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
       close: (_, { code, reason }) => void log.push(`close ${code} ${reason}`),
       joinRoom: ({ context }) => void log.push(`joinRoom ${context.room} ${context.username}`),
       leaveRoom: ({ context }) => void log.push(`leaveRoom ${context.room} ${context.peerId}`),
-      broadcast: (_, { frame }) => void log.push(`broadcast ${frame.text}`),
-      unicast: (_, { frame }) => void log.push(`unicast ${frame.to} ${frame.text}`),
-    },
-    guards: {
-      isKnownPeer: (_, { peerId }) => known.has(peerId),
+      // The real forwarding (forwarding.ts) over a bus that records what it is asked to deliver.
+      forward: ({ context }, { frame }) => {
+        const answer = forwardFrame(recordingBus(log, known), metrics, context.room, context.peerId, frame);
+        if (answer !== null) log.push(`send ${answer}`);
+      },
+      startForwarding: () => void (state.forwarding = true),
+      stopForwarding: () => void (state.forwarding = false),
     },
     actors: {
       checkCredentials: fromPromise<string | null, Credentials>(
@@ -61,7 +80,7 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
     assert.ok(c, 'a password check is pending');
     return c;
   };
-  return { actor, log, checks, clock, send, frame, auth, value, lastCheck, errors };
+  return { actor, log, checks, clock, send, frame, auth, value, lastCheck, errors, state };
 }
 
 /** Lets promise actors settle (bounded number of turns). */
@@ -260,17 +279,17 @@ describe('connection machine: frames deferred during the password check', () => 
     assert.deepEqual(c.log, ['check alice:pw', 'joinRoom room1 alice']);
     c.send({ type: 'room.joined' });
     assert.deepEqual(c.log.slice(2), [
-      'broadcast {"n":1}',
-      `unicast ${OTHER} {"n":2,"to":"${OTHER}"}`,
+      `broadcast ${from('{"n":1}')}`,
+      `unicast ${OTHER} ${from(`{"n":2,"to":"${OTHER}"}`)}`,
       'pong',
       invalid('invalid_json'),
-      'broadcast {"n":3}',
-      'broadcast {"n":4}',
+      `broadcast ${from('{"n":3}')}`,
+      `broadcast ${from('{"n":4}')}`,
     ]);
     assert.deepEqual(c.actor.getSnapshot().context.deferred, []);
     // later frames are handled directly
     c.frame('{"n":5}');
-    assert.equal(c.log.at(-1), 'broadcast {"n":5}');
+    assert.equal(c.log.at(-1), `broadcast ${from('{"n":5}')}`);
   });
 
   test('a second authenticate deferred during the check is answered already_authenticated', async () => {
@@ -299,7 +318,7 @@ describe('connection machine: frames deferred during the password check', () => 
     await flush();
     c.send({ type: 'room.joined' });
     // {"n":2} arrived after the good authenticate: it is a room message
-    assert.deepEqual(c.log.slice(4), ['joinRoom room1 alice', 'broadcast {"n":2}']);
+    assert.deepEqual(c.log.slice(4), ['joinRoom room1 alice', `broadcast ${from('{"n":2}')}`]);
     assert.equal(c.actor.getSnapshot().context.failures, 2);
   });
 
@@ -369,6 +388,16 @@ describe('connection machine: room failure', () => {
 });
 
 describe('connection machine: in the room', () => {
+  test('the connection forwards on its own exactly while the actor is inRoom', async () => {
+    const joining = await toState('authenticated');
+    assert.equal(joining.state.forwarding, false);
+    const c = await toState('inRoom');
+    assert.equal(c.state.forwarding, true);
+    c.send({ type: 'socket.closed' });
+    assert.equal(c.value(), 'closed');
+    assert.equal(c.state.forwarding, false);
+  });
+
   test('broadcast without to, unicast to a known peer (or oneself), unknown peer refused', async () => {
     const c = await toState('inRoom', { knownPeers: [OTHER, PEER] });
     c.frame('{"event":"candidate"}');
@@ -376,9 +405,9 @@ describe('connection machine: in the room', () => {
     c.frame(`{"event":"echo","to":"${PEER}"}`);
     c.frame('{"event":"offer","to":"NOBODYNOBODYNO=="}');
     assert.deepEqual(c.log, [
-      'broadcast {"event":"candidate"}',
-      `unicast ${OTHER} {"event":"offer","to":"${OTHER}"}`,
-      `unicast ${PEER} {"event":"echo","to":"${PEER}"}`,
+      `broadcast ${from('{"event":"candidate"}')}`,
+      `unicast ${OTHER} ${from(`{"event":"offer","to":"${OTHER}"}`)}`,
+      `unicast ${PEER} ${from(`{"event":"echo","to":"${PEER}"}`)}`,
       invalid('unknown_peer', 'NOBODYNOBODYNO=='),
     ]);
     assert.equal(c.value(), 'inRoom');

@@ -1,0 +1,34 @@
+/**
+ * Forwarding in a room: what happens to a member's message frame. One
+ * function, used by the connection actor's `forward` effect and by the
+ * connection's fast path while the actor is `inRoom` (see connection.actor.ts):
+ * broadcast without `to`, unicast with `to`, `invalid_message` otherwise.
+ * The frame is serialized once, whatever the number of recipients.
+ */
+import type { Metrics } from '../observability/metrics.js';
+import type { RoomBus } from '../rooms/room-bus.js';
+import type { ClientFrame } from './protocol.js';
+import { ServerFrames, withFrom } from './protocol.js';
+
+export type ForwardableFrame = Extract<ClientFrame, { type: 'frame.message' } | { type: 'frame.invalid' }>;
+
+/** Forwards `frame` from `peerId` in `room`; returns the answer for the sender, if any. */
+export function forwardFrame(bus: RoomBus, metrics: Metrics, room: string, peerId: string, frame: ForwardableFrame): string | null {
+  if (frame.type === 'frame.invalid') {
+    metrics.drop(frame.reason);
+    return ServerFrames.invalid(frame.reason);
+  }
+  const to = frame.to;
+  if (to === undefined) {
+    bus.broadcast(room, Buffer.from(withFrom(frame.text, frame.payload, peerId)), peerId);
+    metrics.forwardedBroadcast.inc();
+    return null;
+  }
+  if (bus.has(room, to)) {
+    bus.unicast(room, to, Buffer.from(withFrom(frame.text, frame.payload, peerId)));
+    metrics.forwardedUnicast.inc();
+    return null;
+  }
+  metrics.drop('unknown_peer');
+  return ServerFrames.invalid('unknown_peer', to);
+}
