@@ -17,6 +17,14 @@
  *   6. a text `ping` every 30 s keeps the socket alive (the server answers with the raw
  *      text `pong`, which is not JSON).
  *
+ * ICE servers: on join the client fetches `/config.json` from the server that served the
+ * page (the dev-mode daemon answers `{"iceServers":[{"urls":"stun:HOST:PORT"},
+ * {"urls":"turn:HOST:PORT?transport=udp"}]}` with its own STUN/TURN port, `[]` when TURN
+ * is off) and gives the TURN entries the signaling username and password as `username` and
+ * `credential`: the server's TURN accepts the same logins as its signaling. If the fetch
+ * fails the list is empty and the call uses host candidates only (one machine or a LAN).
+ * `?relay=1` sets `iceTransportPolicy: 'relay'`: media then goes through TURN only.
+ *
  * Differences from the original Erlang project's "multi" example: peers are keyed by
  * peer_id (usernames need not be unique), descriptions are applied before answering
  * (promises are awaited), early candidates are queued instead of failing, `left` really
@@ -26,18 +34,59 @@
 'use strict';
 
 (function () {
-  /**
-   * ICE servers handed to every RTCPeerConnection. Empty: the call uses host candidates
-   * only, which works on one machine or a LAN. When the server's STUN/TURN service is
-   * available, list it here, e.g.
-   *   { urls: 'stun:' + location.hostname + ':3478' },
-   *   { urls: 'turn:' + location.hostname + ':3478', username: …, credential: … }
-   */
-  const ICE_SERVERS = [];
+  /** Where the server tells us its STUN/TURN service; bounded so a slow server never stalls a join. */
+  const CONFIG_URL = '/config.json';
+  const CONFIG_TIMEOUT_MS = 5000;
 
-  /** The RTCPeerConnection configuration (the single place that uses ICE_SERVERS). */
-  function rtcConfiguration() {
-    return { iceServers: ICE_SERVERS.slice() };
+  const query = new URLSearchParams(location.search);
+  /** `?relay=1`: only relayed (TURN) candidates, as behind a strict firewall. */
+  const RELAY_ONLY = query.get('relay') === '1';
+
+  function urlsOf(entry) {
+    return typeof entry.urls === 'string' ? [entry.urls] : entry.urls;
+  }
+
+  function isValidIceServer(entry) {
+    if (!entry || typeof entry !== 'object') return false;
+    const urls = urlsOf(entry);
+    return Array.isArray(urls) && urls.length > 0 && urls.every((u) => typeof u === 'string');
+  }
+
+  /**
+   * The ICE servers of one call: the server's list, each TURN entry given our signaling
+   * credentials (unless the server named others). [] when the fetch fails.
+   */
+  async function loadIceServers(username, password) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), CONFIG_TIMEOUT_MS);
+    try {
+      const response = await fetch(CONFIG_URL, { cache: 'no-store', signal: controller.signal });
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      const config = await response.json();
+      const list = config && Array.isArray(config.iceServers) ? config.iceServers.filter(isValidIceServer) : [];
+      return list.map((entry) => {
+        const copy = Object.assign({}, entry);
+        const turn = urlsOf(entry).some((u) => /^turns?:/i.test(u));
+        if (turn && copy.username === undefined) {
+          copy.username = username;
+          copy.credential = password;
+        }
+        return copy;
+      });
+    } catch (err) {
+      log('no ICE servers from ' + CONFIG_URL + ' (' + (err && (err.message || err.name)) + '): host candidates only');
+      return [];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The RTCPeerConnection configuration of a call (the single place that builds it). */
+  function rtcConfiguration(session) {
+    const s = session || current;
+    const config = { iceServers: s ? s.iceServers.map((e) => Object.assign({}, e)) : [] };
+    if (RELAY_ONLY) config.iceTransportPolicy = 'relay';
+    return config;
   }
 
   const PING_INTERVAL_MS = 30000;
@@ -111,7 +160,6 @@
 
   // ---------------------------------------------------------------- query string
 
-  const query = new URLSearchParams(location.search);
   roomInput.value = query.get('room') || DEFAULT_ROOM;
   usernameInput.value = query.get('username') || DEFAULT_USERNAME;
   passwordInput.value = query.has('password') ? query.get('password') : DEFAULT_PASSWORD;
@@ -166,9 +214,12 @@
       peers: new Map(),
       pingTimer: null,
       lastPongAt: null,
+      iceServers: [],
       ended: false,
     };
     current = session;
+    // Asked while the user answers the camera prompt; needed before the first RTCPeerConnection.
+    const iceServers = loadIceServers(username, password);
     try {
       await ensureLocalStream();
     } catch (err) {
@@ -176,7 +227,11 @@
       log('getUserMedia failed: ' + err.name, err);
       setStatus('No camera/microphone (' + err.name + '): joining receive-only.', 'error');
     }
+    session.iceServers = await iceServers;
     if (current !== session) return; // hung up meanwhile
+    if (RELAY_ONLY && !session.iceServers.some((e) => urlsOf(e).some((u) => /^turns?:/i.test(u)))) {
+      log('relay-only mode without a TURN server: calls cannot connect');
+    }
     localLabel.textContent = 'You (' + username + ')';
 
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -326,7 +381,7 @@
       if (username && !peer.username) setPeerName(peer, username);
       return peer;
     }
-    const pc = new RTCPeerConnection(rtcConfiguration());
+    const pc = new RTCPeerConnection(rtcConfiguration(session));
     const tile = tileTemplate.content.firstElementChild.cloneNode(true);
     tile.dataset.peerId = peerId;
     const video = tile.querySelector('video');
@@ -463,6 +518,40 @@
   hangupButton.addEventListener('click', hangUp);
   window.addEventListener('pagehide', hangUp);
 
+  /**
+   * The candidate pair ICE selected for each remote peer (from getStats): its state and
+   * both candidates' type (`host`, `srflx`, `relay`), protocol, address and port.
+   */
+  async function selectedCandidatePairs() {
+    const session = current;
+    if (!session) return [];
+    const out = [];
+    for (const peer of Array.from(session.peers.values())) {
+      const stats = await peer.pc.getStats();
+      let pair = null;
+      stats.forEach((r) => {
+        if (r.type === 'transport' && r.selectedCandidatePairId && stats.get(r.selectedCandidatePairId)) pair = stats.get(r.selectedCandidatePairId);
+      });
+      if (!pair) {
+        stats.forEach((r) => {
+          if (!pair && r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r;
+        });
+      }
+      const candidate = (id) => {
+        const c = id ? stats.get(id) : undefined;
+        return c ? { candidateType: c.candidateType, protocol: c.protocol, address: c.address || c.ip || null, port: c.port } : null;
+      };
+      out.push({
+        peerId: peer.peerId,
+        username: peer.username,
+        state: pair ? pair.state : null,
+        local: pair ? candidate(pair.localCandidateId) : null,
+        remote: pair ? candidate(pair.remoteCandidateId) : null,
+      });
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- test hook
 
   /** A small read-only view of the call for automated tests and the console. */
@@ -479,6 +568,8 @@
         socketState: session && session.socket ? ['connecting', 'open', 'closing', 'closed'][session.socket.readyState] : null,
         lastPongAt: session ? session.lastPongAt : null,
         lastClose,
+        relayOnly: RELAY_ONLY,
+        iceServers: session ? session.iceServers.map((e) => ({ urls: e.urls, withCredential: e.credential !== undefined })) : [],
         hasLocalVideo: !!localStream && localStream.getVideoTracks().some((t) => t.readyState === 'live'),
         remotePeers: session ? Array.from(session.peers.values()).map((p) => {
           const track = p.stream ? p.stream.getVideoTracks()[0] : undefined;
@@ -502,6 +593,7 @@
       return current && current.socket ? send(current, 'ping') : false;
     },
     rtcConfiguration,
+    selectedCandidatePairs,
   };
 
   if (query.get('autojoin') === '1') join();

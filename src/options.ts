@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
 import { ErrorCode, ServerError } from './errors.js';
+import { parseCidr } from './turn/peer-filter.js';
 
 /** `auth(username)` returns the expected password (or a promise of it). */
 export type PasswordLookup = (username: string) => string | Promise<string> | unknown;
@@ -44,6 +45,12 @@ export interface Options {
   maxAuthAttempts?: number;
   rateLimit?: { perSecond: number; burst: number };
   allowLoopbackPeers?: boolean;
+  /** CIDR blocks (or addresses) TURN always relays to: wins over everything, `turnDeniedPeers` included. */
+  turnAllowedPeers?: string[];
+  /** CIDR blocks (or addresses) TURN never relays to (unless allowed); wins over `allowLoopbackPeers`. */
+  turnDeniedPeers?: string[];
+  turnMaxAllocationsPerUser?: number;
+  turnMaxAllocations?: number;
   turnLifetime?: number;
   adminToken?: string;
   inspect?: boolean | number;
@@ -69,6 +76,10 @@ export interface ResolvedOptions {
   readonly maxAuthAttempts: number;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   readonly allowLoopbackPeers: boolean;
+  readonly turnAllowedPeers: readonly string[];
+  readonly turnDeniedPeers: readonly string[];
+  readonly turnMaxAllocationsPerUser: number;
+  readonly turnMaxAllocations: number;
   readonly turnLifetime: number;
   readonly adminToken: string | null;
   readonly inspect: number | null;
@@ -89,6 +100,8 @@ export const DEFAULTS = {
   maxMessageBytes: 65_536,
   maxAuthAttempts: 5,
   rateLimit: { perSecond: 50, burst: 100 },
+  turnMaxAllocationsPerUser: 32,
+  turnMaxAllocations: 1000,
   turnLifetime: 600,
   inspectPort: 5678,
   logLevel: 'info' as LogLevel,
@@ -98,7 +111,8 @@ export const DEFAULTS = {
 export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
-  'rateLimit', 'allowLoopbackPeers', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
+  'rateLimit', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
+  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
 
@@ -106,6 +120,28 @@ const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().min(1).max(2_147_483_647);
 const isFunction = (v: unknown): v is (...args: never[]) => unknown => typeof v === 'function';
 const callbackFn = z.custom<LifecycleCallback>(isFunction, { message: 'must be a function' });
+/** A list of CIDR blocks (a bare address is a /32 or /128); any error names the option itself and the bad entry. */
+const cidrList = z.unknown().transform((value, ctx) => {
+  if (!Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an array of CIDR strings, e.g. ["10.0.0.0/8", "2001:db8::/32"]' });
+    return z.NEVER;
+  }
+  for (const entry of value as unknown[]) {
+    let ok = typeof entry === 'string';
+    if (ok) {
+      try {
+        parseCidr(entry as string);
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not a CIDR block or IP address` });
+      return z.NEVER;
+    }
+  }
+  return value as string[];
+});
 const moduleRef = z.strictObject({ module: z.string().min(1), export: z.string().min(1).optional() });
 
 /**
@@ -160,6 +196,10 @@ const optionsSchema = z.strictObject({
     .strictObject({ perSecond: z.number().positive(), burst: z.number().int().min(1) })
     .optional(),
   allowLoopbackPeers: z.boolean().optional(),
+  turnAllowedPeers: cidrList.optional(),
+  turnDeniedPeers: cidrList.optional(),
+  turnMaxAllocationsPerUser: z.number().int().min(1).max(1_000_000).optional(),
+  turnMaxAllocations: z.number().int().min(1).max(1_000_000).optional(),
   turnLifetime: z.number().int().min(1).max(3600).optional(),
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
@@ -222,6 +262,10 @@ export function parseOptions(input: unknown): ResolvedOptions {
     maxAuthAttempts: o.maxAuthAttempts ?? DEFAULTS.maxAuthAttempts,
     rateLimit: Object.freeze({ ...(o.rateLimit ?? DEFAULTS.rateLimit) }),
     allowLoopbackPeers: o.allowLoopbackPeers ?? false,
+    turnAllowedPeers: Object.freeze([...(o.turnAllowedPeers ?? [])]),
+    turnDeniedPeers: Object.freeze([...(o.turnDeniedPeers ?? [])]),
+    turnMaxAllocationsPerUser: o.turnMaxAllocationsPerUser ?? DEFAULTS.turnMaxAllocationsPerUser,
+    turnMaxAllocations: o.turnMaxAllocations ?? DEFAULTS.turnMaxAllocations,
     turnLifetime: o.turnLifetime ?? DEFAULTS.turnLifetime,
     adminToken: o.adminToken ?? null,
     inspect: o.inspect === undefined || o.inspect === false ? null : o.inspect === true ? DEFAULTS.inspectPort : o.inspect,

@@ -110,7 +110,7 @@ export function gaugeSources(c: DependencyContainer) {
     },
     turn: () => {
       const stats = registry.whereis<TurnListener>(TURN_LISTENER_NAME)?.stats();
-      return stats ? { allocations: stats.allocations, permissions: 0, channels: 0 } : null;
+      return stats ? { allocations: stats.allocations, permissions: stats.permissions, channels: stats.channels } : null;
     },
   };
 }

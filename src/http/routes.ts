@@ -42,7 +42,7 @@ export class HttpRoutes {
     private readonly adminToken: string | null,
     dev: boolean,
   ) {
-    this.example = dev ? new ExampleSite() : null;
+    this.example = dev ? new ExampleSite(() => api.turnAddress()) : null;
   }
 
   /** Answers the request; false if no route matched. */

@@ -1,11 +1,15 @@
 /**
  * Serves the example client (`example/`) at `/` in dev mode. A fixed list of
  * files, read once: no path from the request ever reaches the file system.
+ * Next to it, `GET /config.json` tells the client our own STUN/TURN service
+ * (`{"iceServers": [...]}`, `[]` when TURN is off), at the host the page was
+ * loaded from; the client adds its signaling credentials to the TURN entry.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIPv4 } from 'node:net';
 
 const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -25,14 +29,54 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** An RTCIceServer entry without credentials (the client adds its own). */
+export interface IceServerEntry {
+  urls: string;
+}
+
+/**
+ * The ICE servers for a page loaded from `hostHeader`: our STUN and our TURN
+ * (UDP) at that host's name and TURN's real port; [] when TURN is off or the
+ * Host header is unusable.
+ */
+export function iceServersFor(hostHeader: string | undefined, turn: { host: string; port: number } | null): IceServerEntry[] {
+  if (!turn) return [];
+  let host = hostOf(hostHeader);
+  // TURN listens on IPv4 only: a page loaded from an IPv6 literal gets TURN's own (specific) address
+  if (host === null || (host.startsWith('[') && isIPv4(turn.host) && turn.host !== '0.0.0.0')) host = hostOf(turn.host.includes(':') ? `[${turn.host}]` : turn.host);
+  if (host === null) return [];
+  return [{ urls: `stun:${host}:${turn.port}` }, { urls: `turn:${host}:${turn.port}?transport=udp` }];
+}
+
+/** The hostname of a Host header value (IPv6 kept in brackets), or null if it is not one. */
+function hostOf(header: string | undefined): string | null {
+  if (!header) return null;
+  try {
+    const { hostname, username, password, pathname, search, hash } = new URL(`http://${header}`);
+    if (!hostname || username || password || pathname !== '/' || search || hash) return null;
+    return hostname;
+  } catch {
+    return null;
+  }
+}
+
 export class ExampleSite {
   private readonly cache = new Map<string, Buffer>();
   private readonly dir = join(packageRoot(), 'example');
 
-  /** Answers the request if it names an example file; false otherwise. */
+  /** `turnAddress`: where TURN listens now (null when off), asked on each `/config.json`. */
+  constructor(private readonly turnAddress: () => { host: string; port: number } | null = () => null) {}
+
+  /** Answers the request if it names an example file or `/config.json`; false otherwise. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/config.json') {
+      const body = Buffer.from(`${JSON.stringify({ iceServers: iceServersFor(req.headers.host, this.turnAddress()) })}\n`);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    }
     const entry = FILES[path];
     if (!entry) return false;
     let body = this.cache.get(entry.file);

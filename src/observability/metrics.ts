@@ -26,6 +26,20 @@ export interface GaugeSources {
 
 const CONNECTION_STATES = ['unauthenticated', 'authenticated', 'inRoom'] as const;
 
+/**
+ * Bytes relayed by TURN, as the data path counts them: one number added to
+ * per datagram (no labels to hash, nothing allocated). The Prometheus
+ * counter catches up with it when scraped. One per server, so the total
+ * survives a restart of the TURN listener.
+ */
+export class ByteTally {
+  total = 0;
+
+  add(bytes: number): void {
+    this.total += bytes;
+  }
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private sources: GaugeSources | null = null;
@@ -40,6 +54,8 @@ export class Metrics {
   readonly kicks: Counter;
   private readonly restarts: Counter<'supervisor' | 'child'>;
   readonly turnBytesRelayed: Counter;
+  /** What TURN's data path adds relayed payload bytes to (both directions). */
+  readonly turnRelayed = new ByteTally();
 
   constructor() {
     const registers = [this.registry];
@@ -69,7 +85,19 @@ export class Metrics {
       labelNames: ['supervisor', 'child'] as const,
       registers,
     });
-    this.turnBytesRelayed = new Counter({ name: 'webrtc_turn_relayed_bytes_total', help: 'Bytes relayed by TURN', registers });
+    const tally = this.turnRelayed;
+    let flushed = 0;
+    this.turnBytesRelayed = new Counter({
+      name: 'webrtc_turn_relayed_bytes_total',
+      help: 'Payload bytes relayed by TURN, both directions (client to peer and peer to client)',
+      registers,
+      collect() {
+        if (tally.total > flushed) {
+          this.inc(tally.total - flushed);
+          flushed = tally.total;
+        }
+      },
+    });
 
     const sources = () => this.sources;
     new Gauge({

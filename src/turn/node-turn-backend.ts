@@ -40,7 +40,7 @@ import {
 } from './stun.js';
 import type { StunMessage } from './stun.js';
 import { NodeTurnDefect } from './turn-backend.js';
-import type { TurnAddress, TurnBackend, TurnBackendConfig, TurnStats } from './turn-backend.js';
+import type { RelayedBytesSink, TurnAddress, TurnBackend, TurnBackendConfig, TurnStats } from './turn-backend.js';
 
 /** RFC 8656 section 9: permissions last 300 s (node-turn's own value); channels 600 s (section 12). */
 const CHANNEL_LIFETIME_MS = 600_000;
@@ -124,6 +124,23 @@ class RelayAllocation extends NodeTurnAllocation {
     return until !== undefined && until >= Date.now();
   }
 
+  /** Unexpired permissions (node-turn never deletes expired ones). */
+  livePermissions(now: number): number {
+    let n = 0;
+    for (const until of Object.values(this.permissions)) if (until >= now) n++;
+    return n;
+  }
+
+  /** Unexpired channel bindings. */
+  liveChannels(now: number): number {
+    let n = 0;
+    for (const [channel, peer] of Object.entries(this.channelBindings)) {
+      const expiry = this.channelExpiry.get(Number(channel));
+      if (peer && (expiry === undefined || expiry > now)) n++;
+    }
+    return n;
+  }
+
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
@@ -160,10 +177,14 @@ export class NodeTurnBackend implements TurnBackend {
   /** 5-tuple -> transaction id of an Allocate still binding its relay socket. */
   private readonly pendingAllocations = new Map<string, string>();
   private failureListener: ((err: Error) => void) | null = null;
+  /** Payload bytes relayed, both directions (a plain number: the data path must not allocate). */
+  private relayedBytes = 0;
+  private readonly relayedSink: RelayedBytesSink | null;
 
   constructor(private readonly config: TurnBackendConfig) {
     this.logger = config.logger;
     this.unmended = config.unmended ?? new Set();
+    this.relayedSink = config.relayed ?? null;
     this.software = config.software ?? 'webrtc-server';
     this.nonces = new NonceIssuer(config.nonce);
     this.quota = new AllocationQuota(config.quotas);
@@ -234,8 +255,18 @@ export class NodeTurnBackend implements TurnBackend {
   }
 
   stats(): TurnStats {
+    const now = Date.now();
+    let permissions = 0;
+    let channels = 0;
+    for (const allocation of Object.values(this.engine.allocations) as RelayAllocation[]) {
+      permissions += allocation.livePermissions(now);
+      channels += allocation.liveChannels(now);
+    }
     return {
       allocations: Object.keys(this.engine.allocations).length,
+      permissions,
+      channels,
+      relayedBytes: this.relayedBytes,
       relaySockets: this.allocationSockets.size + this.relayPorts.open,
       pendingAllocations: this.pendingAllocations.size,
       pendingAuthLookups: this.config.credentials.pendingLookups,
@@ -322,6 +353,9 @@ export class NodeTurnBackend implements TurnBackend {
     engine.send.send = guard('send', (msg, reply) => {
       const peer = msg.getAttribute('xor-peer-address') as NodeTurnAddress | undefined;
       if (peer && this.isMended(NodeTurnDefect.PEER_FILTER) && this.config.peerFilter.checkDestination(peer.address, peer.port) !== 'allowed') return;
+      // node-turn's handler sends DATA to a permitted peer and drops anything else: count what it will send
+      const data = msg.getAttribute('data') as Buffer | undefined;
+      if (peer && data && (msg.allocation as RelayAllocation | undefined)?.permitted(peer.address)) this.relayed(data.length);
       originalSend(msg, reply);
     });
     engine.channelBind.channelBind = guard('channelBind', (msg, reply) => {
@@ -538,6 +572,7 @@ export class NodeTurnBackend implements TurnBackend {
     const peer = allocation.channelBindings[frame.channel];
     if (!peer || !allocation.channelLive(frame.channel) || !allocation.permitted(peer.address)) return;
     if (this.isMended(NodeTurnDefect.PEER_FILTER) && this.config.peerFilter.checkDestination(peer.address, peer.port) !== 'allowed') return;
+    this.relayed(frame.data.length);
     allocation.socket.send(frame.data, peer.port, peer.address, (err) => {
       if (err) this.logger.debug({ err }, 'TURN relay send failed');
     });
@@ -548,6 +583,7 @@ export class NodeTurnBackend implements TurnBackend {
     if (!this.running || allocation.ended || !allocation.permitted(rinfo.address)) return;
     const client = allocation.transport.dst;
     const channel = allocation.channelFor(rinfo.address, rinfo.port);
+    this.relayed(data.length);
     if (channel !== undefined) {
       this.sendTo(encodeChannelData(channel, data), client.address, client.port);
       return;
@@ -557,6 +593,12 @@ export class NodeTurnBackend implements TurnBackend {
       [Attr.XOR_PEER_ADDRESS, encodeXorAddress({ address: rinfo.address, port: rinfo.port }, id)],
       [Attr.DATA, data],
     ]), client.address, client.port);
+  }
+
+  /** Counts relayed payload bytes: a number added to, no allocation (runs per packet). */
+  private relayed(bytes: number): void {
+    this.relayedBytes += bytes;
+    this.relayedSink?.add(bytes);
   }
 
   // ----------------------------------------------------------- method handlers

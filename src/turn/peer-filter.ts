@@ -4,10 +4,14 @@
  * the adapter, like pion's `PermissionHandler`: CreatePermission and
  * ChannelBind to a refused peer get 403, and nothing is ever sent to one.
  *
- * Order: the `allowed` list wins (with loopback added by `allowLoopbackPeers`),
- * then the `denied` list, then the default deny list below (what coturn and
- * eturnal refuse out of the box). Every address is judged as IPv6; an IPv4
- * address and its IPv4-mapped form (`::ffff:a.b.c.d`) are the same address.
+ * Order (the first that matches decides): the `allowed` list (options
+ * `turnAllowedPeers`), the `denied` list (`turnDeniedPeers`), loopback when
+ * `allowLoopbackPeers`, the server's own addresses off the relay ports
+ * (refused), then the default deny list below (what coturn and eturnal refuse
+ * out of the box); anything else is allowed. So the explicit lists override
+ * `allowLoopbackPeers` and the defaults, and `allowed` wins over `denied`.
+ * Every address is judged as IPv6; an IPv4 address and its IPv4-mapped form
+ * (`::ffff:a.b.c.d`) are the same address.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv6Words } from './stun.js';
@@ -89,11 +93,11 @@ function inAny(n: bigint, list: readonly Cidr[]): boolean {
 }
 
 export interface PeerFilterConfig {
-  /** Adds 127.0.0.0/8 and ::1 to `allowed` (tests, local demos). */
+  /** Allows 127.0.0.0/8 and ::1 (tests, local demos) unless `denied` refuses them. */
   allowLoopbackPeers?: boolean;
   /** Always allowed; wins over everything else. */
   allowed?: readonly string[];
-  /** Refused in addition to the default list. */
+  /** Refused, unless `allowed`; wins over `allowLoopbackPeers`. */
   denied?: readonly string[];
   /** Replaces DEFAULT_DENIED_PEERS (pass [] to refuse only `denied`). */
   defaultDenied?: readonly string[];
@@ -112,12 +116,16 @@ export type PeerVerdict = 'allowed' | 'denied' | 'invalid';
 export class PeerFilter {
   private readonly allowed: Cidr[];
   private readonly denied: Cidr[];
+  private readonly loopback: Cidr[];
+  private readonly defaultDenied: Cidr[];
   private readonly self: bigint[];
   private readonly relayPorts: readonly [number, number];
 
   constructor(config: PeerFilterConfig = {}) {
-    this.allowed = [...(config.allowed ?? []), ...(config.allowLoopbackPeers ? LOOPBACK_PEERS : [])].map(parseCidr);
-    this.denied = [...(config.defaultDenied ?? DEFAULT_DENIED_PEERS), ...(config.denied ?? [])].map(parseCidr);
+    this.allowed = (config.allowed ?? []).map(parseCidr);
+    this.denied = (config.denied ?? []).map(parseCidr);
+    this.loopback = config.allowLoopbackPeers ? LOOPBACK_PEERS.map(parseCidr) : [];
+    this.defaultDenied = (config.defaultDenied ?? DEFAULT_DENIED_PEERS).map(parseCidr);
     this.self = (config.selfAddresses ?? []).map(ipToBigInt).filter((n): n is bigint => n !== null && !isUnspecified(n));
     this.relayPorts = config.relayPorts ?? [1, 65535];
   }
@@ -126,18 +134,24 @@ export class PeerFilter {
   checkPeer(address: string): PeerVerdict {
     const n = ipToBigInt(address);
     if (n === null) return 'invalid';
-    if (inAny(n, this.allowed)) return 'allowed';
-    if (inAny(n, this.denied)) return 'denied';
-    return 'allowed';
+    return this.judge(n, null);
   }
 
   /** May data be sent to `address:port` (ChannelBind, Send, ChannelData)? */
   checkDestination(address: string, port: number): PeerVerdict {
     const n = ipToBigInt(address);
     if (n === null || !(port > 0 && port <= 65535)) return 'invalid';
+    return this.judge(n, port);
+  }
+
+  /** The order of the module comment; `port` null: any port (a permission is per address). */
+  private judge(n: bigint, port: number | null): PeerVerdict {
     if (inAny(n, this.allowed)) return 'allowed';
-    if (this.self.includes(n) && (port < this.relayPorts[0] || port > this.relayPorts[1])) return 'denied';
-    return this.checkPeer(address);
+    if (inAny(n, this.denied)) return 'denied';
+    if (inAny(n, this.loopback)) return 'allowed';
+    if (port !== null && this.self.includes(n) && (port < this.relayPorts[0] || port > this.relayPorts[1])) return 'denied';
+    if (inAny(n, this.defaultDenied)) return 'denied';
+    return 'allowed';
   }
 }
 

@@ -66,10 +66,27 @@ export interface TurnBackendConfig {
   logger: Logger;
   /** Test only: leave these node-turn defects in place. */
   unmended?: ReadonlySet<NodeTurnDefect>;
+  /** Told the payload bytes of every datagram relayed, both directions (the server's metrics). */
+  relayed?: RelayedBytesSink;
+}
+
+/**
+ * Where the data paths count relayed payload bytes: one call per datagram
+ * relayed, peer -> client and client -> peer. Implementations must be cheap
+ * (a number added to, no allocation): it runs on every packet.
+ */
+export interface RelayedBytesSink {
+  add(bytes: number): void;
 }
 
 export interface TurnStats {
   allocations: number;
+  /** Unexpired permissions of all allocations (RFC 8656 section 9). */
+  permissions: number;
+  /** Unexpired channel bindings of all allocations (RFC 8656 section 12). */
+  channels: number;
+  /** Payload bytes this backend relayed, both directions, since it started. */
+  relayedBytes: number;
   relaySockets: number;
   pendingAllocations: number;
   pendingAuthLookups: number;

@@ -8,7 +8,7 @@
 import type { DependencyContainer } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
-import { AUTHENTICATOR, LOGGER, OPTIONS, REGISTRY } from '../di/tokens.js';
+import { AUTHENTICATOR, LOGGER, METRICS, OPTIONS, REGISTRY } from '../di/tokens.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../registry.js';
 import type { ExitReason, Worker } from '../../supervisors/worker.js';
@@ -19,20 +19,20 @@ import { NodeTurnBackend } from './node-turn-backend.js';
 import type { NonceOptions } from './nonce.js';
 import { PeerFilter } from './peer-filter.js';
 import type { PeerFilterConfig } from './peer-filter.js';
-import { DEFAULT_QUOTAS } from './quota.js';
 import type { QuotaLimits } from './quota.js';
 import { resolveRelayAddress } from './relay-address.js';
 import type { LookupA } from './relay-address.js';
-import type { NodeTurnDefect, TurnAddress, TurnBackend, TurnBackendConfig } from './turn-backend.js';
+import type { NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnBackend, TurnBackendConfig } from './turn-backend.js';
 
 export const TURN_LISTENER_NAME = 'turn_listener';
 
 /** Settings that are not (yet) options: defaults suit production; tests tune them. */
 export interface TurnTuning {
+  /** Replaces the quotas of `turnMaxAllocationsPerUser` / `turnMaxAllocations`. */
   quotas?: QuotaLimits;
   nonce?: NonceOptions;
   credentials?: TurnCredentialsOptions;
-  /** Extra peer policy (allowed / denied CIDR lists). */
+  /** Extra peer policy, added to `turnAllowedPeers` / `turnDeniedPeers`. */
   peers?: Pick<PeerFilterConfig, 'allowed' | 'denied'>;
   /** DNS lookup for the `turnIp` default. */
   lookup?: LookupA;
@@ -49,6 +49,8 @@ export interface TurnListenerDeps {
   cache: TurnCredentialCache;
   /** Port to bind; defaults to `options.turnPort`. */
   port?: number;
+  /** Counts relayed bytes (the server's `webrtc_turn_relayed_bytes_total`). */
+  relayed?: RelayedBytesSink;
   tuning?: TurnTuning;
 }
 
@@ -83,7 +85,8 @@ export class TurnListener implements Worker {
     );
     const peerFilter = new PeerFilter({
       allowLoopbackPeers: options.allowLoopbackPeers,
-      ...tuning.peers,
+      allowed: [...options.turnAllowedPeers, ...(tuning.peers?.allowed ?? [])],
+      denied: [...options.turnDeniedPeers, ...(tuning.peers?.denied ?? [])],
       selfAddresses: [relayAddress, listenHost],
       relayPorts: options.relayPorts,
     });
@@ -97,8 +100,9 @@ export class TurnListener implements Worker {
       maxLifetimeSec: options.turnLifetime,
       peerFilter,
       credentials: new TurnCredentials(deps.cache, deps.authenticator, tuning.credentials),
-      quotas: tuning.quotas ?? DEFAULT_QUOTAS,
+      quotas: tuning.quotas ?? { perUser: options.turnMaxAllocationsPerUser, total: options.turnMaxAllocations },
       logger,
+      ...(deps.relayed ? { relayed: deps.relayed } : {}),
       ...(tuning.nonce ? { nonce: tuning.nonce } : {}),
       ...(tuning.unmended ? { unmended: tuning.unmended } : {}),
     };
@@ -178,6 +182,7 @@ export async function startTurnListener(c: DependencyContainer, tuning?: TurnTun
     authenticator: c.resolve(AUTHENTICATOR),
     registry: c.resolve(REGISTRY),
     cache: turnCredentialCache(c),
+    ...(c.isRegistered(METRICS, true) ? { relayed: c.resolve(METRICS).turnRelayed } : {}),
     ...(tuning ? { tuning } : {}),
   };
   const previous = boundPorts.get(c);

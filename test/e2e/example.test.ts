@@ -1,7 +1,9 @@
 /**
  * End to end: the example client (`example/`, served by the dev-mode server at `/`)
  * in headless Chromium. Three pages join one room and make a full-mesh video call
- * over 127.0.0.1 (host candidates only, no STUN/TURN); then one hangs up.
+ * over 127.0.0.1 (host candidates only, TURN off); then one hangs up. With TURN on,
+ * two pages with `?relay=1` call relay to relay through our TURN, which the client
+ * finds through the server's `/config.json`.
  *
  * Everything is observed through the client's `window.webrtcExample.state()` hook.
  * Set EXAMPLE_SCREENSHOT_DIR to save screenshots of the connected pages.
@@ -9,10 +11,12 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../../src/index.js';
-import type { ServerHandle } from '../../src/index.js';
+import type { Options, ServerHandle } from '../../src/index.js';
+import { iceServersFor } from '../../src/http/static-example.js';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../helpers/browser.js';
 
 const WAIT_MS = 30_000;
@@ -38,6 +42,8 @@ interface ExampleState {
   socketState: string | null;
   lastPongAt: number | null;
   lastClose: { code: number; reason: string; meaning: string } | null;
+  relayOnly: boolean;
+  iceServers: { urls: string | string[]; withCredential: boolean }[];
   hasLocalVideo: boolean;
   remotePeers: RemotePeerState[];
   log: { at: number; message: string }[];
@@ -70,21 +76,73 @@ async function waitForState(member: Member, expression: string, what: string): P
 const fullMesh = (n: number) =>
   `s.phase === 'in-call' && s.remotePeers.length === ${n} && s.remotePeers.every((p) => p.connectionState === 'connected' && p.hasVideo)`;
 
-async function setup(t: TestContext): Promise<{ server: ServerHandle; port: number; browser: Browser }> {
+interface CandidateInfo {
+  candidateType: string;
+  protocol: string;
+  address: string | null;
+  port: number;
+}
+
+interface SelectedPair {
+  peerId: string;
+  username: string | null;
+  state: string | null;
+  local: CandidateInfo | null;
+  remote: CandidateInfo | null;
+}
+
+/** Polls (bounded) the page's selected candidate pairs until `ok` holds for them; on timeout, reports them. */
+async function waitForPairs(member: Member, ok: (pairs: SelectedPair[]) => boolean, what: string): Promise<SelectedPair[]> {
+  const deadline = Date.now() + WAIT_MS;
+  let pairs: SelectedPair[] = [];
+  for (;;) {
+    pairs = (await member.page.evaluate('window.webrtcExample.selectedCandidatePairs()')) as SelectedPair[];
+    if (ok(pairs)) return pairs;
+    if (Date.now() > deadline) throw new Error(`${member.username}: ${what} not reached within ${WAIT_MS} ms\npairs: ${JSON.stringify(pairs, null, 1)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** GET over node:http (fetch would not send our own Host header). */
+function httpJson(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, headers, timeout: WAIT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? null, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within ${WAIT_MS} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/** The value of one sample of the Prometheus text, or undefined. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+async function setup(t: TestContext, options: Options = { turnPort: false }): Promise<{ server: ServerHandle; port: number; browser: Browser }> {
   // Dev mode (no `auth`): the demo users alice/bob/carol/dave with password `demo`, and the example at `/`.
-  const server = await startServer({ host: '127.0.0.1', port: 0, turnPort: false, logLevel: 'silent' });
+  const server = await startServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options });
   t.after(() => server.stop());
   const browser = await launchChromium();
   t.after(() => browser.close());
   return { server, port: server.signalingAddress()!.port, browser };
 }
 
-async function open(browser: Browser, port: number, room: string, username: string): Promise<Member> {
+async function open(browser: Browser, port: number, room: string, username: string, extra: Record<string, string> = {}): Promise<Member> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 620 } });
   const page = await context.newPage();
   const member: Member = { username, page, errors: [] };
   page.on('pageerror', (err) => member.errors.push(err.message));
-  const query = new URLSearchParams({ room, username, password: 'demo', autojoin: '1' });
+  const query = new URLSearchParams({ room, username, password: 'demo', autojoin: '1', ...extra });
   const response = await page.goto(`http://127.0.0.1:${port}/?${query}`);
   assert.equal(response?.status(), 200);
   return member;
@@ -188,4 +246,72 @@ test('a wrong password shows `unauthorized` and lets the user retry; a server sh
   assert.equal(closed.lastClose!.code, 1001);
   assert.match(closed.status, /1001.*shutting down/);
   assert.deepEqual(member.errors, []);
+});
+
+test('/config.json gives the example our STUN/TURN at the page\'s host, [] when TURN is off', async (t) => {
+  const off = await startServer({ host: '127.0.0.1', port: 0, turnPort: false, logLevel: 'silent' });
+  t.after(() => off.stop());
+  const offPort = off.signalingAddress()!.port;
+  assert.deepEqual(await httpJson(offPort, '/config.json'), { status: 200, type: 'application/json', json: { iceServers: [] } });
+
+  const on = await startServer({ host: '127.0.0.1', port: 0, turnPort: 0, logLevel: 'silent' });
+  t.after(() => on.stop());
+  const port = on.signalingAddress()!.port;
+  const turn = on.turnAddress()!;
+  assert.deepEqual((await httpJson(port, '/config.json')).json, {
+    iceServers: [{ urls: `stun:127.0.0.1:${turn.port}` }, { urls: `turn:127.0.0.1:${turn.port}?transport=udp` }],
+  });
+  // the host the page was loaded from (the Host header), with TURN's real port
+  assert.deepEqual((await httpJson(port, '/config.json?x=1', { host: `demo.test:${port}` })).json, {
+    iceServers: [{ urls: `stun:demo.test:${turn.port}` }, { urls: `turn:demo.test:${turn.port}?transport=udp` }],
+  });
+
+  // not served without dev mode (the example is not either)
+  const prod = await startServer({ host: '127.0.0.1', port: 0, turnPort: 0, logLevel: 'silent', auth: { users: { alice: 'pw' } } });
+  t.after(() => prod.stop());
+  assert.equal((await fetch(`http://127.0.0.1:${prod.signalingAddress()!.port}/config.json`)).status, 404);
+});
+
+test('iceServersFor: Host header forms; TURN is IPv4, so an IPv6 page host gets TURN\'s own address', () => {
+  const turn = { host: '127.0.0.1', port: 3478 };
+  const entries = (host: string) => [{ urls: `stun:${host}:3478` }, { urls: `turn:${host}:3478?transport=udp` }];
+  assert.deepEqual(iceServersFor('localhost:8080', turn), entries('localhost'));
+  assert.deepEqual(iceServersFor('Example.ORG', turn), entries('example.org'));
+  assert.deepEqual(iceServersFor('[::1]:8080', turn), entries('127.0.0.1'));
+  assert.deepEqual(iceServersFor(undefined, turn), entries('127.0.0.1'));
+  assert.deepEqual(iceServersFor('a b/c?d', turn), entries('127.0.0.1'), 'an unusable Host header falls back to TURN\'s address');
+  assert.deepEqual(iceServersFor('example.org', null), []);
+});
+
+test('relay only (?relay=1): two pages call through our TURN, which the example finds via /config.json', { skip, timeout: 120_000 }, async (t) => {
+  const { server, port, browser } = await setup(t, { turnPort: 0, allowLoopbackPeers: true });
+  const turn = server.turnAddress()!;
+  const members: Member[] = [];
+  for (const username of ['alice', 'bob']) {
+    const m = await open(browser, port, 'e2e-relay', username, { relay: '1' });
+    members.push(m);
+    const s = await waitForState(m, `s.phase === 'in-call' && s.peerId`, 'authenticated');
+    assert.equal(s.relayOnly, true);
+    assert.deepEqual(s.iceServers, [
+      { urls: `stun:127.0.0.1:${turn.port}`, withCredential: false },
+      { urls: `turn:127.0.0.1:${turn.port}?transport=udp`, withCredential: true },
+    ]);
+  }
+  const config = (await members[0]!.page.evaluate('window.webrtcExample.rtcConfiguration()')) as { iceTransportPolicy?: string; iceServers: unknown[] };
+  assert.equal(config.iceTransportPolicy, 'relay');
+  assert.deepEqual(config.iceServers[1], { urls: `turn:127.0.0.1:${turn.port}?transport=udp`, username: 'alice', credential: 'demo' }, 'the signaling login is the TURN credential');
+
+  await assertFullMesh(members);
+  for (const m of members) {
+    const [pair] = await waitForPairs(m, (p) => p.length === 1 && p[0]!.state === 'succeeded' && p[0]!.local !== null && p[0]!.remote !== null, 'a selected candidate pair');
+    assert.equal(pair!.local!.candidateType, 'relay', `${m.username}'s local candidate is relayed`);
+    assert.equal(pair!.remote!.candidateType, 'relay', `${m.username}'s remote candidate is relayed`);
+    assert.equal(pair!.local!.protocol, 'udp');
+  }
+
+  // the server saw it: allocations on our TURN and relayed bytes
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.ok((sample(metrics, 'webrtc_turn_allocations{kind="allocations"}') ?? 0) >= 2, 'both pages hold an allocation');
+  assert.ok((sample(metrics, 'webrtc_turn_relayed_bytes_total') ?? 0) > 0, 'media went through the relay');
+  for (const m of members) assert.deepEqual(m.errors, [], `no uncaught errors in ${m.username}'s page`);
 });

@@ -4,7 +4,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import type { RemoteInfo } from 'node:dgram';
 import { createWebSocketReceiver } from '@statelyai/inspect';
+import { createTurnClient } from 'werift-ice';
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import { TestClient } from '../helpers/client.js';
 import { freePort, waitFor } from '../helpers/fixtures.js';
@@ -141,6 +144,63 @@ describe('metrics and health', () => {
     assert.equal(server.health().ready, false);
     await stopping;
     t.diagnostic('stopped');
+  });
+});
+
+describe('TURN metrics', () => {
+  test('a real TURN session: allocations, permissions and channels while it is open; relayed bytes both ways', async (t) => {
+    const LIFETIME = 2; // s: the allocation of a closed client (werift sends no Refresh 0) ends soon after
+    const server = await testServer({ auth: { users }, turnPort: 0, allowLoopbackPeers: true, turnLifetime: LIFETIME });
+    t.after(() => server.stop());
+    const metrics = async () => (await http(server.port, '/metrics')).text;
+    const before = await metrics();
+    assert.equal(sample(before, 'webrtc_turn_allocations{kind="allocations"}'), 0);
+    assert.equal(sample(before, 'webrtc_turn_relayed_bytes_total'), 0);
+
+    // a UDP peer that echoes what it gets
+    const peer = createSocket('udp4');
+    await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', () => resolve()));
+    t.after(() => peer.close());
+    let peerGot = 0;
+    peer.on('message', (data: Buffer, from: RemoteInfo) => {
+      peerGot += data.length;
+      peer.send(data, from.port, from.address);
+    });
+
+    const turn = server.turnAddress()!;
+    const client = await createTurnClient({ address: [turn.host, turn.port], username: 'alice', password: SECRET }, { lifetime: LIFETIME });
+    t.after(() => client.close());
+    const echoed = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no echo through TURN within 5000 ms')), 5000);
+      const sub = client.onData.subscribe((data) => {
+        clearTimeout(timer);
+        sub.unSubscribe();
+        resolve(data.length);
+      });
+    });
+    const payload = Buffer.from('through the relay and back');
+    await client.sendData(payload, ['127.0.0.1', peer.address().port]); // werift binds a channel first
+    assert.equal(await echoed, payload.length);
+    assert.equal(peerGot, payload.length);
+
+    const open = await metrics();
+    assert.ok(sample(open, 'webrtc_turn_allocations{kind="allocations"}')! >= 1, 'allocations');
+    assert.ok(sample(open, 'webrtc_turn_allocations{kind="permissions"}')! >= 1, 'permissions');
+    assert.ok(sample(open, 'webrtc_turn_allocations{kind="channels"}')! >= 1, 'channels');
+    // client -> peer and peer -> client, payload bytes
+    assert.equal(sample(open, 'webrtc_turn_relayed_bytes_total'), 2 * payload.length);
+
+    await client.close();
+    const deadline = Date.now() + 5 * LIFETIME * 1000;
+    let text = await metrics();
+    while (sample(text, 'webrtc_turn_allocations{kind="allocations"}') !== 0) {
+      if (Date.now() > deadline) assert.fail(`the allocation did not end after its lifetime:\n${text}`);
+      await new Promise((r) => setTimeout(r, 100));
+      text = await metrics();
+    }
+    assert.equal(sample(text, 'webrtc_turn_allocations{kind="permissions"}'), 0);
+    assert.equal(sample(text, 'webrtc_turn_allocations{kind="channels"}'), 0);
+    assert.equal(sample(text, 'webrtc_turn_relayed_bytes_total'), 2 * payload.length, 'a counter never goes down');
   });
 });
 

@@ -389,7 +389,9 @@ describe('NodeTurnBackend#stop', () => {
     for (const c of clients) assert.equal((await c.allocate()).cls, StunClass.SUCCESS);
     assert.equal(backend.stats().relaySockets, 3);
     await backend.stop();
-    assert.deepEqual(backend.stats(), { allocations: 0, relaySockets: 0, pendingAllocations: 0, pendingAuthLookups: 0, engineNonces: 0 });
+    assert.deepEqual(backend.stats(), {
+      allocations: 0, permissions: 0, channels: 0, relayedBytes: 0, relaySockets: 0, pendingAllocations: 0, pendingAuthLookups: 0, engineNonces: 0,
+    });
     assert.equal(backend.address(), null);
     // the port is free again
     const s = createSocket('udp4');
@@ -403,3 +405,54 @@ describe('NodeTurnBackend#stop', () => {
   });
 });
 
+
+describe('NodeTurnBackend#stats: permissions, channels and relayed bytes', () => {
+  test('counts live permissions and channels, and the payload bytes relayed both ways', async (t) => {
+    let sunk = 0;
+    let calls = 0;
+    const { backend, server } = await startBackend({ relayed: { add: (n) => { sunk += n; calls++; } } });
+    const client = await RawTurnClient.open(server);
+    const peerA = await UdpEndpoint.open();
+    const peerB = await UdpEndpoint.open();
+    t.after(async () => { client.close(); peerA.close(); peerB.close(); await backend.stop(); });
+    await client.allocate();
+    assert.deepEqual([backend.stats().allocations, backend.stats().permissions, backend.stats().channels], [1, 0, 0]);
+
+    // a permission for peer A (Send/Data), a channel for peer B (ChannelBind installs B's permission too)
+    assert.equal((await client.createPermission(peerA.address)).cls, StunClass.SUCCESS);
+    assert.equal((await client.channelBind(0x4000, peerB.address)).cls, StunClass.SUCCESS);
+    // permissions are per IP address (RFC 8656 section 9): both peers are 127.0.0.1, so one
+    assert.deepEqual([backend.stats().permissions, backend.stats().channels], [1, 1]);
+
+    // client -> peer: a Send indication (5 bytes) and ChannelData (7 bytes)
+    client.sendIndication(peerA.address, Buffer.from('hello'));
+    assert.equal((await peerA.next()).data.toString(), 'hello');
+    client.sendChannelData(0x4000, Buffer.from('channel'));
+    assert.equal((await peerB.next()).data.toString(), 'channel');
+    // peer -> client: a Data indication (3 bytes) and ChannelData (4 bytes)
+    peerA.send(Buffer.from('abc'), client.relay!);
+    assert.equal((await client.nextDataIndication()).data.toString(), 'abc');
+    peerB.send(Buffer.from('wxyz'), client.relay!);
+    assert.equal((await client.nextChannelData()).data.toString(), 'wxyz');
+
+    assert.equal(backend.stats().relayedBytes, 5 + 7 + 3 + 4);
+    assert.equal(sunk, 5 + 7 + 3 + 4);
+    assert.equal(calls, 4, 'one add per datagram');
+
+    // nothing is counted for what is not relayed: no permission for 127.0.0.2
+    const stranger = createSocket('udp4');
+    await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.2', () => resolve()));
+    t.after(() => stranger.close());
+    let strangerGot = 0;
+    stranger.on('message', () => strangerGot++);
+    stranger.send(Buffer.from('dropped'), client.relay!.port, client.relay!.address);
+    client.sendIndication({ address: '127.0.0.2', port: stranger.address().port }, Buffer.from('dropped too'));
+    assert.ok(await client.udp.silent(undefined, 300));
+    assert.equal(strangerGot, 0);
+    assert.equal(backend.stats().relayedBytes, 19);
+
+    // the allocation ends: its permissions and channels with it
+    assert.equal((await client.refresh(0)).cls, StunClass.SUCCESS);
+    assert.deepEqual([backend.stats().allocations, backend.stats().permissions, backend.stats().channels], [0, 0, 0]);
+  });
+});

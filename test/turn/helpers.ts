@@ -18,7 +18,7 @@ import {
   encodeStun, encodeXorAddress, getAttribute, longTermKey, newTransactionId, StunClass, StunMethod, u32,
 } from '../../src/turn/stun.js';
 import type { StunMessage, TransportAddress } from '../../src/turn/stun.js';
-import type { NodeTurnDefect, TurnBackendConfig } from '../../src/turn/turn-backend.js';
+import type { NodeTurnDefect, RelayedBytesSink, TurnBackendConfig } from '../../src/turn/turn-backend.js';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 
 export const REALM = 'turn.test';
@@ -49,6 +49,7 @@ export interface BackendOptions {
   credentials?: TurnCredentialsOptions;
   nonce?: TurnBackendConfig['nonce'];
   logger?: Logger;
+  relayed?: RelayedBytesSink;
 }
 
 /** A started backend on 127.0.0.1:0; loopback peers allowed unless `peers` says otherwise. */
@@ -67,6 +68,7 @@ export async function startBackend(o: BackendOptions = {}): Promise<{ backend: N
     quotas: o.quotas ?? { perUser: 32, total: 1000 },
     logger: o.logger ?? silentLogger,
     ...(o.nonce ? { nonce: o.nonce } : {}),
+    ...(o.relayed ? { relayed: o.relayed } : {}),
     ...(o.unmended ? { unmended: new Set(o.unmended) } : {}),
   });
   const { port } = await backend.start();

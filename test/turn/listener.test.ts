@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DependencyContainer } from 'tsyringe';
 import { restPassword } from '../../src/auth/authenticator.js';
-import { REGISTRY } from '../../src/di/tokens.js';
+import { METRICS, REGISTRY } from '../../src/di/tokens.js';
 import type { Options } from '../../src/options.js';
 import { TURN_CREDENTIALS, TurnCredentialCache } from '../../src/turn/credential-cache.js';
 import { TURN_LISTENER_NAME, turnCredentialCache } from '../../src/turn/turn-listener.js';
@@ -69,6 +69,35 @@ describe('turn_sup', () => {
     const client = await RawTurnClient.open(serverOf(listener()!));
     t.after(() => client.close());
     assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+  });
+});
+
+describe('metrics', () => {
+  test('relayed bytes reach the server\'s counter, from each incarnation of the listener', async (t) => {
+    const { c, sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    t.after(() => sup.stop());
+    const tally = c.resolve(METRICS).turnRelayed;
+    const relayOnce = async (text: string) => {
+      const client = await RawTurnClient.open(serverOf(listener()!));
+      const peer = await UdpEndpoint.open();
+      try {
+        assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+        assert.equal((await client.createPermission(peer.address)).cls, StunClass.SUCCESS);
+        client.sendIndication(peer.address, Buffer.from(text));
+        assert.equal((await peer.next()).data.toString(), text);
+      } finally {
+        client.close();
+        peer.close();
+      }
+    };
+    await relayOnce('first');
+    assert.equal(tally.total, 5);
+    const first = listener()!;
+    (first as unknown as { backend: { socket: { emit(e: string, err: Error): void } } }).backend.socket.emit('error', new Error('injected'));
+    assert.ok(await eventually(() => listener() !== undefined && listener() !== first));
+    await relayOnce('second');
+    assert.equal(tally.total, 11, 'the total carries on across the restart');
+    assert.equal(listener()!.stats().relayedBytes, 6, 'the new backend counts its own');
   });
 });
 
@@ -152,6 +181,49 @@ describe('options', () => {
     t.after(async () => { client.close(); peer.close(); await sup.stop(); });
     await client.allocate();
     assert.equal(errorCodeOf(await client.createPermission(peer.address)), 403);
+  });
+
+  test('turnDeniedPeers refuses a loopback peer even with allowLoopbackPeers', async (t) => {
+    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } }, allowLoopbackPeers: true, turnDeniedPeers: ['127.0.0.0/8'] });
+    const client = await RawTurnClient.open(serverOf(listener()!));
+    const peer = await UdpEndpoint.open();
+    t.after(async () => { client.close(); peer.close(); await sup.stop(); });
+    assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+    assert.equal(errorCodeOf(await client.createPermission(peer.address)), 403);
+    assert.equal(errorCodeOf(await client.channelBind(0x4000, peer.address)), 403);
+    client.sendIndication(peer.address, Buffer.from('nope'));
+    assert.ok(await peer.silent(undefined, 200), 'nothing reaches the denied peer');
+  });
+
+  test('turnAllowedPeers admits an otherwise denied range, and wins over turnDeniedPeers', async (t) => {
+    const { sup, listener } = await startTurnSup({
+      auth: { users: { alice: 'alice-pw' } }, allowLoopbackPeers: false, turnAllowedPeers: ['127.0.0.1/32'], turnDeniedPeers: ['127.0.0.0/8'],
+    });
+    const client = await RawTurnClient.open(serverOf(listener()!));
+    const peer = await UdpEndpoint.open();
+    t.after(async () => { client.close(); peer.close(); await sup.stop(); });
+    assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
+    assert.equal((await client.createPermission(peer.address)).cls, StunClass.SUCCESS);
+    client.sendIndication(peer.address, Buffer.from('to peer'));
+    assert.equal((await peer.next()).data.toString(), 'to peer');
+    peer.send(Buffer.from('to client'), client.relay!);
+    assert.equal((await client.nextDataIndication()).data.toString(), 'to client');
+    // 127.0.0.2 is in the denied /8 and not in the allowed /32
+    assert.equal(errorCodeOf(await client.createPermission({ address: '127.0.0.2', port: peer.address.port })), 403);
+  });
+
+  test('turnMaxAllocationsPerUser (486) and turnMaxAllocations (508)', async (t) => {
+    const users = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
+    const { sup, listener } = await startTurnSup({ auth: { users }, turnMaxAllocationsPerUser: 1, turnMaxAllocations: 2 });
+    const clients = await Promise.all((['alice', 'alice', 'bob', 'carol'] as const).map((u) => RawTurnClient.open(serverOf(listener()!), u, users[u])));
+    t.after(async () => { for (const c of clients) c.close(); await sup.stop(); });
+    const [alice1, alice2, bob, carol] = clients as [RawTurnClient, RawTurnClient, RawTurnClient, RawTurnClient];
+    assert.equal((await alice1.allocate()).cls, StunClass.SUCCESS);
+    assert.equal(errorCodeOf(await alice2.allocate()), 486, 'alice holds her one allocation');
+    assert.equal((await bob.allocate()).cls, StunClass.SUCCESS);
+    assert.equal(errorCodeOf(await carol.allocate()), 508, 'two in all');
+    assert.equal((await alice1.refresh(0)).cls, StunClass.SUCCESS);
+    assert.equal((await carol.allocate()).cls, StunClass.SUCCESS, 'a freed allocation can be taken again');
   });
 });
 

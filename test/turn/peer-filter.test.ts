@@ -45,6 +45,25 @@ describe('PeerFilter overrides', () => {
     assert.equal(f.checkPeer('8.8.4.4'), 'allowed');
   });
 
+  test('denied wins over allowLoopbackPeers; allowed wins over denied (issue 3)', () => {
+    const f = new PeerFilter({ allowLoopbackPeers: true, denied: ['127.0.0.0/8'] });
+    assert.equal(f.checkPeer('127.0.0.1'), 'denied');
+    assert.equal(f.checkDestination('127.0.0.1', 50000), 'denied');
+    assert.equal(f.checkPeer('::1'), 'allowed', 'the rest of loopback is still allowed');
+    const g = new PeerFilter({ allowLoopbackPeers: false, allowed: ['127.0.0.1/32'], denied: ['127.0.0.0/8'] });
+    assert.equal(g.checkPeer('127.0.0.1'), 'allowed');
+    assert.equal(g.checkPeer('127.0.0.2'), 'denied');
+    assert.equal(g.checkPeer('::1'), 'denied', 'the default list still applies');
+  });
+
+  test('allowLoopbackPeers reaches loopback on any port, even when it is the server\'s own address', () => {
+    const f = new PeerFilter({ allowLoopbackPeers: true, selfAddresses: ['127.0.0.1'], relayPorts: [49152, 65535] });
+    assert.equal(f.checkDestination('127.0.0.1', 5353), 'allowed');
+    const g = new PeerFilter({ selfAddresses: ['127.0.0.1'], relayPorts: [49152, 65535], defaultDenied: [] });
+    assert.equal(g.checkDestination('127.0.0.1', 5353), 'denied');
+    assert.equal(g.checkDestination('127.0.0.1', 50000), 'allowed');
+  });
+
   test('the server\'s own address is reachable on relay ports only', () => {
     const f = new PeerFilter({ selfAddresses: ['203.0.114.5', '0.0.0.0'], relayPorts: [49152, 65535] });
     assert.equal(f.checkPeer('203.0.114.5'), 'allowed');

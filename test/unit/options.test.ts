@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { DEFAULTS, OPTION_NAMES, parseOptions } from '../../src/options.js';
 import { ErrorCode, ServerError } from '../../src/errors.js';
+import { coerce, envName, kebab, optionsFromEnv } from '../../src/config.js';
 
 const AUTH = { auth: { users: { alice: 'pw' } } };
 
@@ -37,6 +38,10 @@ describe('parseOptions defaults', () => {
       maxAuthAttempts: 5,
       rateLimit: { perSecond: 50, burst: 100 },
       allowLoopbackPeers: false,
+      turnAllowedPeers: [],
+      turnDeniedPeers: [],
+      turnMaxAllocationsPerUser: 32,
+      turnMaxAllocations: 1000,
       turnLifetime: 600,
       adminToken: null,
       inspect: null,
@@ -81,6 +86,10 @@ describe('parseOptions defaults', () => {
       maxAuthAttempts: 1,
       rateLimit: { perSecond: 0.5, burst: 1 },
       allowLoopbackPeers: true,
+      turnAllowedPeers: ['10.1.0.0/16', '2001:db8::/32', '127.0.0.1'],
+      turnDeniedPeers: ['8.8.8.0/24'],
+      turnMaxAllocationsPerUser: 1,
+      turnMaxAllocations: 5,
       turnLifetime: 3600,
       adminToken: 'x'.repeat(16),
       inspect: true,
@@ -98,6 +107,10 @@ describe('parseOptions defaults', () => {
     assert.equal(o.maxAuthAttempts, 1);
     assert.deepEqual(o.rateLimit, { perSecond: 0.5, burst: 1 });
     assert.equal(o.allowLoopbackPeers, true);
+    assert.deepEqual(o.turnAllowedPeers, ['10.1.0.0/16', '2001:db8::/32', '127.0.0.1']);
+    assert.deepEqual(o.turnDeniedPeers, ['8.8.8.0/24']);
+    assert.equal(o.turnMaxAllocationsPerUser, 1);
+    assert.equal(o.turnMaxAllocations, 5);
     assert.equal(o.turnLifetime, 3600);
     assert.equal(o.adminToken, 'x'.repeat(16));
     assert.equal(o.inspect, 5678);
@@ -123,6 +136,8 @@ describe('parseOptions defaults', () => {
     assert.ok(Object.isFrozen(o));
     assert.ok(Object.isFrozen(o.rateLimit));
     assert.ok(Object.isFrozen(o.relayPorts));
+    assert.ok(Object.isFrozen(o.turnAllowedPeers));
+    assert.ok(Object.isFrozen(o.turnDeniedPeers));
     assert.ok(Object.isFrozen(o.tls));
     assert.throws(() => {
       (o as { port: number }).port = 1;
@@ -194,6 +209,19 @@ describe('parseOptions errors', () => {
     ['rateLimit', { rateLimit: { perSecond: 0, burst: 1 } }, 'rateLimit.perSecond'],
     ['rateLimit', { rateLimit: { perSecond: 1 } }, 'rateLimit.burst'],
     ['allowLoopbackPeers', { allowLoopbackPeers: 'yes' }],
+    ['turnAllowedPeers', { turnAllowedPeers: '10.0.0.0/8' }],
+    ['turnAllowedPeers', { turnAllowedPeers: ['10.0.0.0/33'] }],
+    ['turnAllowedPeers', { turnAllowedPeers: ['10.0.0.0/8', 'example.org'] }],
+    ['turnAllowedPeers', { turnAllowedPeers: [10] }],
+    ['turnDeniedPeers', { turnDeniedPeers: ['::/129'] }],
+    ['turnDeniedPeers', { turnDeniedPeers: ['10.0.0.0/8/1'] }],
+    ['turnDeniedPeers', { turnDeniedPeers: { cidr: '10.0.0.0/8' } }],
+    ['turnMaxAllocationsPerUser', { turnMaxAllocationsPerUser: 0 }],
+    ['turnMaxAllocationsPerUser', { turnMaxAllocationsPerUser: 1.5 }],
+    ['turnMaxAllocationsPerUser', { turnMaxAllocationsPerUser: '32' }],
+    ['turnMaxAllocations', { turnMaxAllocations: 0 }],
+    ['turnMaxAllocations', { turnMaxAllocations: -1 }],
+    ['turnMaxAllocations', { turnMaxAllocations: 'many' }],
     ['turnLifetime', { turnLifetime: 3601 }],
     ['turnLifetime', { turnLifetime: 0 }],
     ['adminToken', { adminToken: 'short' }],
@@ -210,6 +238,12 @@ describe('parseOptions errors', () => {
   test('every option name has at least one invalid-value case above', () => {
     const covered = new Set(invalid.map(([name]) => name));
     assert.deepEqual(OPTION_NAMES.filter((n) => !covered.has(n)), []);
+  });
+
+  test('an invalid CIDR names the option and the bad entry', () => {
+    throwsFor(() => parseOptions({ turnAllowedPeers: ['10.0.0.0/8', '300.1.1.1/8'] }), 'turnAllowedPeers', /"300\.1\.1\.1\/8" is not a CIDR block/);
+    throwsFor(() => parseOptions({ turnDeniedPeers: ['fe80::/200'] }), 'turnDeniedPeers', /"fe80::\/200"/);
+    assert.deepEqual(parseOptions({ turnDeniedPeers: [] }).turnDeniedPeers, []);
   });
 
   test('a known key with a value of the wrong type is not reported as an unknown option', () => {
@@ -241,5 +275,26 @@ describe('parseOptions errors', () => {
       assert.equal(parseOptions({ host }).host, host);
     }
     assert.equal(parseOptions({ ...AUTH, host: '0.0.0.0' }).host, '0.0.0.0');
+  });
+});
+
+describe('TURN peer and quota options from the CLI and the environment', () => {
+  test('flags and env variables: JSON arrays of CIDRs, integers', () => {
+    assert.equal(kebab('turnAllowedPeers'), 'turn-allowed-peers');
+    assert.equal(kebab('turnMaxAllocationsPerUser'), 'turn-max-allocations-per-user');
+    assert.equal(envName('turnDeniedPeers'), 'WEBRTC_SERVER_TURN_DENIED_PEERS');
+    assert.equal(envName('turnMaxAllocations'), 'WEBRTC_SERVER_TURN_MAX_ALLOCATIONS');
+    const fromEnv = optionsFromEnv({
+      WEBRTC_SERVER_TURN_ALLOWED_PEERS: '["10.1.0.0/16"]',
+      WEBRTC_SERVER_TURN_DENIED_PEERS: '["127.0.0.0/8", "::1"]',
+      WEBRTC_SERVER_TURN_MAX_ALLOCATIONS_PER_USER: '4',
+      WEBRTC_SERVER_TURN_MAX_ALLOCATIONS: '100',
+    });
+    assert.deepEqual(fromEnv, { turnAllowedPeers: ['10.1.0.0/16'], turnDeniedPeers: ['127.0.0.0/8', '::1'], turnMaxAllocationsPerUser: 4, turnMaxAllocations: 100 });
+    const o = parseOptions(fromEnv);
+    assert.deepEqual([o.turnAllowedPeers, o.turnDeniedPeers, o.turnMaxAllocationsPerUser, o.turnMaxAllocations], [['10.1.0.0/16'], ['127.0.0.0/8', '::1'], 4, 100]);
+    throwsFor(() => coerce('turnAllowedPeers', '10.0.0.0/8'), 'turnAllowedPeers', /JSON/);
+    throwsFor(() => coerce('turnMaxAllocations', 'lots'), 'turnMaxAllocations', /integer/);
+    throwsFor(() => parseOptions(optionsFromEnv({ WEBRTC_SERVER_TURN_DENIED_PEERS: '["not-a-cidr"]' })), 'turnDeniedPeers');
   });
 });
