@@ -32,6 +32,8 @@ import type { ForwardableFrame } from './forwarding.js';
 import { parseClientFrame, PING_FRAME } from './protocol.js';
 import type { Credentials } from './protocol.js';
 import { TokenBucket } from './rate-limiter.js';
+import { WriteCoalescer } from './write-coalescer.js';
+import type { Socket } from 'node:net';
 
 
 const TEXT = { binary: false } as const;
@@ -48,6 +50,7 @@ type ConnectionActor = Actor<typeof connectionMachine>;
 @injectable()
 export class ConnectionFactory {
   readonly machine;
+  readonly coalescer = new WriteCoalescer();
   /** The Connection behind each actor, for the effects provided below. */
   private readonly connections = new WeakMap<object, Connection>();
 
@@ -123,6 +126,8 @@ export class Connection implements Worker, MemberSink {
   private readonly bucket: TokenBucket;
   private readonly idle: IdleWatch;
   private readonly closed: Promise<void>;
+  /** The TCP socket under `ws` (ws keeps it as `_socket`), for write coalescing. */
+  private readonly socket: Socket;
   private exitListener: ((reason: ExitReason) => void) | null = null;
   private exit: ExitReason | null = null;
   private stopping = false;
@@ -147,6 +152,7 @@ export class Connection implements Worker, MemberSink {
       },
     });
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
   }
 
   /** This connection's logger (a pino child carrying peer_id and room), made on first use. */
@@ -202,7 +208,9 @@ export class Connection implements Worker, MemberSink {
 
   /** MemberSink: a frame from the room, serialized once for all recipients. */
   deliver(frame: Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame, TEXT);
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.factory.coalescer.hold(this.socket);
+    this.ws.send(frame, TEXT);
   }
 
   /** MemberSink: the room failed and dropped this member. */
