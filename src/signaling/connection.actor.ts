@@ -81,8 +81,9 @@ export class ConnectionFactory {
         },
         leaveRoom: ({ context }) => this.directory()?.leave(context.room, context.peerId),
         forward: ({ self }, { frame }) => of(self).forward(frame),
+        // With the inspector on, every frame goes through the actor so that it shows there.
         startForwarding: ({ self }) => {
-          of(self).forwarding = true;
+          of(self).forwarding = options.inspect === null;
         },
         stopForwarding: ({ self }) => {
           of(self).forwarding = false;

@@ -69,6 +69,12 @@ describe('inspector', () => {
       'authenticate event',
     );
     await waitFor(() => received.some((e) => e.type === '@xstate.event' && (e.event as { type: string }).type === 'room.leave'), 5000, 'room.leave event');
+    const message = await waitFor(
+      () => received.find((e) => e.type === '@xstate.event' && (e.event as { type: string }).type === 'frame.message'),
+      5000,
+      'the message, as an event of the sender',
+    );
+    assert.deepEqual((message as unknown as { event: { payload: unknown } }).event.payload, { event: 'hello', data: 1 });
     const auth = received.find((e) => e.type === '@xstate.event' && (e.event as { type: string }).type === 'frame.authenticate')!;
     assert.deepEqual((auth as { event: unknown }).event, { type: 'frame.authenticate', credentials: { username: 'alice', password: '[redacted]' } });
     assert.ok(actorNames().includes('supervisor:connection_sup'), 'dynamic supervisors are shown too');
