@@ -28,6 +28,7 @@ import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
 import { LocalRoomBus } from '../src/rooms/room-bus.js';
 import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import { TURN_CREDENTIALS, TurnCredentialCache } from '../src/turn/credential-cache.js';
+import { TURN_BOUND_PORT } from '../src/turn/turn-listener.js';
 import type { AnyHttpServer } from '../src/signaling/listener.js';
 import { rootSupSpec } from './root_sup.js';
 import type { ChildSpec, ExitReason, SupervisorSnapshot, Worker } from './worker.js';
@@ -75,6 +76,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, undefined, () => metrics.callbackErrors.inc()) });
   c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
   c.register(TURN_CREDENTIALS, { useValue: new TurnCredentialCache() });
+  c.register(TURN_BOUND_PORT, { useValue: { port: null } });
   c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
   c.registerSingleton(ConnectionFactory);
   c.register(ROOT, { useValue: { current: null } });

@@ -5,7 +5,7 @@
  * `turnAddress()` finds it again after a restart, and reports an engine
  * failure as a crash so its supervisor restarts it on the same port.
  */
-import type { DependencyContainer } from 'tsyringe';
+import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import { AUTHENTICATOR, LOGGER, METRICS, OPTIONS, REGISTRY } from '../di/tokens.js';
@@ -154,19 +154,12 @@ export class TurnListener implements Worker {
   }
 }
 
-/** Per server: the port the listener first bound (so a restart keeps it) and a fallback cache. */
-const boundPorts = new WeakMap<DependencyContainer, number>();
-const fallbackCaches = new WeakMap<DependencyContainer, TurnCredentialCache>();
+/** Per server (in its container): the port the TURN listener first bound, so a restart keeps it. */
+export const TURN_BOUND_PORT: InjectionToken<{ port: number | null }> = Symbol('turnBoundPort');
 
-/** The server's TURN credential cache: the registered one, else one kept per container. */
+/** The server's TURN credential cache (signaling logins fill it). */
 export function turnCredentialCache(c: DependencyContainer): TurnCredentialCache {
-  if (c.isRegistered(TURN_CREDENTIALS, true)) return c.resolve(TURN_CREDENTIALS);
-  let cache = fallbackCaches.get(c);
-  if (!cache) {
-    cache = new TurnCredentialCache();
-    fallbackCaches.set(c, cache);
-  }
-  return cache;
+  return c.resolve(TURN_CREDENTIALS);
 }
 
 /**
@@ -185,7 +178,8 @@ export async function startTurnListener(c: DependencyContainer, tuning?: TurnTun
     ...(c.isRegistered(METRICS, true) ? { relayed: c.resolve(METRICS).turnRelayed } : {}),
     ...(tuning ? { tuning } : {}),
   };
-  const previous = boundPorts.get(c);
+  const bound = c.resolve(TURN_BOUND_PORT);
+  const previous = bound.port ?? undefined;
   let listener: TurnListener;
   try {
     listener = await TurnListener.start({ ...deps, ...(previous !== undefined ? { port: previous } : {}) });
@@ -194,6 +188,6 @@ export async function startTurnListener(c: DependencyContainer, tuning?: TurnTun
     listener = await TurnListener.start(deps);
   }
   const port = listener.address()?.port;
-  if (port !== undefined) boundPorts.set(c, port);
+  if (port !== undefined) bound.port = port;
   return listener;
 }
