@@ -120,7 +120,7 @@ async function suites(config: BenchConfig, pool: WorkerPool, result: BenchResult
   if (config.suites.includes('fanout')) result.fanout = await runFanout(config, pool, unavailable);
   if (config.suites.includes('idle')) result.idle = await runIdle(config, pool);
   if (config.suites.includes('churn')) result.churn = await runChurn(config, pool);
-  if (config.suites.includes('turn')) result.turn = runTurn();
+  if (config.suites.includes('turn')) result.turn = await runTurn(config, pool);
   if (config.profile) {
     // Our wrappers write their profile when they exit, which stop() waited for.
     const dir = config.profile.dir;
@@ -130,7 +130,11 @@ async function suites(config: BenchConfig, pool: WorkerPool, result: BenchResult
       .sort()
       .flatMap((run) => {
         const main = mainThreadProfile(join(dir, run));
-        const window = result.fanout?.runs.find((r) => `fanout-${r.mode}-${r.target}-r${r.round}` === run)?.loadWindowUs ?? undefined;
+        const window =
+          result.fanout?.runs.find((r) => `fanout-${r.mode}-${r.target}-r${r.round}` === run)?.loadWindowUs ??
+          result.churn?.runs.find((r) => `churn-${r.target}-r${r.round}` === run)?.loadWindowUs ??
+          result.turn?.runs.find((r) => `turn-${r.target}-r${r.round}` === run)?.loadWindowUs ??
+          undefined;
         return main ? [{ ...summarizeProfile(main, config.profile!.top, window), run }] : [];
       });
   }
@@ -214,8 +218,42 @@ function headlines(result: BenchResult): Headline[] {
     out.push({ name: 'churn: cycles/s, ours / bare relay connect+close', value: c.ratio, unit: '×', perRound: null, goal: '', met: null });
     out.push({ name: 'churn: cycles per server CPU-s, ours / bare relay', value: c.efficiencyRatio, unit: '×', perRound: null, goal: '', met: null });
   }
-  if (result.turn) {
-    out.push({ name: 'TURN: packets/s relayed, ours / coturn', value: null, unit: '×', perRound: null, goal: '≥ 0.5', met: null, note: 'not run: TURN not available yet' });
+  const t = result.turn;
+  if (t) {
+    // coturn is multi-threaded: held under ~90% of a core it was waiting for the client, not the other way round.
+    const clientBound = t.coturnCpuPct.filter((p) => p === null || p < 90);
+    const why = t.status === 'not run' ? `not run: ${t.reason}` : t.throughputRatio === null ? t.reason || 'no round with both targets' : undefined;
+    out.push({
+      name: 'TURN: packets/s relayed, ours / coturn',
+      value: t.throughputRatio,
+      unit: '×',
+      perRound: t.throughputRatios,
+      goal: '≥ 0.5',
+      met: t.throughputRatio === null || clientBound.length ? null : t.throughputRatio >= 0.5,
+      ...(why
+        ? { note: why }
+        : clientBound.length
+          ? { note: `coturn at ${t.coturnCpuPct.map((p) => `${p ?? '?'}%`).join('/')} CPU: client-bound, judge by pkts/CPU-s` }
+          : {}),
+    });
+    out.push({
+      name: 'TURN: relayed packets per server CPU-s, ours / coturn',
+      value: t.efficiencyRatio,
+      unit: '×',
+      perRound: t.efficiencyRatios,
+      goal: '≥ 0.5',
+      met: t.efficiencyRatio === null ? null : t.efficiencyRatio >= 0.5,
+    });
+    if (t.vsBareEfficiencyRatios.length) {
+      out.push({
+        name: 'TURN: relayed packets per server CPU-s, ours / bare Node relay',
+        value: t.vsBareEfficiencyRatio,
+        unit: '×',
+        perRound: t.vsBareEfficiencyRatios,
+        goal: '',
+        met: null,
+      });
+    }
   }
   return out;
 }
@@ -224,8 +262,10 @@ function headlines(result: BenchResult): Headline[] {
 
 const HELP = `usage: npm run bench -- [options]
   --full              the issue's full sizes (18,000 idle connections, 20 rooms × 6, 3 rounds)
-  --profile           fan-out (broadcast) only, ours and the bare relay under node --cpu-prof;
-                      prints the top self-time functions
+  --profile           ours and the bare relay under node --cpu-prof; prints the top self-time
+                      functions of each (samples under load only). Fan-out broadcast by default;
+                      with --only churn: the churn cycle (connect+auth+join+leave vs connect+close);
+                      with --only turn: our TURN and the bare Node TURN relay (coturn unprofiled)
   --rounds N          rounds of alternating targets (default 2)
   --only LIST         suites to run, comma-separated: ${SUITES.join(',')}
   --connections N     idle connections (suite 2)
@@ -297,7 +337,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${formatReport(result)}\n`);
   if (result.profiles) {
     for (const p of result.profiles) {
-      process.stdout.write(`\n${formatProfile({ ...p, file: relative(ROOT, p.file) }, `CPU profile of ${p.run.includes('-ours-') ? 'OUR SERVER' : 'the bare relay'} (${p.run}, main thread)`, config.profile!.top)}\n`);
+      const who = p.run.includes('-ours-') ? 'OUR SERVER' : p.run.startsWith('turn-') ? 'the bare Node TURN relay' : 'the bare relay';
+      process.stdout.write(`\n${formatProfile({ ...p, file: relative(ROOT, p.file) }, `CPU profile of ${who} (${p.run}, main thread)`, config.profile!.top)}\n`);
     }
   }
   if (config.out) process.stdout.write(`\nfigures written to ${relative(process.cwd(), config.out)}\n`);

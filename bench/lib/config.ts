@@ -45,6 +45,23 @@ export interface ChurnConfig {
   targets: TargetKind[];
 }
 
+/** `bare`: bench/targets/bare-turn.ts, the least a Node TURN relay does (no auth, no checks). */
+export type TurnTargetKind = 'ours' | 'coturn' | 'bare';
+
+export interface TurnConfig {
+  /** TURN sessions (one UDP socket, allocation and channel each), spread over the workers. */
+  sessions: number;
+  workers: number;
+  /** Closed loop: ChannelData packets in flight per session. */
+  window: number;
+  /** ChannelData payload in bytes (a multiple of 4, at least 12). */
+  payloadBytes: number;
+  warmupMs: number;
+  measureMs: number;
+  /** Alternating per round; ours first, coturn the baseline, the bare Node relay for scale. */
+  targets: TurnTargetKind[];
+}
+
 export interface BenchConfig {
   preset: 'default' | 'full' | 'smoke' | 'profile';
   rounds: number;
@@ -52,9 +69,10 @@ export interface BenchConfig {
   fanout: FanoutConfig;
   idle: IdleConfig;
   churn: ChurnConfig;
+  turn: TurnConfig;
   /** Where the JSON goes (null: nowhere). */
   out: string | null;
-  /** Run ours (and the bare relay) under --cpu-prof in the fan-out case and print the top functions. */
+  /** Run ours (and the bare relay) under --cpu-prof (fan-out, churn, TURN) and print the top functions. */
   profile: { dir: string; top: number } | null;
   /** Progress lines go here (null: silent). */
   log: ((line: string) => void) | null;
@@ -82,6 +100,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
     },
     idle: { connections: 2_000, roomSize: 4, perWorker: 4_500, concurrency: 100, warmup: 200, settleMs: 1_000, targets: ['ours', 'bare'] },
     churn: { loops: 16, rooms: 8, durationMs: 3_000, workers: 2, targets: ['ours', 'bare'] },
+    turn: { sessions: 16, workers: 1, window: 8, payloadBytes: 200, warmupMs: 500, measureMs: 3_000, targets: ['ours', 'coturn', 'bare'] },
     out: null,
     profile: null,
     log: (line) => process.stderr.write(`${line}\n`),
@@ -97,6 +116,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         fanout: { ...base.fanout, rooms: 20, clientsPerRoom: 6, steps: [2_000, 5_000, 10_000, 20_000, 40_000], warmupMs: 500, measureMs: 2_000 },
         idle: { ...base.idle, connections: 18_000, concurrency: 200 },
         churn: { ...base.churn, durationMs: 5_000 },
+        turn: { ...base.turn, measureMs: 5_000 },
         deadlineMs: 45 * 60_000,
       };
     case 'profile':
@@ -105,6 +125,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         rounds: 1,
         suites: ['fanout'],
         fanout: { ...base.fanout, steps: [10_000], measureMs: 3_000, targets: { broadcast: ['ours', 'bare'], unicast: [] } },
+        churn: { ...base.churn, durationMs: 5_000 },
       };
     case 'smoke':
       return {
@@ -113,6 +134,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         fanout: { ...base.fanout, rooms: 2, clientsPerRoom: 3, steps: [400], warmupMs: 100, measureMs: 300, window: 8 },
         idle: { ...base.idle, connections: 20, warmup: 4, concurrency: 10, settleMs: 100 },
         churn: { ...base.churn, loops: 2, rooms: 2, durationMs: 300, workers: 1 },
+        turn: { ...base.turn, sessions: 2, window: 2, warmupMs: 100, measureMs: 300 },
         log: null,
         deadlineMs: 3 * 60_000,
       };

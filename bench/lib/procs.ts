@@ -5,7 +5,10 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createSocket as createUdpSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -55,11 +58,17 @@ function ticksPerSecond(): number {
 
 /** utime + stime of a process, in seconds (10 ms resolution); null off Linux or once it is gone. */
 export function procCpuSeconds(pid: number): number | null {
+  const split = procCpuSplit(pid);
+  return split && split.user + split.system;
+}
+
+/** utime and stime of a process (all its threads), in seconds; null off Linux or once it is gone. */
+export function procCpuSplit(pid: number): { user: number; system: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After "pid (comm) ", field 3 (state) is index 0: utime is field 14, stime 15.
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+    return { user: Number(fields[11]) / ticksPerSecond(), system: Number(fields[12]) / ticksPerSecond() };
   } catch {
     return null;
   }
@@ -195,6 +204,8 @@ export interface TargetProcess {
   readonly port: number;
   /** `ws://127.0.0.1:PORT` */
   readonly base: string;
+  /** Our server's STUN/TURN UDP port when its TURN is on; else null. */
+  readonly turnPort: number | null;
   /** The server's own view of its CPU and memory (our wrappers only). */
   usage(gc?: boolean): Promise<UsageReply | null>;
   cpuSeconds(): number | null;
@@ -209,6 +220,8 @@ export interface StartOptions {
   exposeGc?: boolean;
   /** Extra options for our server (BENCH_OPTIONS). */
   ourOptions?: Record<string, unknown>;
+  /** Another server of bench/targets/ speaking the same IPC (`bare-turn.ts`: the Node TURN baseline). */
+  script?: string;
 }
 
 export async function startTarget(kind: TargetKind, options: StartOptions = {}): Promise<TargetProcess> {
@@ -218,11 +231,12 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
   for (const key of Object.keys(env)) if (key.startsWith('WEBRTC_SERVER_')) delete env[key];
   let child: ChildProcess;
   let port: number;
+  let turnPort: number | null = null;
   if (kind === 'ours' || kind === 'bare') {
     const flags = [...(options.exposeGc ? ['--expose-gc'] : [])];
     // One folder per run: tsx's module hooks run on a thread of their own, which writes a profile too.
     if (options.profile) flags.push('--cpu-prof', `--cpu-prof-dir=${join(options.profile.dir, options.profile.name)}`);
-    const file = join(ROOT, 'bench', 'targets', kind === 'ours' ? 'ours.ts' : 'bare-relay.ts');
+    const file = join(ROOT, 'bench', 'targets', options.script ?? (kind === 'ours' ? 'ours.ts' : 'bare-relay.ts'));
     child = track(
       spawn(process.execPath, [...flags, ...TSX, file], {
         cwd: ROOT,
@@ -234,9 +248,10 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     raiseFileLimit(child.pid!);
     port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${kind} did not start within 30 s: ${output()}`)), 30_000);
-      child.on('message', (m: { op?: string; port?: number }) => {
+      child.on('message', (m: { op?: string; port?: number; turnPort?: number | null }) => {
         if (m.op === 'listening') {
           clearTimeout(timer);
+          turnPort = m.turnPort ?? null;
           resolve(m.port!);
         }
       });
@@ -284,6 +299,7 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     pid,
     port,
     base: `ws://127.0.0.1:${port}`,
+    turnPort,
     usage,
     cpuSeconds: () => procCpuSeconds(pid),
     rssKiB: () => procRssKiB(pid),
@@ -386,4 +402,163 @@ export class WorkerPool {
 /** Source addresses 127.0.0.x spread the client sockets' ephemeral ports. */
 export function localAddresses(first: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `127.0.0.${first + i}`);
+}
+
+// ---------------------------------------------------------------- TURN baselines (coturn, the UDP echo peer)
+
+export const COTURN_BIN = ['/usr/bin/turnserver', '/usr/local/bin/turnserver'].find((p) => existsSync(p)) ?? null;
+const PEER_BIN = ['/usr/bin/turnutils_peer', '/usr/local/bin/turnutils_peer'].find((p) => existsSync(p)) ?? null;
+
+/** A UDP port free right now on 127.0.0.1 (bound to 0, then released). */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = createUdpSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Sends `probe` to 127.0.0.1:port every 100 ms until something answers
+ * (an echo, a STUN response), the child exits or `timeoutMs` passes.
+ */
+async function waitForUdp(port: number, probe: Buffer, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const socket = createUdpSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      let timer: NodeJS.Timeout;
+      const attempt = () => {
+        if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before answering`));
+        if (Date.now() > deadline) return reject(new Error(`no answer on udp ${port} after ${timeoutMs} ms`));
+        socket.send(probe, port, '127.0.0.1');
+        timer = setTimeout(attempt, 100);
+      };
+      socket.once('message', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.on('error', () => {}); // ICMP port unreachable before the child listens
+      socket.bind(0, '127.0.0.1', attempt);
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+/** A STUN Binding request (RFC 5389): what a TURN server answers without credentials. */
+function stunBindingRequest(): Buffer {
+  const out = Buffer.alloc(20);
+  out.writeUInt16BE(0x0001, 0);
+  out.writeUInt32BE(0x2112a442, 4);
+  randomBytes(12).copy(out, 8);
+  return out;
+}
+
+/** A process started here for the TURN suite: coturn, or the echo peer. */
+export interface UdpProcess {
+  readonly pid: number;
+  readonly port: number;
+  /** What runs (for the report). */
+  readonly command: string;
+  cpuSeconds(): number | null;
+  stop(): Promise<void>;
+}
+
+function udpProcess(child: ChildProcess, port: number, command: string, cleanup: () => void): UdpProcess {
+  const pid = child.pid!;
+  return {
+    pid,
+    port,
+    command,
+    cpuSeconds: () => procCpuSeconds(pid),
+    async stop() {
+      try {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          if (!(await waitExit(child, 5_000))) {
+            child.kill('SIGKILL');
+            await waitExit(child, 2_000);
+          }
+        }
+      } finally {
+        cleanup();
+      }
+    },
+  };
+}
+
+export interface CoturnOptions {
+  user: string;
+  password: string;
+  realm: string;
+  relayPorts: readonly [number, number];
+}
+
+/**
+ * coturn's `turnserver` on 127.0.0.1 and a free UDP port, from the command
+ * line only (`-n`: no /etc/turnserver.conf), with its pid file and user
+ * database in a temporary folder: never 3478, never the system's coturn.
+ */
+export async function startCoturn(options: CoturnOptions): Promise<UdpProcess> {
+  if (!COTURN_BIN) throw new Error('coturn is not installed (no turnserver in /usr/bin or /usr/local/bin)');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-coturn-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const port = await freeUdpPort();
+  const args = [
+    '-n',
+    '--listening-ip=127.0.0.1',
+    `--listening-port=${port}`,
+    '--relay-ip=127.0.0.1',
+    `--min-port=${options.relayPorts[0]}`,
+    `--max-port=${options.relayPorts[1]}`,
+    '--lt-cred-mech',
+    `--user=${options.user}:${options.password}`,
+    `--realm=${options.realm}`,
+    '--allow-loopback-peers',
+    '--no-tls',
+    '--no-dtls',
+    '--no-tcp',
+    '--no-tcp-relay',
+    '--no-rfc5780',
+    '--no-cli',
+    `--pidfile=${join(dir, 'turnserver.pid')}`,
+    `--db=${join(dir, 'turndb')}`,
+    '--log-file=stdout',
+    '--simple-log',
+  ];
+  const child = track(spawn(COTURN_BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const output = tail(child);
+  try {
+    await waitForUdp(port, stunBindingRequest(), 10_000, child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    cleanup();
+    throw new Error(`coturn: ${(err as Error).message}: ${output()}`);
+  }
+  return udpProcess(child, port, `turnserver ${args.join(' ')}`, cleanup);
+}
+
+/**
+ * The TURN peer: a UDP echo on 127.0.0.1 (coturn's C `turnutils_peer` when
+ * installed, so that the peer costs little; else a Node echo).
+ */
+export async function startEchoPeer(): Promise<UdpProcess> {
+  const port = await freeUdpPort();
+  const [file, args] = PEER_BIN
+    ? [PEER_BIN, ['-L', '127.0.0.1', '-p', String(port)]]
+    : [process.execPath, [...TSX, join(ROOT, 'bench', 'targets', 'udp-echo.ts'), String(port)]];
+  // The Node echo exits when its stdin (this process) goes away.
+  const child = track(spawn(file, args, { cwd: ROOT, stdio: [PEER_BIN ? 'ignore' : 'pipe', 'pipe', 'pipe'] }));
+  const output = tail(child);
+  try {
+    await waitForUdp(port, Buffer.from('ping'), 20_000, child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`echo peer: ${(err as Error).message}: ${output()}`);
+  }
+  return udpProcess(child, port, `${file === process.execPath ? 'node bench/targets/udp-echo.ts' : file} ${args.slice(-4).join(' ')}`, () => {});
 }

@@ -18,6 +18,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -45,7 +46,16 @@ export interface ProfileSummary {
   busyMs: number;
   top: FunctionCost[];
   areas: { area: string; selfMs: number; selfPct: number }[];
+  /**
+   * Each sample charged to the innermost function of ours (src/, supervisors/)
+   * on its stack: that function's own time plus the library and Node code it
+   * called (XState steps, ws writes…). Samples with no function of ours on the
+   * stack (sockets, HTTP parsing, promise jobs) are charged to NO_OURS.
+   */
+  byOurs: FunctionCost[];
 }
+
+export const NO_OURS = '(no function of ours on the stack)';
 
 const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
 
@@ -59,6 +69,19 @@ export function summarizeProfile(file: string, top = 20, window?: { fromUs: numb
   const byId = new Map<number, ProfileNode>();
   for (const node of profile.nodes) byId.set(node.id, node);
   const inRange = window !== undefined && window.fromUs >= profile.startTime && window.toUs <= profile.endTime + 1_000_000;
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  /** Node id -> the innermost node of ours at or above it (null: none), memoized. */
+  const oursOf = new Map<number, number | null>();
+  const nearestOurs = (id: number): number | null => {
+    const known = oursOf.get(id);
+    if (known !== undefined) return known;
+    const frame = byId.get(id)!.callFrame;
+    const parent = parentOf.get(id);
+    const found = isOurs(frame) ? id : parent === undefined ? null : nearestOurs(parent);
+    oursOf.set(id, found);
+    return found;
+  };
   const selfUs = new Map<number, number>();
   // timeDeltas[i] is the time before sample i; the time after it (deltas[i+1]) is what sample i stood for.
   let t = profile.startTime;
@@ -82,6 +105,17 @@ export function summarizeProfile(file: string, top = 20, window?: { fromUs: numb
     else byFunction.set(key, { frame, us });
   }
   const busyUs = Math.max(1, totalUs - idleUs);
+  const byOursUs = new Map<string, { frame: CallFrame; us: number }>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
+    if (frame.functionName === '(idle)') continue;
+    const ours = SPECIAL.has(frame.functionName) ? null : nearestOurs(id);
+    const owner = ours === null ? (SPECIAL.has(frame.functionName) ? frame : { functionName: NO_OURS, url: '', lineNumber: 0, columnNumber: 0 }) : byId.get(ours)!.callFrame;
+    const key = `${owner.functionName}|${owner.url}|${owner.lineNumber}`;
+    const entry = byOursUs.get(key);
+    if (entry) entry.us += us;
+    else byOursUs.set(key, { frame: owner, us });
+  }
   const functions = [...byFunction.values()]
     .filter((e) => e.frame.functionName !== '(idle)')
     .sort((a, b) => b.us - a.us);
@@ -102,6 +136,16 @@ export function summarizeProfile(file: string, top = 20, window?: { fromUs: numb
     areas: [...areas.entries()]
       .sort((a, b) => b[1] - a[1])
       .map(([name, us]) => ({ area: name, selfMs: round(us / 1000), selfPct: round((100 * us) / busyUs) })),
+    byOurs: [...byOursUs.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map((e) => ({
+        functionName: e.frame.functionName || '(anonymous)',
+        location: e.frame.functionName === NO_OURS ? '' : location(e.frame),
+        area: e.frame.functionName === NO_OURS ? 'node internals, npm' : area(e.frame),
+        selfMs: round(e.us / 1000),
+        selfPct: round((100 * e.us) / busyUs),
+      })),
   };
 }
 
@@ -121,6 +165,12 @@ function location(frame: CallFrame): string {
   const p = path(frame.url);
   // TypeScript loaded through tsx is compacted: its line numbers say nothing.
   return p.endsWith('.ts') ? p : `${p}:${frame.lineNumber + 1}`;
+}
+
+function isOurs(frame: CallFrame): boolean {
+  if (!frame.url.startsWith('file://')) return false;
+  const p = path(frame.url);
+  return p.startsWith('src/') || p.startsWith('supervisors/');
 }
 
 /** Which part of the process a function belongs to. */

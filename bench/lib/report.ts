@@ -91,8 +91,26 @@ export function formatReport(result: BenchResult): string {
     for (const r of c.runs) if (r.error || r.firstError) out.push(`  ${r.target} round ${r.round + 1}: ${r.error ?? r.firstError}`);
   }
   if (result.turn) {
+    const t = result.turn;
     out.push('');
-    out.push(`4. TURN relay vs coturn: ${result.turn.status}: ${result.turn.reason}${result.turn.coturnInstalled ? ' (coturn is installed here)' : ' (coturn is not installed here)'}`);
+    if (t.status === 'not run') {
+      out.push(`4. TURN relay vs coturn: not run: ${t.reason}`);
+    } else {
+      const c = t.config;
+      out.push(
+        `4. TURN relay vs coturn: ${c.sessions} sessions (allocation + channel to a UDP echo peer) over ${c.workers} process(es), ${c.window} ChannelData packets of ${c.payloadBytes} B in flight each; relayed = 2 × echoed${t.reason ? `; ${t.reason}` : ''}`,
+      );
+      out.push(
+        table(
+          ['target', 'rnd', 'sessions', 'relayed pkt/s', 'rtt p50 ms', 'rtt p99 ms', 'lost', 'srv CPU%', 'kernel%', 'pkts/CPU-s', 'gen%', 'other%'],
+          t.runs.map((r) =>
+            r.error
+              ? [r.target, r.round + 1, 'error', r.error.slice(0, 70), null, null, null, null, null, null, null, null]
+              : [r.target, r.round + 1, r.sessions, fmt(r.relayedPerS), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.lost, fmt(r.serverCpuPct), fmt(r.serverSysPct), fmt(r.pktsPerCpuS), fmt(r.generatorCpuPct), fmt(r.otherCpuPct)],
+          ),
+        ),
+      );
+    }
   }
   out.push('');
   out.push(formatHeadlines(result.headlines));
@@ -109,6 +127,16 @@ export function formatProfile(summary: ProfileSummary, title: string, top: numbe
       ['r', 'r', 'r', 'l', 'l', 'l'],
     ),
   );
+  if (summary.byOurs?.some((f) => f.area.startsWith('ours:'))) {
+    out.push('charged to the innermost function of ours on the stack (its self time + the library/Node code it called):');
+    out.push(
+      table(
+        ['#', 'ms', '%', 'function of ours', 'where', 'area'],
+        summary.byOurs.slice(0, top).map((f, i) => [i + 1, f.selfMs.toFixed(1), f.selfPct.toFixed(1), f.functionName, f.location, f.area]),
+        ['r', 'r', 'r', 'l', 'l', 'l'],
+      ),
+    );
+  }
   out.push('by area:');
   out.push(
     table(

@@ -45,7 +45,51 @@ export type WorkerRequest =
       durationMs: number;
       clientPrefix: string;
       localAddresses: string[];
-    };
+    }
+  | TurnSetupRequest
+  /** Closed loop over the TURN sessions: `window` packets in flight per session. */
+  | { op: 'turn-load'; window: number }
+  | { op: 'turn-stop-load' }
+  | { op: 'turn-measure-start' }
+  | { op: 'turn-measure-stop' };
+
+/** Opens `sessions` TURN sessions (allocation + a channel bound to the echo peer). */
+export interface TurnSetupRequest {
+  op: 'turn-setup';
+  server: { host: string; port: number };
+  peer: { host: string; port: number };
+  user: string;
+  password: string;
+  sessions: number;
+  /** Channel numbers start at 0x4000 + this (unique per process, for readable server logs). */
+  firstIndex: number;
+  /** ChannelData payload, bytes (a multiple of 4, at least 8: it carries the send time). */
+  payloadBytes: number;
+  timeoutMs: number;
+}
+
+export interface TurnSetupResult {
+  sessions: number;
+  failed: number;
+  firstError: string | null;
+  /** XOR-RELAYED-ADDRESS of each session. */
+  relayed: string[];
+}
+
+export interface TurnLoadStats {
+  windowMs: number;
+  /** ChannelData packets sent to the server. */
+  sent: number;
+  /** ChannelData packets back from the server (each relayed twice: to the peer and back). */
+  received: number;
+  /** Packets in flight written off after 300 ms without progress on their session. */
+  lost: number;
+  /** Data indications received (the server did not use the bound channel). */
+  indications: number;
+  sendErrors: number;
+  hist: SparseHistogram;
+  maxUs: number;
+}
 
 export type Envelope = WorkerRequest & { id: number };
 

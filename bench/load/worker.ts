@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { Histogram, nowUs } from '../lib/hist.js';
 import { messageBody, PROTOCOLS, readStamp } from '../lib/protocols.js';
 import type { ClientProtocol, Mode, Stamp } from '../lib/protocols.js';
+import { turnLoad, turnMeasureStart, turnMeasureStop, turnSetup, turnStopLoad, turnTeardown } from './turn-client.js';
 import type { ChurnResult, Envelope, IdleResult, LoadStats, TargetRef, WorkerReply, WorkerRequest } from './messages.js';
 
 /** Above this many bytes queued on a client socket, its sends are skipped. */
@@ -257,7 +258,7 @@ async function teardown(): Promise<void> {
   clients = [];
   rooms = [];
   idleSockets = [];
-  await closeAll(sockets);
+  await Promise.all([closeAll(sockets), turnTeardown()]);
 }
 
 async function idle(request: Extract<WorkerRequest, { op: 'idle' }>): Promise<IdleResult> {
@@ -362,6 +363,19 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return idle(request);
     case 'churn':
       return churn(request);
+    case 'turn-setup':
+      return turnSetup(request);
+    case 'turn-load':
+      turnLoad(request.window);
+      return null;
+    case 'turn-stop-load':
+      turnStopLoad();
+      return null;
+    case 'turn-measure-start':
+      turnMeasureStart();
+      return null;
+    case 'turn-measure-stop':
+      return turnMeasureStop();
   }
 }
 

@@ -6,6 +6,7 @@
  * the WebSocket handshake alone).
  */
 import type { BenchConfig } from '../lib/config.js';
+import { nowUs } from '../lib/hist.js';
 import { localAddresses, startTarget } from '../lib/procs.js';
 import type { TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
@@ -26,6 +27,8 @@ export interface ChurnRun {
   cyclesPerCpuS: number | null;
   generatorCpuPct: number | null;
   otherCpuPct: number | null;
+  /** The cycling window on the monotonic clock, µs (for profiles). */
+  loadWindowUs: { fromUs: number; toUs: number } | null;
   error: string | null;
 }
 
@@ -61,13 +64,16 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
         cyclesPerCpuS: null,
         generatorCpuPct: null,
         otherCpuPct: null,
+        loadWindowUs: null,
         error: null,
       };
       let server: TargetProcess | null = null;
       try {
-        server = await startTarget(target);
+        const profile = config.profile && (target === 'ours' || target === 'bare') ? { dir: config.profile.dir, name: `churn-${target}-r${roundNo}` } : undefined;
+        server = await startTarget(target, profile ? { profile } : {});
         const ref = { kind: target, base: server.base };
         const meter = cpuMeter(server, pool.pids());
+        const fromUs = nowUs();
         const results = await Promise.all(
           workers.map((w, i) =>
             w.request<ChurnResult>(
@@ -86,6 +92,7 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
           ),
         );
         const cpu = meter();
+        run.loadWindowUs = { fromUs, toUs: nowUs() };
         const hist = merge(results);
         run.cycles = results.reduce((a, r) => a + r.cycles, 0);
         run.errors = results.reduce((a, r) => a + r.errors, 0);

@@ -13,7 +13,7 @@ export interface CpuWindow {
   otherCpuPct: number | null;
 }
 
-export function cpuMeter(server: TargetProcess, generatorPids: number[]): () => CpuWindow {
+export function cpuMeter(server: Pick<TargetProcess, 'cpuSeconds'>, generatorPids: number[]): () => CpuWindow {
   const t0 = performance.now();
   const s0 = server.cpuSeconds();
   const g0 = sumCpu(generatorPids);

@@ -1,22 +1,285 @@
 /**
- * Suite 4, TURN relay vs coturn: not written yet. Our TURN listener is being
- * built; until it exists this suite reports that it did not run, and never
- * a figure. (coturn's `turnserver` is detected so the report says whether
- * the baseline could run here.)
+ * Suite 4, TURN relay vs coturn: packets relayed per second through our TURN
+ * listener and through coturn's `turnserver`, same machine, same run, same
+ * client, targets alternating per round (ours, coturn, ours, coturn …), each
+ * run on a freshly started server.
+ *
+ * The client (bench/load/turn-client.ts, in the load-generator processes)
+ * opens N sessions: each allocates a relay with long-term credentials and
+ * binds a channel to one UDP echo peer (coturn's `turnutils_peer`), then
+ * keeps W ChannelData packets in flight: client → server → relay → peer →
+ * relay → server → client. A packet that comes back was relayed twice, so
+ * relayed packets/s = 2 × echoed/s. Server CPU-seconds come from
+ * /proc/<pid>/stat (coturn's threads included). A third target, the bare
+ * Node relay (bench/targets/bare-turn.ts: no auth, no checks), tells how much
+ * of the gap to coturn is Node's UDP itself.
  */
-import { existsSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import type { BenchConfig, TurnTargetKind } from '../lib/config.js';
+import { nowUs } from '../lib/hist.js';
+import { COTURN_BIN, procCpuSplit, sleep, startCoturn, startEchoPeer, startTarget } from '../lib/procs.js';
+import type { LoadWorker, UdpProcess, WorkerPool } from '../lib/procs.js';
+import { BENCH_PASSWORD } from '../lib/protocols.js';
+import type { TurnLoadStats, TurnSetupResult } from '../load/messages.js';
+import { cpuMeter, errorText, median, merge, round } from './common.js';
+
+export interface TurnRun {
+  target: TurnTargetKind;
+  round: number;
+  sessions: number;
+  failedSessions: number;
+  windowS: number;
+  /** ChannelData packets the client sent. */
+  sent: number;
+  /** Packets back at the client, each relayed twice by the server. */
+  echoed: number;
+  /** Packets relayed by the server (2 × echoed) per second. */
+  relayedPerS: number;
+  /** Round trip client → server → peer → server → client. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  lost: number;
+  /** Data indications instead of ChannelData (the server ignored the channel). */
+  indications: number;
+  serverCpuS: number | null;
+  /** Percent of one core (coturn may use several). */
+  serverCpuPct: number | null;
+  /** Share of the server's CPU spent in the kernel (stime), percent: sending and receiving UDP. */
+  serverSysPct: number | null;
+  /** Relayed packets per server CPU-second. */
+  pktsPerCpuS: number | null;
+  /** Load generators and the echo peer, percent of one core. */
+  generatorCpuPct: number | null;
+  otherCpuPct: number | null;
+  /** Load window on the monotonic clock, µs (for profiles). */
+  loadWindowUs: { fromUs: number; toUs: number } | null;
+  error: string | null;
+}
 
 export interface TurnResult {
-  status: 'not run';
+  status: 'ran' | 'not run';
   reason: string;
   coturnInstalled: boolean;
+  config: { sessions: number; workers: number; window: number; payloadBytes: number; warmupMs: number; measureMs: number; targets: TurnTargetKind[] };
+  /** The echo peer's command line. */
+  peer: string | null;
+  /** coturn's command line (of the last run). */
+  coturn: string | null;
+  runs: TurnRun[];
+  /** Per round: ours / coturn relayed packets/s. */
+  throughputRatios: number[];
+  /** Per round: ours / coturn relayed packets per server CPU-second. */
+  efficiencyRatios: number[];
+  throughputRatio: number | null;
+  efficiencyRatio: number | null;
+  /** Per round: ours / the bare Node relay, relayed packets per server CPU-second (what our TURN adds over Node's UDP). */
+  vsBareEfficiencyRatios: number[];
+  vsBareEfficiencyRatio: number | null;
+  /** Per round: coturn's CPU (% of one core); well under 100 it was held back by the client, not by itself. */
+  coturnCpuPct: (number | null)[];
+  oursCpuPct: (number | null)[];
 }
 
-export function runTurn(): TurnResult {
-  const coturnInstalled = ['/usr/bin/turnserver', '/usr/local/bin/turnserver'].some((p) => existsSync(p));
-  return {
-    status: 'not run',
-    reason: 'TURN not available yet (our TURN listener is still being written; the packets/s vs coturn case will be added with it)',
-    coturnInstalled,
+const USER = 'bench';
+const REALM = 'bench';
+
+export async function runTurn(config: BenchConfig, pool: WorkerPool): Promise<TurnResult> {
+  const t = config.turn;
+  const log = config.log ?? (() => {});
+  const result: TurnResult = {
+    status: 'ran',
+    reason: '',
+    coturnInstalled: COTURN_BIN !== null,
+    config: { ...t, targets: [...t.targets] },
+    peer: null,
+    coturn: null,
+    runs: [],
+    throughputRatios: [],
+    efficiencyRatios: [],
+    throughputRatio: null,
+    efficiencyRatio: null,
+    vsBareEfficiencyRatios: [],
+    vsBareEfficiencyRatio: null,
+    coturnCpuPct: [],
+    oursCpuPct: [],
   };
+  const targets = t.targets.filter((k) => k !== 'coturn' || COTURN_BIN !== null);
+  if (targets.length < t.targets.length) result.reason = 'coturn is not installed (apt-get install coturn): ours measured alone, no ratio';
+  if (t.payloadBytes < 12 || t.payloadBytes % 4 !== 0) throw new Error(`turn.payloadBytes must be a multiple of 4, at least 12 (got ${t.payloadBytes})`);
+  const workers = await pool.get(t.workers);
+  let peer: UdpProcess | null = null;
+  try {
+    peer = await startEchoPeer();
+    result.peer = peer.command;
+    for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
+      for (const target of targets) {
+        log(`turn round ${roundNo + 1}/${config.rounds}: ${target}`);
+        const run = await oneRun(config, workers, pool, peer, target, roundNo, result);
+        result.runs.push(run);
+        if (run.error) log(`  failed: ${run.error}`);
+        else log(`  ${run.relayedPerS} relayed pkt/s (${run.serverCpuPct ?? '?'}% CPU, ${run.lost} lost)`);
+      }
+    }
+  } catch (err) {
+    result.status = 'not run';
+    result.reason = `the echo peer did not start: ${errorText(err)}`;
+  } finally {
+    await peer?.stop();
+  }
+  for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
+    const a = result.runs.find((r) => r.round === roundNo && r.target === 'ours' && !r.error);
+    const b = result.runs.find((r) => r.round === roundNo && r.target === 'coturn' && !r.error);
+    const bare = result.runs.find((r) => r.round === roundNo && r.target === 'bare' && !r.error);
+    if (a?.pktsPerCpuS && bare?.pktsPerCpuS) result.vsBareEfficiencyRatios.push(round(a.pktsPerCpuS / bare.pktsPerCpuS, 3));
+    if (!a || !b) continue;
+    result.oursCpuPct.push(a.serverCpuPct);
+    result.coturnCpuPct.push(b.serverCpuPct);
+    if (b.relayedPerS > 0) result.throughputRatios.push(round(a.relayedPerS / b.relayedPerS, 3));
+    if (a.pktsPerCpuS !== null && b.pktsPerCpuS) result.efficiencyRatios.push(round(a.pktsPerCpuS / b.pktsPerCpuS, 3));
+  }
+  const med = (v: number[]) => {
+    const m = median(v);
+    return m === null ? null : round(m, 3);
+  };
+  result.throughputRatio = med(result.throughputRatios);
+  result.efficiencyRatio = med(result.efficiencyRatios);
+  result.vsBareEfficiencyRatio = med(result.vsBareEfficiencyRatios);
+  return result;
 }
+
+/** A block of 500 relay ports under Linux's ephemeral range (32768+), away from the default 49152-65535. */
+function relayBlock(offset: number): [number, number] {
+  const lo = 20_000 + 500 * ((randomInt(10) * 2 + offset) % 20);
+  return [lo, lo + 499];
+}
+
+async function oneRun(
+  config: BenchConfig,
+  workers: LoadWorker[],
+  pool: WorkerPool,
+  peer: UdpProcess,
+  target: TurnTargetKind,
+  roundNo: number,
+  result: TurnResult,
+): Promise<TurnRun> {
+  const t = config.turn;
+  const run: TurnRun = {
+    target,
+    round: roundNo,
+    sessions: 0,
+    failedSessions: 0,
+    windowS: 0,
+    sent: 0,
+    echoed: 0,
+    relayedPerS: 0,
+    p50Ms: null,
+    p99Ms: null,
+    maxMs: null,
+    lost: 0,
+    indications: 0,
+    serverCpuS: null,
+    serverCpuPct: null,
+    serverSysPct: null,
+    pktsPerCpuS: null,
+    generatorCpuPct: null,
+    otherCpuPct: null,
+    loadWindowUs: null,
+    error: null,
+  };
+  let server: { port: number; pid: number; cpuSeconds(): number | null; stop(): Promise<void> } | null = null;
+  try {
+    if (target === 'ours') {
+      const profile = config.profile ? { dir: config.profile.dir, name: `turn-ours-r${roundNo}` } : undefined;
+      const ours = await startTarget('ours', {
+        ...(profile ? { profile } : {}),
+        ourOptions: {
+          turnPort: 0,
+          turnIp: '127.0.0.1',
+          allowLoopbackPeers: true,
+          relayPorts: relayBlock(0),
+          turnMaxAllocationsPerUser: 10_000,
+          turnMaxAllocations: 10_000,
+        },
+      });
+      if (ours.turnPort === null) {
+        await ours.stop();
+        throw new Error('our server started without a TURN listener');
+      }
+      server = { port: ours.turnPort, pid: ours.pid, cpuSeconds: () => ours.cpuSeconds(), stop: () => ours.stop() };
+    } else if (target === 'bare') {
+      const profile = config.profile ? { dir: config.profile.dir, name: `turn-bare-r${roundNo}` } : undefined;
+      const bare = await startTarget('bare', { script: 'bare-turn.ts', ...(profile ? { profile } : {}) });
+      server = { port: bare.turnPort!, pid: bare.pid, cpuSeconds: () => bare.cpuSeconds(), stop: () => bare.stop() };
+    } else {
+      const coturn = await startCoturn({ user: USER, password: BENCH_PASSWORD, realm: REALM, relayPorts: relayBlock(1) });
+      result.coturn = coturn.command;
+      server = coturn;
+    }
+    const active = workers.slice(0, Math.max(1, Math.min(workers.length, t.sessions)));
+    const share = active.map((_, i) => Math.floor(t.sessions / active.length) + (i < t.sessions % active.length ? 1 : 0));
+    const setups = await Promise.all(
+      active.map((w, i) =>
+        w.request<TurnSetupResult>(
+          {
+            op: 'turn-setup',
+            server: { host: '127.0.0.1', port: server!.port },
+            peer: { host: '127.0.0.1', port: peer.port },
+            user: USER,
+            password: BENCH_PASSWORD,
+            sessions: share[i]!,
+            firstIndex: share.slice(0, i).reduce((a, b) => a + b, 0),
+            payloadBytes: t.payloadBytes,
+            timeoutMs: 10_000,
+          },
+          30_000,
+        ),
+      ),
+    );
+    run.sessions = setups.reduce((a, s) => a + s.sessions, 0);
+    run.failedSessions = setups.reduce((a, s) => a + s.failed, 0);
+    const fromUs = nowUs();
+    await Promise.all(active.map((w) => w.request({ op: 'turn-load', window: t.window })));
+    await sleep(t.warmupMs);
+    await Promise.all(active.map((w) => w.request({ op: 'turn-measure-start' })));
+    const meter = cpuMeter(server, [...pool.pids(), peer.pid]);
+    const split0 = procCpuSplit(server.pid);
+    await sleep(t.measureMs);
+    const cpu = meter();
+    const split1 = procCpuSplit(server.pid);
+    const stats = await Promise.all(active.map((w) => w.request<TurnLoadStats>({ op: 'turn-measure-stop' })));
+    await Promise.all(active.map((w) => w.request({ op: 'turn-stop-load' })));
+    run.loadWindowUs = { fromUs, toUs: nowUs() };
+    const hist = merge(stats);
+    const sum = (key: 'sent' | 'received' | 'lost' | 'indications') => stats.reduce((a, s) => a + s[key], 0);
+    const windowS = stats.reduce((a, s) => a + s.windowMs, 0) / stats.length / 1000;
+    run.windowS = round(windowS, 3);
+    run.sent = sum('sent');
+    run.echoed = sum('received');
+    run.lost = sum('lost');
+    run.indications = sum('indications');
+    run.relayedPerS = round((2 * run.echoed) / windowS, 0);
+    run.p50Ms = ms(hist.quantileMs(0.5));
+    run.p99Ms = ms(hist.quantileMs(0.99));
+    run.maxMs = ms(hist.total ? hist.maxUs / 1000 : null);
+    run.serverCpuS = cpu.serverCpuS;
+    run.serverCpuPct = cpu.serverCpuS === null ? null : round((100 * cpu.serverCpuS) / cpu.seconds, 0);
+    run.pktsPerCpuS = cpu.serverCpuS ? round((2 * run.echoed) / cpu.serverCpuS, 0) : null;
+    if (split0 && split1) {
+      const user = split1.user - split0.user;
+      const system = split1.system - split0.system;
+      run.serverSysPct = user + system > 0 ? round((100 * system) / (user + system), 0) : null;
+    }
+    run.generatorCpuPct = cpu.generatorCpuPct;
+    run.otherCpuPct = cpu.otherCpuPct;
+    if (run.echoed === 0) throw new Error(`nothing came back through ${target} (sent ${run.sent}, ${run.indications} Data indications; first setup error: ${setups.find((s) => s.firstError)?.firstError ?? 'none'})`);
+  } catch (err) {
+    run.error = errorText(err);
+  } finally {
+    await Promise.allSettled(workers.map((w) => w.request({ op: 'teardown' }, 10_000)));
+    await server?.stop();
+  }
+  return run;
+}
+
+const ms = (v: number | null) => (v === null ? null : round(v, 2));

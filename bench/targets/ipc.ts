@@ -48,6 +48,7 @@ export function serveIpc(stop: () => Promise<void>): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-export function announce(port: number): void {
-  process.send?.({ op: 'listening', port });
+/** `turnPort`: our server's STUN/TURN UDP port, when TURN is on. */
+export function announce(port: number, turnPort: number | null = null): void {
+  process.send?.({ op: 'listening', port, turnPort });
 }

@@ -2,7 +2,9 @@
  * Our server as a bench target: `startServer` from src (the working tree,
  * no build needed) on 127.0.0.1, TURN off, every bench user accepted with
  * the bench password, rate limit and idle timeout out of the way. Options
- * in BENCH_OPTIONS (JSON) are merged over these.
+ * in BENCH_OPTIONS (JSON) are merged over these: the TURN suite turns TURN
+ * on (`turnPort: 0`, loopback peers, its own relay port range) and the
+ * listening announcement then carries the TURN port too.
  */
 import { startServer } from '../../src/index.js';
 import type { Options } from '../../src/index.js';
@@ -24,4 +26,4 @@ const server = await startServer({
 serveIpc(() => server.stop());
 const address = server.signalingAddress();
 if (!address) throw new Error('the signaling listener has no address');
-announce(address.port);
+announce(address.port, server.turnAddress()?.port ?? null);

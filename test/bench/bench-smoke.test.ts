@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { preset } from '../../bench/lib/config.js';
+import { COTURN_BIN } from '../../bench/lib/procs.js';
 import { formatReport } from '../../bench/lib/report.js';
 import { parseArgs, runBench } from '../../bench/run.js';
 import type { BenchResult } from '../../bench/run.js';
@@ -71,10 +72,27 @@ describe('bench harness (smoke)', () => {
         assert.ok(run.cycles > 0, `churn ${target}: no cycle (${run.firstError})`);
       }
 
-      assert.equal(result.turn?.status, 'not run');
+      // TURN: ours and the bare Node relay always; coturn wherever it is installed (the ratio needs it).
+      const turn = result.turn!;
+      assert.equal(turn.status, 'ran', turn.reason);
+      for (const target of ['ours', 'bare', ...(COTURN_BIN ? (['coturn'] as const) : [])] as const) {
+        const run = turn.runs.find((r) => r.target === target);
+        assert.ok(run, `turn ${target} ran`);
+        assert.equal(run.error, null, `turn ${target}: ${run.error}`);
+        assert.equal(run.sessions, config.turn.sessions, `turn ${target}: sessions`);
+        assert.ok(run.sent > 0, `turn ${target}: nothing sent`);
+        assert.ok(run.echoed > 0, `turn ${target}: nothing relayed`);
+        assert.ok(run.relayedPerS > 0, `turn ${target}: no relayed packets/s`);
+        for (const key of ['p50Ms', 'p99Ms', 'serverCpuS', 'pktsPerCpuS', 'generatorCpuPct', 'otherCpuPct', 'lost'] as const) assert.ok(key in run, key);
+      }
+      assert.equal(turn.vsBareEfficiencyRatios.length, 1);
+      if (COTURN_BIN) assert.equal(turn.throughputRatios.length, 1);
+      else assert.match(turn.reason, /coturn is not installed/);
+      assert.ok(result.headlines.some((h) => h.name === 'TURN: packets/s relayed, ours / coturn'));
       assert.ok(result.headlines.length > 0);
-      assert.ok(result.headlines.some((h) => h.name.startsWith('TURN') && h.value === null));
-      assert.match(formatReport(result), /Signaling fan-out/);
+      const report = formatReport(result);
+      assert.match(report, /Signaling fan-out/);
+      assert.match(report, /TURN relay vs coturn/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -87,6 +105,9 @@ describe('bench harness (smoke)', () => {
     assert.equal(full.idle.connections, 18_000);
     assert.equal(parseArgs(['--profile']).profile !== null, true);
     assert.deepEqual(parseArgs(['--only', 'idle,churn']).suites, ['idle', 'churn']);
+    const churnProfile = parseArgs(['--profile', '--only', 'churn']);
+    assert.deepEqual(churnProfile.suites, ['churn']);
+    assert.ok(churnProfile.profile);
     assert.equal(parseArgs(['--connections=500']).idle.connections, 500);
     assert.throws(() => parseArgs(['--nope']), /unknown option/);
     assert.throws(() => parseArgs(['--only', 'x']), /unknown suite/);

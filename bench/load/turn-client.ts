@@ -1,0 +1,344 @@
+/**
+ * The TURN side of a load-generator process: UDP sessions that each allocate
+ * a relay with long-term credentials (401 → Allocate with USERNAME, REALM,
+ * NONCE, MESSAGE-INTEGRITY; 438 retried), bind a channel to the echo peer,
+ * then keep `window` ChannelData packets in flight: client → server → relay
+ * → peer (echoes) → relay → server → client, so every packet that comes back
+ * was relayed twice. The STUN codec here is its own (not src/turn's), so the
+ * same client measures our server and coturn alike. Every wait is bounded.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { Histogram, nowUs } from '../lib/hist.js';
+import type { TurnLoadStats, TurnSetupRequest, TurnSetupResult } from './messages.js';
+
+const MAGIC = 0x2112a442;
+const MAGIC_BYTES = Buffer.from([0x21, 0x12, 0xa4, 0x42]);
+const METHOD = { ALLOCATE: 0x003, CHANNEL_BIND: 0x009 } as const;
+const ATTR = {
+  USERNAME: 0x0006,
+  MESSAGE_INTEGRITY: 0x0008,
+  ERROR_CODE: 0x0009,
+  CHANNEL_NUMBER: 0x000c,
+  LIFETIME: 0x000d,
+  XOR_PEER_ADDRESS: 0x0012,
+  REALM: 0x0014,
+  NONCE: 0x0015,
+  XOR_RELAYED_ADDRESS: 0x0016,
+  REQUESTED_TRANSPORT: 0x0019,
+} as const;
+const CLASS_SUCCESS = 0x0100;
+const CLASS_ERROR = 0x0110;
+const FIRST_CHANNEL = 0x4000;
+/** Packets in flight on a session that got nothing back for this long are written off. */
+const LOST_AFTER_MS = 300;
+const SWEEP_MS = 50;
+/** STUN retransmission (RFC 5389 section 7.2.1, shortened for loopback). */
+const RTO_MS = 250;
+
+interface StunReply {
+  type: number;
+  attrs: Map<number, Buffer>;
+}
+
+interface Session {
+  socket: Socket;
+  channel: number;
+  inflight: number;
+  lastProgressMs: number;
+  pending: Map<string, (reply: StunReply) => void>;
+  template: Buffer;
+  relayed: string;
+}
+
+let sessions: Session[] = [];
+let window = 0;
+let sweeper: NodeJS.Timeout | null = null;
+const hist = new Histogram();
+const counters = { sent: 0, received: 0, lost: 0, indications: 0, sendErrors: 0 };
+let windowStart = performance.now();
+
+// ---------------------------------------------------------------- STUN codec
+
+function padded(n: number): number {
+  return (n + 3) & ~3;
+}
+
+function encode(type: number, tid: Buffer, attrs: [number, Buffer][], key: Buffer | null): Buffer {
+  const bodyLen = attrs.reduce((a, [, v]) => a + 4 + padded(v.length), 0);
+  const total = 20 + bodyLen + (key ? 24 : 0);
+  const out = Buffer.alloc(total);
+  out.writeUInt16BE(type, 0);
+  out.writeUInt16BE(total - 20, 2);
+  out.writeUInt32BE(MAGIC, 4);
+  tid.copy(out, 8);
+  let o = 20;
+  for (const [t, v] of attrs) {
+    out.writeUInt16BE(t, o);
+    out.writeUInt16BE(v.length, o + 2);
+    v.copy(out, o + 4);
+    o += 4 + padded(v.length);
+  }
+  if (key) {
+    // RFC 5389 section 15.4: the HMAC covers the message up to MESSAGE-INTEGRITY, the length counting it.
+    const mac = createHmac('sha1', key).update(out.subarray(0, o)).digest();
+    out.writeUInt16BE(ATTR.MESSAGE_INTEGRITY, o);
+    out.writeUInt16BE(20, o + 2);
+    mac.copy(out, o + 4);
+  }
+  return out;
+}
+
+function decode(buf: Buffer): (StunReply & { tid: string }) | null {
+  if (buf.length < 20 || (buf[0]! & 0xc0) !== 0 || buf.readUInt32BE(4) !== MAGIC) return null;
+  const len = buf.readUInt16BE(2);
+  if (20 + len > buf.length) return null;
+  const attrs = new Map<number, Buffer>();
+  let o = 20;
+  while (o + 4 <= 20 + len) {
+    const t = buf.readUInt16BE(o);
+    const l = buf.readUInt16BE(o + 2);
+    if (o + 4 + l > buf.length) return null;
+    if (!attrs.has(t)) attrs.set(t, buf.subarray(o + 4, o + 4 + l));
+    o += 4 + padded(l);
+  }
+  return { type: buf.readUInt16BE(0), tid: buf.toString('hex', 8, 20), attrs };
+}
+
+function xorAddress(address: string, port: number): Buffer {
+  const out = Buffer.alloc(8);
+  out[1] = 0x01;
+  out.writeUInt16BE(port ^ (MAGIC >>> 16), 2);
+  address.split('.').forEach((b, i) => (out[4 + i] = Number(b) ^ MAGIC_BYTES[i]!));
+  return out;
+}
+
+function readXorAddress(v: Buffer | undefined): string | null {
+  if (!v || v.length < 8 || v[1] !== 0x01) return null;
+  const port = v.readUInt16BE(2) ^ (MAGIC >>> 16);
+  return `${[0, 1, 2, 3].map((i) => v[4 + i]! ^ MAGIC_BYTES[i]!).join('.')}:${port}`;
+}
+
+function errorCode(reply: StunReply): number | null {
+  const v = reply.attrs.get(ATTR.ERROR_CODE);
+  return v && v.length >= 4 ? (v[2]! & 0x7) * 100 + v[3]! : null;
+}
+
+// ---------------------------------------------------------------- sessions
+
+function transact(session: Session, build: (tid: Buffer) => Buffer, deadline: number): Promise<StunReply> {
+  const tid = randomBytes(12);
+  const key = tid.toString('hex');
+  const message = build(tid);
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout;
+    const attempt = () => {
+      if (Date.now() >= deadline) {
+        session.pending.delete(key);
+        reject(new Error('TURN server did not answer in time'));
+        return;
+      }
+      session.socket.send(message);
+      timer = setTimeout(attempt, RTO_MS);
+    };
+    session.pending.set(key, (reply) => {
+      clearTimeout(timer);
+      session.pending.delete(key);
+      resolve(reply);
+    });
+    attempt();
+  });
+}
+
+interface Credentials {
+  user: string;
+  key: Buffer | null;
+  realm: Buffer | null;
+  nonce: Buffer | null;
+  password: string;
+}
+
+/** A request with long-term credentials, answering the 401/438 challenges (at most 3). */
+async function authed(session: Session, method: number, attrs: [number, Buffer][], creds: Credentials, deadline: number): Promise<StunReply> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const auth: [number, Buffer][] = creds.key
+      ? [[ATTR.USERNAME, Buffer.from(creds.user)], [ATTR.REALM, creds.realm!], [ATTR.NONCE, creds.nonce!]]
+      : [];
+    const reply = await transact(session, (tid) => encode(method, tid, [...attrs, ...auth], creds.key), deadline);
+    if (reply.type === (CLASS_SUCCESS | method)) return reply;
+    const code = errorCode(reply);
+    const realm = reply.attrs.get(ATTR.REALM);
+    const nonce = reply.attrs.get(ATTR.NONCE);
+    if ((code === 401 || code === 438) && nonce && (realm || creds.realm)) {
+      if (code === 401 && creds.key && attempt > 0 && realm?.equals(creds.realm!)) throw new Error(`TURN 401: credentials refused`);
+      creds.realm = Buffer.from(realm ?? creds.realm!);
+      creds.nonce = Buffer.from(nonce);
+      creds.key = createHash('md5').update(`${creds.user}:${creds.realm.toString()}:${creds.password}`).digest();
+      continue;
+    }
+    const reason = reply.attrs.get(ATTR.ERROR_CODE)?.subarray(4).toString() ?? '';
+    throw new Error(`TURN error ${code ?? `type 0x${reply.type.toString(16)}`} ${reason}`.trim());
+  }
+  throw new Error('TURN: too many authentication challenges');
+}
+
+async function open(request: TurnSetupRequest, index: number): Promise<Session> {
+  const socket = createSocket({ type: 'udp4' });
+  const session: Session = {
+    socket,
+    channel: FIRST_CHANNEL + (index % 0x3fff),
+    inflight: 0,
+    lastProgressMs: 0,
+    pending: new Map(),
+    template: Buffer.alloc(4 + request.payloadBytes),
+    relayed: '',
+  };
+  socket.on('error', () => {
+    counters.sendErrors++;
+  });
+  socket.on('message', (buf: Buffer) => onDatagram(session, buf));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    await handshake(session, request);
+    return session;
+  } catch (err) {
+    for (const settle of session.pending.values()) settle({ type: 0, attrs: new Map() });
+    socket.close();
+    throw err;
+  }
+}
+
+async function handshake(session: Session, request: TurnSetupRequest): Promise<void> {
+  await new Promise<void>((resolve) => session.socket.connect(request.server.port, request.server.host, () => resolve()));
+  const deadline = Date.now() + request.timeoutMs;
+  const creds: Credentials = { user: request.user, password: request.password, key: null, realm: null, nonce: null };
+  const allocated = await authed(
+    session,
+    METHOD.ALLOCATE,
+    [[ATTR.REQUESTED_TRANSPORT, Buffer.from([17, 0, 0, 0])], [ATTR.LIFETIME, u32(600)]],
+    creds,
+    deadline,
+  );
+  session.relayed = readXorAddress(allocated.attrs.get(ATTR.XOR_RELAYED_ADDRESS)) ?? '?';
+  const channel = Buffer.alloc(4);
+  channel.writeUInt16BE(session.channel, 0);
+  await authed(session, METHOD.CHANNEL_BIND, [[ATTR.CHANNEL_NUMBER, channel], [ATTR.XOR_PEER_ADDRESS, xorAddress(request.peer.host, request.peer.port)]], creds, deadline);
+  session.template.writeUInt16BE(session.channel, 0);
+  session.template.writeUInt16BE(request.payloadBytes, 2);
+  session.template.fill(0x5a, 12);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+function onDatagram(session: Session, buf: Buffer): void {
+  const first = buf[0] ?? 0;
+  if (first >= 0x40 && first <= 0x7f) {
+    // ChannelData: the payload starts with the send time the echo peer sent back.
+    if (buf.length < 12 || buf.readUInt16BE(0) !== session.channel) return;
+    counters.received++;
+    hist.record(nowUs() - buf.readDoubleLE(4));
+    if (session.inflight > 0) session.inflight--;
+    session.lastProgressMs = performance.now();
+    fill(session);
+    return;
+  }
+  const reply = decode(buf);
+  if (!reply) return;
+  if (reply.type === 0x0017) {
+    counters.indications++; // a Data indication: the server did not use the bound channel
+    return;
+  }
+  session.pending.get(reply.tid)?.(reply);
+}
+
+function fill(session: Session): void {
+  while (session.inflight < window) {
+    const packet = Buffer.allocUnsafe(session.template.length);
+    session.template.copy(packet);
+    packet.writeDoubleLE(nowUs(), 4);
+    session.socket.send(packet);
+    session.inflight++;
+    counters.sent++;
+  }
+}
+
+// ---------------------------------------------------------------- IPC ops
+
+export async function turnSetup(request: TurnSetupRequest): Promise<TurnSetupResult> {
+  await turnTeardown();
+  const results = await Promise.allSettled(Array.from({ length: request.sessions }, (_, i) => open(request, request.firstIndex + i)));
+  let firstError: string | null = null;
+  for (const r of results) {
+    if (r.status === 'fulfilled') sessions.push(r.value);
+    else firstError ??= r.reason instanceof Error ? r.reason.message : String(r.reason);
+  }
+  if (sessions.length === 0) throw new Error(`no TURN session could be set up: ${firstError}`);
+  return { sessions: sessions.length, failed: request.sessions - sessions.length, firstError, relayed: sessions.map((s) => s.relayed) };
+}
+
+/** Closed loop: `perSession` packets in flight on every session, each replaced when it comes back. */
+export function turnLoad(perSession: number): void {
+  window = perSession;
+  const now = performance.now();
+  for (const s of sessions) {
+    s.lastProgressMs = now;
+    fill(s);
+  }
+  if (!sweeper) {
+    sweeper = setInterval(() => {
+      const t = performance.now();
+      for (const s of sessions) {
+        if (s.inflight > 0 && t - s.lastProgressMs > LOST_AFTER_MS) {
+          counters.lost += s.inflight;
+          s.inflight = 0;
+          s.lastProgressMs = t;
+          fill(s);
+        }
+      }
+    }, SWEEP_MS);
+  }
+}
+
+export function turnStopLoad(): void {
+  window = 0;
+  if (sweeper) clearInterval(sweeper);
+  sweeper = null;
+}
+
+export function turnMeasureStart(): void {
+  for (const key of Object.keys(counters) as (keyof typeof counters)[]) counters[key] = 0;
+  hist.reset();
+  windowStart = performance.now();
+}
+
+export function turnMeasureStop(): TurnLoadStats {
+  return { windowMs: performance.now() - windowStart, ...counters, hist: hist.toSparse(), maxUs: hist.maxUs };
+}
+
+export async function turnTeardown(): Promise<void> {
+  turnStopLoad();
+  const closing = sessions.map(
+    (s) =>
+      new Promise<void>((resolve) => {
+        for (const settle of s.pending.values()) settle({ type: 0, attrs: new Map() });
+        try {
+          s.socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      }),
+  );
+  sessions = [];
+  await Promise.all(closing);
+}
