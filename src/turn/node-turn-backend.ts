@@ -99,8 +99,10 @@ class RelayAllocation extends NodeTurnAllocation {
 
   /** The channel bound to peer `address:port`, if live. */
   channelFor(address: string, port: number): number | undefined {
-    for (const [number, peer] of Object.entries(this.channelBindings)) {
-      if (peer && peer.address === address && peer.port === port && this.channelLive(Number(number))) return Number(number);
+    // Runs per packet from a peer: no array is built.
+    for (const key in this.channelBindings) {
+      const peer = this.channelBindings[key as unknown as number];
+      if (peer && peer.address === address && peer.port === port && this.channelLive(Number(key))) return Number(key);
     }
     return undefined;
   }
@@ -547,9 +549,7 @@ export class NodeTurnBackend implements TurnBackend {
   private sendTo(out: Buffer, address: string, port: number): void {
     const socket = this.socket;
     if (!socket || !this.running) return;
-    socket.send(out, port, address, (err) => {
-      if (err) this.logger.debug({ err, to: `${address}:${port}` }, 'TURN send failed');
-    });
+    socket.send(out, port, address, this.onSent);
   }
 
   /** Runs a node-turn reply (which throws if its socket has closed meanwhile). */
@@ -571,12 +571,28 @@ export class NodeTurnBackend implements TurnBackend {
     if (!allocation || !frame) return;
     const peer = allocation.channelBindings[frame.channel];
     if (!peer || !allocation.channelLive(frame.channel) || !allocation.permitted(peer.address)) return;
-    if (this.isMended(NodeTurnDefect.PEER_FILTER) && this.config.peerFilter.checkDestination(peer.address, peer.port) !== 'allowed') return;
+    if (this.isMended(NodeTurnDefect.PEER_FILTER) && !this.peerAllowed(peer)) return;
     this.relayed(frame.data.length);
-    allocation.socket.send(frame.data, peer.port, peer.address, (err) => {
-      if (err) this.logger.debug({ err }, 'TURN relay send failed');
-    });
+    allocation.socket.send(frame.data, peer.port, peer.address, this.onRelaySent);
   }
+
+  /** The peer filter's verdict on a channel's peer, computed once per binding (ChannelData runs per packet). */
+  private peerAllowed(peer: { address: string; port: number }): boolean {
+    let allowed = this.channelPeerVerdicts.get(peer);
+    if (allowed === undefined) {
+      allowed = this.config.peerFilter.checkDestination(peer.address, peer.port) === 'allowed';
+      this.channelPeerVerdicts.set(peer, allowed);
+    }
+    return allowed;
+  }
+
+  private readonly channelPeerVerdicts = new WeakMap<object, boolean>();
+  private readonly onRelaySent = (err: Error | null): void => {
+    if (err) this.logger.debug({ err }, 'TURN relay send failed');
+  };
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.logger.debug({ err }, 'TURN send failed');
+  };
 
   /** Peer -> client: ChannelData when a channel is bound, else a Data indication (RFC 8656 section 11.6). */
   fromPeer(allocation: RelayAllocation, data: Buffer, rinfo: RemoteInfo): void {
