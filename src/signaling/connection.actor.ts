@@ -76,7 +76,7 @@ export class ConnectionFactory {
           const directory = this.directory();
           if (!directory) return connection.evicted();
           connection.member = { peerId: context.peerId, username: context.username!, sink: connection };
-          connection.log.info({ username: context.username }, 'authenticated');
+          if (this.logger.isLevelEnabled('info')) connection.log.info({ username: context.username }, 'authenticated');
           directory.join(context.room, connection.member, self);
         },
         leaveRoom: ({ context }) => this.directory()?.leave(context.room, context.peerId),

@@ -21,7 +21,7 @@ import type { HttpRoutes } from '../http/routes.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../registry.js';
 import type { Connection, ConnectionFactory } from './connection.actor.js';
-import { newPeerId } from './protocol.js';
+import { PeerIds } from './protocol.js';
 
 export type AnyHttpServer = HttpServer | HttpsServer;
 export const CONNECTION_SUP_NAME = 'connection_sup';
@@ -62,6 +62,7 @@ export class SignalingListener implements Worker {
   private readonly owned: boolean;
 
   private draining = false;
+  private readonly peerIds = new PeerIds();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => this.request(req, res);
 
@@ -156,7 +157,7 @@ export class SignalingListener implements Worker {
     const connections = this.registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME);
     if (this.draining || !connections) return refuseUpgrade(socket, 503);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const peerId = newPeerId();
+      const peerId = this.peerIds.next();
       try {
         connections.startChild(peerId, () => this.factory.start(ws, target.room, peerId));
       } catch (err) {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeEvent, newPeerId, parseClientFrame, PING_FRAME, ServerFrames, withFrom } from '../../src/signaling/protocol.js';
+import { encodeEvent, PeerIds, parseClientFrame, PING_FRAME, ServerFrames, withFrom } from '../../src/signaling/protocol.js';
 
 describe('parseClientFrame', () => {
   test('exact "ping" is the ping frame; anything near it is not', () => {
@@ -169,15 +169,16 @@ describe('encodeEvent / ServerFrames', () => {
   });
 });
 
-describe('newPeerId', () => {
-  test('base64 of 10 random bytes: 16 characters ending in ==, distinct', () => {
+describe('PeerIds', () => {
+  test('base64 of 10 random bytes: 16 characters ending in ==, distinct, across pool refills', () => {
+    const peerIds = new PeerIds();
     const ids = new Set<string>();
-    for (let i = 0; i < 200; i++) {
-      const id = newPeerId();
+    for (let i = 0; i < 600; i++) {
+      const id = peerIds.next();
       assert.match(id, /^[A-Za-z0-9+/]{14}==$/);
       assert.equal(Buffer.from(id, 'base64').length, 10);
       ids.add(id);
     }
-    assert.equal(ids.size, 200);
+    assert.equal(ids.size, 600);
   });
 });
