@@ -38,7 +38,7 @@ export function formatHeadlines(headlines: Headline[]): string {
     ['headline', 'value', 'per round', 'goal', 'met', 'note'],
     headlines.map((h) => [
       h.name,
-      h.value === null ? null : `${h.value}${h.unit ? ` ${h.unit}` : ''}`,
+      h.value === null ? null : `${Number(h.value.toPrecision(4))}${h.unit ? ` ${h.unit}` : ''}`,
       h.perRound?.length ? h.perRound.join(', ') : null,
       h.goal || null,
       h.met === null ? null : h.met ? 'yes' : 'NO',
