@@ -18,6 +18,8 @@ import {
   INSPECTION, ROOT, SERVER_API, SUPERVISOR_OBSERVER,
 } from '../src/di/tokens.js';
 import { Inspection } from '../src/observability/inspector.js';
+import { HttpRoutes } from '../src/http/routes.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Metrics } from '../src/observability/metrics.js';
 import { gaugeSources, serverApi } from '../src/server-api.js';
 import type { ServerApi } from '../src/server-api.js';
@@ -44,6 +46,12 @@ export interface AppEnvironment {
 
 export interface ServerHandle extends ServerApi {
   readonly options: ResolvedOptions;
+  /**
+   * Answers `/metrics`, `/healthz`, `/readyz` and (with `adminToken`)
+   * `/admin/*` on a request of the user's own server; false when the path is
+   * not one of those. For `attach`, where the request handler is the user's.
+   */
+  handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
   stop(): Promise<void>;
   /** Called if the server stops on its own (its root supervisor gave up). */
   onExit(listener: (reason: ExitReason) => void): void;
@@ -110,9 +118,11 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
     logger.fatal({ err: reason }, 'root supervisor exited: server stopped');
     for (const listener of exitListeners) listener(reason);
   });
+  const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, false);
   return {
     ...c.resolve(SERVER_API),
     options,
+    handleHttp: (req, res) => routes.handle(req, res),
     stop() {
       stopping ??= (async () => {
         c.resolve(LIFECYCLE).draining = true;

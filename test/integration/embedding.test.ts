@@ -171,6 +171,27 @@ test("attach mounts /websocket/:room on the user's http server, before it listen
     { peerId: bob.peerId, username: 'bob' },
   ]);
 
+  // handleHttp() answers our HTTP endpoints from the user's own request handler.
+  const metrics = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const probe = createHttpServer((req, res) => {
+      if (!handle.handleHttp(req, res)) {
+        res.writeHead(404);
+        res.end('user app: not found');
+      }
+    });
+    probe.listen(0, '127.0.0.1', () => {
+      const probePort = (probe.address() as { port: number }).port;
+      Promise.all([fetchText(`http://127.0.0.1:${probePort}/metrics`), fetchText(`http://127.0.0.1:${probePort}/nope`)])
+        .then(([m, other]) => {
+          assert.equal(other.status, 404);
+          probe.close();
+          resolve(m);
+        }, reject);
+    });
+  });
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.body, /^webrtc_room_members 2$/m);
+
   // stop() detaches: our sockets close with 1001, the user's server keeps serving.
   await handle.stop();
   stopped = true;
