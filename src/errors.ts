@@ -9,7 +9,7 @@ export const CloseCode = {
   NORMAL: 1000,
   /** The server is shutting down. */
   GOING_AWAY: 1001,
-  /** Policy: too many failed authentications, rate limit, kicked by an administrator. */
+  /** Policy: too many failed authentications, rate limit, kicked by an administrator, slow consumer. */
   POLICY: 1008,
   /** A frame larger than `maxMessageBytes`. */
   TOO_BIG: 1009,
@@ -26,6 +26,7 @@ export const CloseReason = {
   RATE_LIMIT: 'rate limit exceeded',
   SHUTDOWN: 'server shutting down',
   KICKED: 'kicked by an administrator',
+  SLOW_CONSUMER: 'too many frames waiting to be sent',
   ROOM_CRASHED: 'room failed',
   INTERNAL: 'internal error',
 } as const;

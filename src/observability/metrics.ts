@@ -15,7 +15,8 @@ export type DropReason =
   | 'unauthenticated'
   | 'binary'
   | 'rate_limit'
-  | 'too_big';
+  | 'too_big'
+  | 'slow_consumer';
 
 /** Where the scrape-time gauges read from (set once the tree is built). */
 export interface GaugeSources {

@@ -5,6 +5,7 @@
  * leaving the room, fanning messages out through the room bus. The machine
  * is provided once per server; per-connection state lives in `Connection`.
  */
+import 'reflect-metadata'; // tsyringe needs it loaded before any decorator runs
 import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
@@ -44,6 +45,9 @@ const SOCKET_CLOSED: ConnectionEvent = { type: 'socket.closed' };
 const SHUTDOWN: ConnectionEvent = { type: 'server.shutdown' };
 const ROOM_FAILED: ConnectionEvent = { type: 'room.failed' };
 const KICK: ConnectionEvent = { type: 'server.kick' };
+const SLOW_CONSUMER: ConnectionEvent = { type: 'slow.consumer' };
+/** Bytes waiting to be sent to one member beyond which it is closed (1008) rather than buffered further. */
+export const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024;
 
 type ConnectionActor = Actor<typeof connectionMachine>;
 
@@ -210,6 +214,12 @@ export class Connection implements Worker, MemberSink {
   /** MemberSink: a frame from the room, serialized once for all recipients. */
   deliver(frame: Buffer): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.bufferedAmount > SLOW_CONSUMER_BYTES) {
+      // A member that cannot keep up must not make the server hold its frames without bound.
+      this.factory.metrics.drop('slow_consumer');
+      this.actor.send(SLOW_CONSUMER);
+      return;
+    }
     this.factory.coalescer.hold(this.socket);
     this.ws.send(frame, TEXT);
   }

@@ -45,6 +45,8 @@ export type ConnectionEvent =
   | { type: 'server.shutdown' }
   /** An administrator kicked this peer. */
   | { type: 'server.kick' }
+  /** Frames for this peer piled up unsent beyond the limit: it cannot keep up. */
+  | { type: 'slow.consumer' }
   /** The room actor has admitted this peer. */
   | { type: 'room.joined' }
   /** The room actor failed: this peer is no longer in a room. */
@@ -231,6 +233,7 @@ function memberExits() {
     'rate.exceeded': leaveAndClose(CloseCode.POLICY, CloseReason.RATE_LIMIT),
     'server.shutdown': leaveAndClose(CloseCode.GOING_AWAY, CloseReason.SHUTDOWN),
     'server.kick': leaveAndClose(CloseCode.POLICY, CloseReason.KICKED),
+    'slow.consumer': leaveAndClose(CloseCode.POLICY, CloseReason.SLOW_CONSUMER),
     'socket.closed': { target: '#connection.closed', actions: 'leaveRoom' },
     'room.failed': {
       target: '#connection.closed',

@@ -334,6 +334,19 @@ describe('connection machine: frames deferred during the password check', () => 
   });
 });
 
+describe('connection machine: kick and slow consumer', () => {
+  for (const [type, reason] of [['server.kick', 'kicked by an administrator'], ['slow.consumer', 'too many frames waiting to be sent']] as const) {
+    test(`${type} in inRoom: leaveRoom (the others see left), then close 1008`, async () => {
+      const c = await toState('inRoom');
+      c.log.length = 0;
+      c.send({ type });
+      assert.deepEqual(c.log, [`leaveRoom room1 ${PEER}`, `close 1008 ${reason}`]);
+      assert.equal(c.value(), 'closed');
+      assert.equal(c.state.forwarding, false);
+    });
+  }
+});
+
 describe('connection machine: idle, rate limit, shutdown, socket closed', () => {
   const exits: { event: ConnectionEvent; close: string | null }[] = [
     { event: { type: 'idle.timeout' }, close: 'close 1000 idle timeout' },
