@@ -33,7 +33,7 @@ import { TURN_CREDENTIALS, TurnCredentialCache } from '../src/turn/credential-ca
 import { TURN_BOUND_PORT } from '../src/turn/turn-listener.js';
 import type { AnyHttpServer } from '../src/signaling/listener.js';
 import { rootSupSpec } from './root_sup.js';
-import type { ChildSpec, ExitReason, SupervisorSnapshot, Worker } from './worker.js';
+import type { ChildSpec, ExitReason, SupervisorSnapshot } from './worker.js';
 
 export interface AppEnvironment {
   /** Mount on this http(s) server instead of listening (the `attach` API). */

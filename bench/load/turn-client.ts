@@ -29,7 +29,6 @@ const ATTR = {
   REQUESTED_TRANSPORT: 0x0019,
 } as const;
 const CLASS_SUCCESS = 0x0100;
-const CLASS_ERROR = 0x0110;
 const FIRST_CHANNEL = 0x4000;
 /** Packets in flight on a session that got nothing back for this long are written off. */
 const LOST_AFTER_MS = 300;

@@ -65,8 +65,8 @@ export class InspectorRelay implements Worker {
   private readonly wss: WebSocketServer;
   private readonly replay: string[] = [];
 
-  private constructor(private readonly logger: Logger) {
-    this.http = createServer((req, res) => {
+  private constructor() {
+    this.http = createServer((_req, res) => {
       const { port } = this.http.address() as AddressInfo;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(bridgePage(port));
@@ -88,7 +88,7 @@ export class InspectorRelay implements Worker {
 
   /** Listens on 127.0.0.1:`port` (never another interface). */
   static async start(port: number, logger: Logger): Promise<InspectorRelay> {
-    const relay = new InspectorRelay(logger);
+    const relay = new InspectorRelay();
     await new Promise<void>((resolve, reject) => {
       relay.http.once('error', reject);
       relay.http.listen(port, '127.0.0.1', () => resolve());

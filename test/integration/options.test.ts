@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseOptions, ServerError, startServer } from '../../src/index.js';
+import { parseOptions, startServer } from '../../src/index.js';
 import type { Options, ServerHandle } from '../../src/index.js';
 import { TestClient } from '../helpers/client.js';
 import { within } from '../helpers/protocol.js';
