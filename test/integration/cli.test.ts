@@ -360,3 +360,14 @@ test('npm start (no arguments) means the embedded defaults: port 8080', () => {
   assert.equal(parseOptions({ certfile: '/c.pem', keyfile: '/k.pem' }).port, 8443, 'TLS default port');
   assert.equal(parseOptions({ auth: { users: { a: 'b' } } }).host, '0.0.0.0', 'with auth: every interface');
 });
+
+test('--inspect=PORT starts the inspector relay on 127.0.0.1 and logs its address; the relay serves the inspector page', async (t) => {
+  const inspectPort = await freePort();
+  const { daemon } = await startDaemon(t, [...LOCAL, `--inspect=${inspectPort}`]);
+  const line = await daemon.waitForLine((l) => l.msg === 'inspector relay listening', 15_000, '"inspector relay listening" line');
+  assert.equal(line.host, '127.0.0.1');
+  assert.equal(line.port, inspectPort);
+  assert.equal(line.url, `http://127.0.0.1:${inspectPort}/`);
+  const page = await (await fetch(line.url)).text();
+  assert.match(page, new RegExp(`new WebSocket\\('ws://127\\.0\\.0\\.1:${inspectPort}'\\)`));
+});
