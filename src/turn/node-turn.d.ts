@@ -1,6 +1,7 @@
 /**
  * Minimal declarations for the parts of node-turn@0.0.6 (no types of its
- * own) that src/turn/node-turn-backend.ts uses. Deliberately partial.
+ * own) that the node-turn adapter (src/turn/node-turn-backend.ts and the
+ * files its header lists) uses. Deliberately partial.
  */
 declare module 'node-turn' {
   import type { EventEmitter } from 'node:events';

@@ -1,9 +1,9 @@
 /**
  * The TURN engine as the rest of the server sees it (STYLE.md: "Model the
- * TURN adapter on pion"). One implementation, node-turn-backend.ts, is the
- * sole importer of node-turn; everything node-turn gets wrong is mended
- * there. Policy comes in through narrow seams: the peer filter, the
- * credentials, the quotas.
+ * TURN adapter on pion"). One implementation, node-turn-backend.ts, wires
+ * the node-turn adapter; only the adapter files its header lists import
+ * node-turn, and everything node-turn gets wrong is mended there. Policy
+ * comes in through narrow seams: the peer filter, the credentials, the quotas.
  */
 import type { Logger } from 'pino';
 import type { TurnCredentials } from './credentials.js';

@@ -1,0 +1,90 @@
+/**
+ * The allocations' resources: relay ports, quotas, relay sockets, live and
+ * pending allocations, and their release when an allocation ends or the
+ * server stops. Part of the node-turn adapter (see node-turn-backend.ts).
+ */
+import type { RemoteInfo, Socket } from 'node:dgram';
+import type NodeTurnMessage from 'node-turn/lib/message.js';
+import type { Logger } from 'pino';
+import type { AdapterContext } from './adapter-context.js';
+import { AllocationQuota } from './quota.js';
+import { RelayAllocation } from './relay-allocation.js';
+import type { AllocationHost } from './relay-allocation.js';
+import { RelayPorts } from './relay-ports.js';
+import { NodeTurnDefect } from './turn-backend.js';
+
+/** Where peer data arriving on a relay socket goes (the UDP front). */
+export interface PeerDataSink {
+  fromPeer(allocation: RelayAllocation, data: Buffer, rinfo: RemoteInfo): void;
+}
+
+export class AllocationTable implements AllocationHost {
+  readonly logger: Logger;
+  readonly quota: AllocationQuota;
+  readonly relayPorts: RelayPorts;
+  /** 5-tuple -> transaction id of an Allocate still binding its relay socket. */
+  readonly pending = new Map<string, string>();
+  /** Relay sockets of allocations (still open ones; with #3 unmended, leaked ones too). */
+  private readonly sockets = new Set<Socket>();
+  private readonly live = new Set<RelayAllocation>();
+
+  constructor(
+    private readonly ctx: AdapterContext,
+    private readonly peerData: PeerDataSink,
+  ) {
+    const config = ctx.config;
+    this.logger = ctx.logger;
+    this.quota = new AllocationQuota(config.quotas);
+    this.relayPorts = new RelayPorts({ bindHost: config.relayBindHost, range: config.relayPorts, maxReservations: config.quotas.total });
+  }
+
+  /** Relay sockets open: those of allocations and those reserved. */
+  get relaySockets(): number {
+    return this.sockets.size + this.relayPorts.open;
+  }
+
+  /** Tracks a relay socket just bound for an Allocate. */
+  adopt(socket: Socket): void {
+    this.sockets.add(socket);
+  }
+
+  /** A live allocation on an adopted relay socket. */
+  create(msg: NodeTurnMessage, socket: Socket, lifetime: number, owner: string): RelayAllocation {
+    const allocation = new RelayAllocation(msg, socket, lifetime, owner, this);
+    this.live.add(allocation);
+    return allocation;
+  }
+
+  fromPeer(allocation: RelayAllocation, data: Buffer, rinfo: RemoteInfo): void {
+    this.peerData.fromPeer(allocation, data, rinfo);
+  }
+
+  closeRelaySocket(socket: Socket): void {
+    this.sockets.delete(socket);
+    try {
+      socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Called once per allocation when it ends. */
+  allocationEnded(allocation: RelayAllocation, reason: string): void {
+    if (!this.live.delete(allocation)) return;
+    this.quota.release(allocation.owner);
+    this.logger.debug({ user: allocation.owner, relay: allocation.relayedTransportAddress.toString(), reason }, 'TURN allocation ended');
+    // mends #3: node-turn never closes the relay socket
+    if (this.ctx.isMended(NodeTurnDefect.RELAY_SOCKET_LEAK) || !this.ctx.running) this.closeRelaySocket(allocation.socket);
+  }
+
+  /** On stop: ends every allocation and closes every relay socket and timer. */
+  closeAll(): void {
+    const engine = this.ctx.engine;
+    for (const allocation of [...this.live]) allocation.end('shutdown');
+    for (const relay of [...this.sockets]) this.closeRelaySocket(relay);
+    this.relayPorts.closeAll();
+    for (const allocation of Object.values(engine.allocations)) clearTimeout(allocation.timer);
+    engine.allocations = {};
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * One handler per STUN method, installed on node-turn's handler objects
+ * (pion's internal/server/turn.go): Allocate (mends #2, #8 and quotas),
+ * Refresh (#1), ChannelBind (#6), and peer filtering on CreatePermission,
+ * Send and ChannelBind (#9). node-turn still authenticates and checks the
+ * allocation and 5-tuple before any of them runs. Part of the node-turn
+ * adapter (see node-turn-backend.ts).
+ */
+import type { Socket } from 'node:dgram';
+import { isIPv4 } from 'node:net';
+import type NodeTurnAddress from 'node-turn/lib/address.js';
+import type NodeTurnMessage from 'node-turn/lib/message.js';
+import CONSTANTS from 'node-turn/lib/constants.js';
+import type { AdapterContext } from './adapter-context.js';
+import type { AllocationTable } from './allocation-table.js';
+import { UDP } from './node-turn-engine.js';
+import type { EngineMessage } from './node-turn-engine.js';
+import { CHANNEL_LIFETIME_MS } from './relay-allocation.js';
+import type { RelayAllocation } from './relay-allocation.js';
+import { Attr, getAttribute, isChannelNumber } from './stun.js';
+import { NodeTurnDefect } from './turn-backend.js';
+
+type Handler = (msg: EngineMessage, reply: NodeTurnMessage) => void;
+
+export class TurnHandlers {
+  constructor(
+    private readonly ctx: AdapterContext,
+    private readonly allocations: AllocationTable,
+  ) {}
+
+  /** Replaces or wraps node-turn's method handlers; every one answers 500 rather than throw. */
+  install(): void {
+    const engine = this.ctx.engine;
+    const originalRefresh = engine.refresh.refresh.bind(engine.refresh);
+    const originalCreatePermission = engine.createPermission.createPermission.bind(engine.createPermission);
+    const originalSend = engine.send.send.bind(engine.send);
+    const originalChannelBind = engine.channelBind.channelBind.bind(engine.channelBind);
+    const guard = (name: string, handler: Handler): Handler => (msg, reply) => {
+      try {
+        handler(msg, reply);
+      } catch (err) {
+        this.ctx.logger.warn({ err, method: name }, 'TURN request failed');
+        if (msg.class === CONSTANTS.CLASS.REQUEST && this.ctx.running) this.ctx.safely(() => reply.reject(500, 'Server Error'));
+      }
+    };
+    engine.allocate.allocate = guard('allocate', (msg, reply) => this.onAllocate(msg, reply));
+    engine.refresh.refresh = guard('refresh', this.ctx.isMended(NodeTurnDefect.REFRESH_LIFETIME)
+      ? (msg, reply) => this.onRefresh(msg, reply)
+      : originalRefresh);
+    engine.createPermission.createPermission = guard('createPermission', (msg, reply) => {
+      if (this.refusePeers(msg, reply, false)) return;
+      originalCreatePermission(msg, reply);
+    });
+    engine.send.send = guard('send', (msg, reply) => {
+      const peer = msg.getAttribute('xor-peer-address') as NodeTurnAddress | undefined;
+      if (peer && this.ctx.isMended(NodeTurnDefect.PEER_FILTER) && this.ctx.config.peerFilter.checkDestination(peer.address, peer.port) !== 'allowed') return;
+      // node-turn's handler sends DATA to a permitted peer and drops anything else: count what it will send
+      const data = msg.getAttribute('data') as Buffer | undefined;
+      if (peer && data && (msg.allocation as RelayAllocation | undefined)?.permitted(peer.address)) this.ctx.relayed(data.length);
+      originalSend(msg, reply);
+    });
+    engine.channelBind.channelBind = guard('channelBind', (msg, reply) => {
+      if (this.refusePeers(msg, reply, true)) return;
+      if (this.ctx.isMended(NodeTurnDefect.CHANNEL_BIND_INTEGRITY)) this.onChannelBind(msg, reply);
+      else originalChannelBind(msg, reply);
+    });
+  }
+
+  /** Allocate (RFC 8656 section 7.2): node-turn's, with #2, #8 and quotas mended. */
+  private onAllocate(msg: EngineMessage, reply: NodeTurnMessage): void {
+    const fiveTuple = msg.transport.get5Tuple();
+    const transactionId = msg.transactionID ?? '';
+    if (this.ctx.isMended(NodeTurnDefect.ALLOCATE_SAME_5TUPLE)) {
+      const existing = this.ctx.engine.allocations[fiveTuple] as RelayAllocation | undefined;
+      if (existing) {
+        if (existing.transactionID === transactionId) this.replyAllocated(existing, reply, existing.remainingSeconds());
+        else reply.reject(437, 'Allocation Mismatch');
+        return;
+      }
+      const pending = this.allocations.pending.get(fiveTuple);
+      if (pending !== undefined) {
+        if (pending !== transactionId) reply.reject(437, 'Allocation Mismatch');
+        return; // a retransmission: the first one's answer is on its way
+      }
+    }
+    const transport = msg.getAttribute('requested-transport') as number | undefined;
+    if (transport === undefined) return reply.reject(400, 'Bad Request');
+    if (transport !== UDP) return reply.reject(442, 'Unsupported Transport Protocol');
+    const family = msg.stun && getAttribute(msg.stun, Attr.REQUESTED_ADDRESS_FAMILY);
+    if (family && family.value[0] !== 0x01) return reply.reject(440, 'Address Family not Supported');
+    const evenPort = msg.getAttribute('even-port') as boolean | undefined;
+    const token = msg.getAttribute('reservation-token') as string | undefined;
+    if (token !== undefined && evenPort !== undefined) return reply.reject(400, 'Bad Request');
+    const owner = this.ownerOf(msg);
+    const quota = this.allocations.quota.take(owner);
+    if (quota === 'user') return reply.reject(486, 'Allocation Quota Reached');
+    if (quota === 'total') return reply.reject(508, 'Insufficient Capacity');
+    const lifetime = this.grantedLifetime(msg.getAttribute('lifetime') as number | undefined);
+    let relay: Promise<{ socket: Socket; token?: string }>;
+    if (token !== undefined) {
+      const reserved = this.allocations.relayPorts.redeem(token);
+      relay = reserved ? Promise.resolve({ socket: reserved }) : Promise.reject(new Error('unknown reservation token'));
+    } else {
+      relay = this.allocations.relayPorts.acquire(evenPort !== undefined, evenPort === true);
+    }
+    this.allocations.pending.set(fiveTuple, transactionId);
+    relay.then(
+      ({ socket, token: reservation }) => {
+        if (this.allocations.pending.get(fiveTuple) === transactionId) this.allocations.pending.delete(fiveTuple);
+        this.allocations.adopt(socket);
+        if (!this.ctx.running) {
+          this.allocations.quota.release(owner);
+          this.allocations.closeRelaySocket(socket);
+          return;
+        }
+        try {
+          const allocation = this.allocations.create(msg, socket, lifetime, owner);
+          this.ctx.logger.debug({ user: owner, relay: allocation.relayedTransportAddress.toString(), lifetime }, 'TURN allocation');
+          if (reservation !== undefined) reply.addAttribute('reservation-token', reservation);
+          this.replyAllocated(allocation, reply, lifetime);
+        } catch (err) {
+          this.allocations.quota.release(owner);
+          this.allocations.closeRelaySocket(socket);
+          this.ctx.logger.warn({ err }, 'TURN allocation failed');
+          this.ctx.safely(() => reply.reject(500, 'Server Error'));
+        }
+      },
+      (err: unknown) => {
+        if (this.allocations.pending.get(fiveTuple) === transactionId) this.allocations.pending.delete(fiveTuple);
+        this.allocations.quota.release(owner);
+        this.ctx.logger.debug({ err }, 'TURN allocation refused: no relay port');
+        this.ctx.safely(() => reply.reject(508, 'Insufficient Capacity'));
+      },
+    );
+  }
+
+  private replyAllocated(allocation: RelayAllocation, reply: NodeTurnMessage, lifetime: number): void {
+    reply.addAttribute('xor-relayed-address', allocation.relayedTransportAddress);
+    reply.addAttribute('lifetime', lifetime);
+    reply.addAttribute('xor-mapped-address', allocation.mappedAddress);
+    reply.addAttribute('software', this.ctx.software);
+    reply.addAttribute('message-integrity');
+    this.ctx.safely(() => reply.resolve());
+  }
+
+  /** min(requested, turnLifetime), at least 1 s (mends #2: node-turn reads 'liftetime'). */
+  private grantedLifetime(requested: number | undefined): number {
+    const max = this.ctx.config.maxLifetimeSec;
+    if (!this.ctx.isMended(NodeTurnDefect.REQUESTED_LIFETIME)) return max; // node-turn: the default, always
+    if (requested === undefined) return max;
+    return Math.max(1, Math.min(requested, max));
+  }
+
+  /** Refresh (RFC 8656 section 7.3; mends #1): LIFETIME 0 deletes, else min(requested, turnLifetime). */
+  private onRefresh(msg: EngineMessage, reply: NodeTurnMessage): void {
+    const allocation = msg.allocation as RelayAllocation;
+    const requested = msg.getAttribute('lifetime') as number | undefined;
+    const family = msg.stun && getAttribute(msg.stun, Attr.REQUESTED_ADDRESS_FAMILY);
+    if (family && family.value[0] !== 0x01) return reply.reject(443, 'Peer Address Family Mismatch');
+    const lifetime = requested === 0 ? 0 : requested === undefined ? this.ctx.config.maxLifetimeSec : Math.max(1, Math.min(requested, this.ctx.config.maxLifetimeSec));
+    if (lifetime === 0) allocation.end('refreshed with lifetime 0');
+    else allocation.update(lifetime);
+    reply.addAttribute('lifetime', lifetime);
+    reply.addAttribute('software', this.ctx.software);
+    reply.addAttribute('message-integrity');
+    reply.resolve();
+  }
+
+  /** ChannelBind (RFC 8656 section 12.2): node-turn's checks, a channel lifetime, and MESSAGE-INTEGRITY (mends #6). */
+  private onChannelBind(msg: EngineMessage, reply: NodeTurnMessage): void {
+    const allocation = msg.allocation as RelayAllocation;
+    const channel = msg.getAttribute('channel-number') as number | undefined;
+    const peer = msg.getAttribute('xor-peer-address') as NodeTurnAddress | undefined;
+    if (channel === undefined || !peer || !isChannelNumber(channel)) return reply.reject(400, 'Bad Request');
+    allocation.purgeExpiredChannels();
+    const boundPeer = allocation.channelBindings[channel];
+    if (boundPeer && (boundPeer.address !== peer.address || boundPeer.port !== peer.port)) return reply.reject(400, 'Bad Request');
+    const boundChannel = allocation.getPeerChannelNumber(peer);
+    if (boundChannel !== undefined && boundChannel !== channel) return reply.reject(400, 'Bad Request');
+    allocation.permit(peer.address);
+    allocation.channelBindings[channel] = peer;
+    allocation.channelExpiry.set(channel, Date.now() + CHANNEL_LIFETIME_MS);
+    reply.addAttribute('software', this.ctx.software);
+    reply.addAttribute('message-integrity');
+    reply.resolve();
+  }
+
+  /**
+   * Peer filtering (mends #9): 403 when a peer is refused, 443 for an IPv6
+   * peer (the relay is IPv4). True when the request was answered here.
+   */
+  private refusePeers(msg: EngineMessage, reply: NodeTurnMessage, withPort: boolean): boolean {
+    if (!this.ctx.isMended(NodeTurnDefect.PEER_FILTER)) return false;
+    const filter = this.ctx.config.peerFilter;
+    for (const peer of msg.getAttributes('xor-peer-address') as NodeTurnAddress[]) {
+      const verdict = withPort ? filter.checkDestination(peer.address, peer.port) : filter.checkPeer(peer.address);
+      if (verdict === 'invalid') {
+        reply.reject(400, 'Bad Request');
+        return true;
+      }
+      if (verdict === 'denied') {
+        this.ctx.logger.info({ peer: `${peer.address}:${peer.port}`, user: msg.user?.username }, 'TURN peer refused (403)');
+        reply.reject(403, 'Forbidden');
+        return true;
+      }
+      if (!isIPv4(peer.address)) {
+        reply.reject(443, 'Peer Address Family Mismatch');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private ownerOf(msg: NodeTurnMessage): string {
+    const username = msg.user?.username ?? '';
+    return this.ctx.config.credentials.peek(username)?.name ?? username;
+  }
+}
