@@ -185,12 +185,13 @@ export class Connection implements Worker, MemberSink {
   }
 
   private received(data: Buffer, isBinary: boolean): void {
-    if (!this.bucket.take(this.factory.clock.now())) {
+    const now = this.factory.clock.now();
+    if (!this.bucket.take(now)) {
       this.factory.metrics.drop('rate_limit');
       this.actor.send(RATE_EXCEEDED);
       return;
     }
-    this.idle.touch();
+    this.idle.touch(now);
     if (isBinary) {
       this.factory.metrics.drop('binary'); // binary frames are ignored (PROTOCOL.md)
       return;

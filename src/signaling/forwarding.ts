@@ -24,8 +24,7 @@ export function forwardFrame(bus: RoomBus, metrics: Metrics, room: string, peerI
     metrics.forwardedBroadcast.inc();
     return null;
   }
-  if (bus.has(room, to)) {
-    bus.unicast(room, to, Buffer.from(withFrom(frame.text, frame.payload, peerId)));
+  if (bus.unicast(room, to, Buffer.from(withFrom(frame.text, frame.payload, peerId)))) {
     metrics.forwardedUnicast.inc();
     return null;
   }

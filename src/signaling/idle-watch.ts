@@ -18,8 +18,9 @@ export class IdleWatch {
     if (Number.isFinite(timeoutMs)) this.arm(timeoutMs);
   }
 
-  touch(): void {
-    this.last = this.clock.now();
+  /** Records activity at `now` (pass the time when the caller has it already). */
+  touch(now = this.clock.now()): void {
+    this.last = now;
   }
 
   stop(): void {

@@ -17,10 +17,9 @@ const metrics = new Metrics();
 /** A room bus that records deliveries: `broadcast <frame>` / `unicast <to> <frame>`. */
 function recordingBus(log: string[], known: Set<string>): RoomBus {
   return {
-    has: (_room, peerId) => known.has(peerId),
     broadcast: (_room, frame) => (log.push(`broadcast ${frame.toString()}`), 1),
-    unicast: (_room, to, frame) => (log.push(`unicast ${to} ${frame.toString()}`), true),
-  } as Pick<RoomBus, 'has' | 'broadcast' | 'unicast'> as RoomBus;
+    unicast: (_room, to, frame) => known.has(to) && (log.push(`unicast ${to} ${frame.toString()}`), true),
+  } as Pick<RoomBus, 'broadcast' | 'unicast'> as RoomBus;
 }
 /** The text forwarded for `text` sent by PEER. */
 const from = (text: string) => `${text.slice(0, -1)},"from":"${PEER}"}`;
