@@ -11,7 +11,6 @@ import type { Worker } from '../supervisors/worker.js';
 import { LIFECYCLE, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from './di/tokens.js';
 import type { Connection } from './signaling/connection.actor.js';
 import { CONNECTION_SUP_NAME, LISTENER_NAME } from './signaling/listener.js';
-import type { SignalingListener } from './signaling/listener.js';
 import { encodeEvent } from './signaling/protocol.js';
 import { TURN_LISTENER_NAME } from './turn/turn-listener.js';
 import type { TurnListener } from './turn/turn-listener.js';
@@ -31,7 +30,6 @@ export interface Health {
 export interface Addressable {
   address(): { host: string; port: number } | null;
 }
-
 
 export interface ServerApi {
   signalingAddress(): { host: string; port: number } | null;
@@ -60,7 +58,7 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
   const connections = () => registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME);
   const address = (name: string) => registry.whereis<Addressable>(name)?.address() ?? null;
   return {
-    signalingAddress: () => registry.whereis<SignalingListener>(LISTENER_NAME)?.address() ?? null,
+    signalingAddress: () => address(LISTENER_NAME),
     turnAddress: () => address(TURN_LISTENER_NAME),
     peers: (room) => bus.members(room).map((m) => ({ peerId: m.peerId, username: m.username })),
     rooms: () => bus.rooms().map((room) => ({ room, members: bus.members(room).length })),
