@@ -10,7 +10,7 @@ import { ErrorCode, ServerError } from './errors.js';
 import { OPTION_NAMES } from './options.js';
 import type { OptionName } from './options.js';
 
-type Kind = 'string' | 'integer' | 'json' | 'boolean' | 'integer|false' | 'integer|infinity' | 'range' | 'boolean|integer';
+type Kind = 'list' | 'string' | 'integer' | 'json' | 'boolean' | 'integer|false' | 'integer|infinity' | 'range' | 'boolean|integer';
 
 /** How a string from the CLI or the environment becomes each option's value. */
 export const OPTION_KINDS: Record<OptionName, Kind> = {
@@ -29,6 +29,11 @@ export const OPTION_KINDS: Record<OptionName, Kind> = {
   maxMessageBytes: 'integer',
   maxAuthAttempts: 'integer',
   rateLimit: 'json',
+  allowedOrigins: 'list',
+  maxConnections: 'integer',
+  maxConnectionsPerIp: 'integer',
+  handshakeTimeout: 'integer',
+  metricsPort: 'integer',
   allowLoopbackPeers: 'boolean',
   turnAllowedPeers: 'json',
   turnDeniedPeers: 'json',
@@ -83,6 +88,8 @@ export function coerce(option: OptionName, text: string | boolean): unknown {
     }
     case 'json':
       return json(option, t);
+    case 'list':
+      return t.startsWith('[') ? json(option, t) : t.split(',').map((s) => s.trim()).filter(Boolean);
   }
 }
 

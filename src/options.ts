@@ -43,7 +43,18 @@ export interface Options {
   callbacks?: CallbacksOption;
   maxMessageBytes?: number;
   maxAuthAttempts?: number;
-  rateLimit?: { perSecond: number; burst: number };
+  /** Frames per socket: `perSecond` sustained, `burst` at once; over it reading pauses; closed after `abuseSeconds` over it. */
+  rateLimit?: { perSecond: number; burst: number; abuseSeconds?: number };
+  /** Origins allowed to open a signaling WebSocket (`"*"`: any); unset: any. */
+  allowedOrigins?: string[];
+  /** Open signaling sockets in all (upgraded or upgrading); more get HTTP 503. */
+  maxConnections?: number;
+  /** Open signaling sockets from one IP (upgraded or upgrading); more get HTTP 429. 0: no limit. */
+  maxConnectionsPerIp?: number;
+  /** Ms a new TCP connection has to complete its HTTP request (the WebSocket upgrade). */
+  handshakeTimeout?: number;
+  /** Serve `/metrics` and `/admin/*` on 127.0.0.1:<metricsPort> instead of the signaling listener. */
+  metricsPort?: number;
   allowLoopbackPeers?: boolean;
   /** CIDR blocks (or addresses) TURN always relays to: wins over everything, `turnDeniedPeers` included. */
   turnAllowedPeers?: string[];
@@ -74,7 +85,14 @@ export interface ResolvedOptions {
   readonly callbacks: CallbacksOption | null;
   readonly maxMessageBytes: number;
   readonly maxAuthAttempts: number;
-  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number; readonly abuseSeconds: number };
+  /** null: any origin. */
+  readonly allowedOrigins: readonly string[] | null;
+  readonly maxConnections: number;
+  /** Infinity when the option is 0 (no limit). */
+  readonly maxConnectionsPerIp: number;
+  readonly handshakeTimeout: number;
+  readonly metricsPort: number | null;
   readonly allowLoopbackPeers: boolean;
   readonly turnAllowedPeers: readonly string[];
   readonly turnDeniedPeers: readonly string[];
@@ -99,7 +117,16 @@ export const DEFAULTS = {
   authTimeout: 5_000,
   maxMessageBytes: 65_536,
   maxAuthAttempts: 5,
-  rateLimit: { perSecond: 50, burst: 100 },
+  /**
+   * A newcomer in a 16-peer full mesh sends an offer and about 8 trickled
+   * candidates to each of 15 peers at once (135 frames; README "Security and
+   * limits"): the burst takes that whole, the rate is ten times what an idle
+   * call needs.
+   */
+  rateLimit: { perSecond: 50, burst: 200, abuseSeconds: 10 },
+  maxConnections: 20_000,
+  maxConnectionsPerIp: 200,
+  handshakeTimeout: 10_000,
   turnMaxAllocationsPerUser: 32,
   turnMaxAllocations: 1000,
   turnLifetime: 600,
@@ -111,7 +138,7 @@ export const DEFAULTS = {
 export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
-  'rateLimit', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
+  'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
   'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
@@ -193,8 +220,13 @@ const optionsSchema = z.strictObject({
   maxMessageBytes: z.number().int().min(16).max(100 * 1024 * 1024).optional(),
   maxAuthAttempts: z.number().int().min(1).max(1000).optional(),
   rateLimit: z
-    .strictObject({ perSecond: z.number().positive(), burst: z.number().int().min(1) })
+    .strictObject({ perSecond: z.number().positive(), burst: z.number().int().min(1), abuseSeconds: z.number().positive().max(86_400).optional() })
     .optional(),
+  allowedOrigins: z.array(z.string().refine(isOriginPattern, { message: 'must be "*" or an origin such as "https://app.example.com" (scheme://host[:port], no path)' })).optional(),
+  maxConnections: z.number().int().min(1).max(10_000_000).optional(),
+  maxConnectionsPerIp: z.number().int().min(0).max(10_000_000).optional(),
+  handshakeTimeout: positiveMs.max(600_000).optional(),
+  metricsPort: port.optional(),
   allowLoopbackPeers: z.boolean().optional(),
   turnAllowedPeers: cidrList.optional(),
   turnDeniedPeers: cidrList.optional(),
@@ -205,6 +237,22 @@ const optionsSchema = z.strictObject({
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
+
+/** `"*"`, or `scheme://host[:port]` with nothing after it (what browsers send as `Origin`). */
+function isOriginPattern(value: string): boolean {
+  if (value === '*') return true;
+  try {
+    const url = new URL(value);
+    return url.origin !== 'null' && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+  } catch {
+    return false;
+  }
+}
+
+/** The origin as browsers serialize it (lower-case scheme and host, default port dropped). */
+export function normalizeOrigin(value: string): string {
+  return value === '*' ? value : new URL(value).origin;
+}
 
 /** Throws a ServerError(INVALID_OPTION) naming the first bad option. */
 function invalid(option: string, message: string): never {
@@ -260,7 +308,12 @@ export function parseOptions(input: unknown): ResolvedOptions {
     callbacks: (o.callbacks as CallbacksOption | undefined) ?? null,
     maxMessageBytes: o.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
     maxAuthAttempts: o.maxAuthAttempts ?? DEFAULTS.maxAuthAttempts,
-    rateLimit: Object.freeze({ ...(o.rateLimit ?? DEFAULTS.rateLimit) }),
+    rateLimit: Object.freeze({ ...DEFAULTS.rateLimit, ...o.rateLimit }),
+    allowedOrigins: o.allowedOrigins ? Object.freeze(o.allowedOrigins.map(normalizeOrigin)) : null,
+    maxConnections: o.maxConnections ?? DEFAULTS.maxConnections,
+    maxConnectionsPerIp: o.maxConnectionsPerIp === 0 ? Infinity : (o.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp),
+    handshakeTimeout: o.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
+    metricsPort: o.metricsPort ?? null,
     allowLoopbackPeers: o.allowLoopbackPeers ?? false,
     turnAllowedPeers: Object.freeze([...(o.turnAllowedPeers ?? [])]),
     turnDeniedPeers: Object.freeze([...(o.turnDeniedPeers ?? [])]),

@@ -12,9 +12,10 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ActorFactory } from '../src/actor-factory.js';
 import { createAuthenticator, DEV_USERS } from '../src/auth/authenticator.js';
+import { GuessThrottle } from '../src/auth/guess-throttle.js';
 import { systemClock } from '../src/clock.js';
 import {
-  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, LIFECYCLE, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS,
+  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, GUESS_THROTTLE, CLOCK, LIFECYCLE, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS,
   INSPECTION, ROOT, SERVER_API, SUPERVISOR_OBSERVER,
 } from '../src/di/tokens.js';
 import { Inspection } from '../src/observability/inspector.js';
@@ -69,6 +70,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(REGISTRY, { useValue: new NameRegistry() });
   c.register(ATTACH_TO, { useValue: { server: env.attachTo ?? null } });
   c.register(AUTHENTICATOR, { useValue: await createAuthenticator(options.auth, { baseDir }) });
+  c.register(GUESS_THROTTLE, { useValue: new GuessThrottle() });
   const metrics = new Metrics();
   c.register(METRICS, { useValue: metrics });
   const inspection = options.inspect === null ? null : new Inspection();

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { ResolvedOptions } from '../options.js';
 import type { Clock } from '../clock.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { GuessThrottle } from '../auth/guess-throttle.js';
 import type { CallbackRunner } from '../rooms/callback-runner.js';
 import type { RoomBus } from '../rooms/room-bus.js';
 import type { NameRegistry } from '../registry.js';
@@ -23,6 +24,8 @@ export const OPTIONS: InjectionToken<ResolvedOptions> = Symbol('options');
 export const LOGGER: InjectionToken<Logger> = Symbol('logger');
 export const CLOCK: InjectionToken<Clock> = Symbol('clock');
 export const AUTHENTICATOR: InjectionToken<Authenticator> = Symbol('authenticator');
+/** Failed password checks per source IP and username, shared by signaling and TURN. */
+export const GUESS_THROTTLE: InjectionToken<GuessThrottle> = Symbol('guessThrottle');
 export const CALLBACK_RUNNER: InjectionToken<CallbackRunner> = Symbol('callbackRunner');
 export const ROOM_BUS: InjectionToken<RoomBus> = Symbol('roomBus');
 export const REGISTRY: InjectionToken<NameRegistry> = Symbol('registry');

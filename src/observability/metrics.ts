@@ -27,6 +27,13 @@ export interface GaugeSources {
 
 const CONNECTION_STATES = ['unauthenticated', 'authenticated', 'inRoom'] as const;
 
+export type AuthTransport = 'signaling' | 'turn';
+const AUTH_TRANSPORTS: readonly AuthTransport[] = ['signaling', 'turn'];
+
+/** Why a signaling connection was refused before its WebSocket opened. */
+export type RefusalReason = 'per_ip' | 'total' | 'origin' | 'handshake_timeout' | 'draining';
+const REFUSAL_REASONS: readonly RefusalReason[] = ['per_ip', 'total', 'origin', 'handshake_timeout', 'draining'];
+
 /**
  * Bytes relayed by TURN, as the data path counts them: one number added to
  * per datagram (no labels to hash, nothing allocated). The Prometheus
@@ -50,7 +57,12 @@ export class Metrics {
   readonly published: Counter.Internal;
   private readonly dropped: Counter<'reason'>;
   private readonly droppedBy = new Map<DropReason, Counter.Internal>();
-  readonly authFailures: Counter;
+  private readonly authFailures: Counter<'transport'>;
+  private readonly authThrottles: Counter<'transport' | 'scope'>;
+  private readonly refusals: Counter<'reason'>;
+  private readonly rateLimits: Counter<'action'>;
+  /** Lifecycle callbacks not run because their room's queue was full. */
+  readonly callbacksDropped: Counter;
   readonly callbackErrors: Counter;
   readonly kicks: Counter;
   private readonly restarts: Counter<'supervisor' | 'child'>;
@@ -77,7 +89,41 @@ export class Metrics {
       labelNames: ['reason'] as const,
       registers,
     });
-    this.authFailures = new Counter({ name: 'webrtc_auth_failures_total', help: 'Failed authentication attempts', registers });
+    this.authFailures = new Counter({
+      name: 'webrtc_auth_failures_total',
+      help: 'Failed authentication attempts (wrong password, unknown user, auth backend error), by transport',
+      labelNames: ['transport'] as const,
+      registers,
+    });
+    this.authThrottles = new Counter({
+      name: 'webrtc_auth_throttled_total',
+      help: 'Authentication attempts refused unchecked because their source IP or username failed too often',
+      labelNames: ['transport', 'scope'] as const,
+      registers,
+    });
+    for (const transport of AUTH_TRANSPORTS) {
+      this.authFailures.inc({ transport }, 0);
+      for (const scope of ['ip', 'username']) this.authThrottles.inc({ transport, scope }, 0);
+    }
+    this.refusals = new Counter({
+      name: 'webrtc_connections_refused_total',
+      help: 'Signaling connections refused before the WebSocket opened, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
+    this.rateLimits = new Counter({
+      name: 'webrtc_rate_limited_total',
+      help: 'Sockets over rateLimit: "throttled" each time reading paused, "closed" after abuseSeconds over it',
+      labelNames: ['action'] as const,
+      registers,
+    });
+    for (const action of ['throttled', 'closed']) this.rateLimits.inc({ action }, 0);
+    this.callbacksDropped = new Counter({
+      name: 'webrtc_callbacks_dropped_total',
+      help: 'create/join/leave callbacks not run because too many were queued for their room',
+      registers,
+    });
     this.callbackErrors = new Counter({ name: 'webrtc_callback_errors_total', help: 'create/join/leave callbacks that threw, rejected or timed out', registers });
     this.kicks = new Counter({ name: 'webrtc_kicks_total', help: 'Peers kicked through the admin API', registers });
     this.restarts = new Counter({
@@ -152,6 +198,23 @@ export class Metrics {
       this.droppedBy.set(reason, counter);
     }
     counter.inc();
+  }
+
+  authFailed(transport: AuthTransport): void {
+    this.authFailures.inc({ transport });
+  }
+
+  /** An attempt refused unchecked: its source IP or its username failed too often. */
+  authThrottled(transport: AuthTransport, scope: 'ip' | 'username'): void {
+    this.authThrottles.inc({ transport, scope });
+  }
+
+  connectionRefused(reason: RefusalReason): void {
+    this.refusals.inc({ reason });
+  }
+
+  rateLimited(action: 'throttled' | 'closed'): void {
+    this.rateLimits.inc({ action });
   }
 
   restarted(supervisor: string, child: string): void {

@@ -93,7 +93,7 @@ export class ConnectionFactory {
           of(self).forwarding = false;
         },
         authFailed: ({ self }) => {
-          metrics.authFailures.inc();
+          metrics.authFailed('signaling');
           of(self).log.debug('authentication failed');
         },
         dropped: (_, { reason }) => metrics.drop(reason),

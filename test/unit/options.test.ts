@@ -36,7 +36,12 @@ describe('parseOptions defaults', () => {
       callbacks: null,
       maxMessageBytes: 65_536,
       maxAuthAttempts: 5,
-      rateLimit: { perSecond: 50, burst: 100 },
+      rateLimit: { perSecond: 50, burst: 200, abuseSeconds: 10 },
+      allowedOrigins: null,
+      maxConnections: 20_000,
+      maxConnectionsPerIp: 200,
+      handshakeTimeout: 10_000,
+      metricsPort: null,
       allowLoopbackPeers: false,
       turnAllowedPeers: [],
       turnDeniedPeers: [],
@@ -84,7 +89,12 @@ describe('parseOptions defaults', () => {
       authTimeout: 300,
       maxMessageBytes: 1024,
       maxAuthAttempts: 1,
-      rateLimit: { perSecond: 0.5, burst: 1 },
+      rateLimit: { perSecond: 0.5, burst: 1, abuseSeconds: 2.5 },
+      allowedOrigins: ['https://App.Example.com:443', 'http://localhost:8080/', '*'],
+      maxConnections: 10,
+      maxConnectionsPerIp: 0,
+      handshakeTimeout: 500,
+      metricsPort: 0,
       allowLoopbackPeers: true,
       turnAllowedPeers: ['10.1.0.0/16', '2001:db8::/32', '127.0.0.1'],
       turnDeniedPeers: ['8.8.8.0/24'],
@@ -105,7 +115,12 @@ describe('parseOptions defaults', () => {
     assert.equal(o.authTimeout, 300);
     assert.equal(o.maxMessageBytes, 1024);
     assert.equal(o.maxAuthAttempts, 1);
-    assert.deepEqual(o.rateLimit, { perSecond: 0.5, burst: 1 });
+    assert.deepEqual(o.rateLimit, { perSecond: 0.5, burst: 1, abuseSeconds: 2.5 });
+    assert.deepEqual(o.allowedOrigins, ['https://app.example.com', 'http://localhost:8080', '*'], 'normalized as browsers send Origin');
+    assert.equal(o.maxConnections, 10);
+    assert.equal(o.maxConnectionsPerIp, Infinity, '0 means no limit');
+    assert.equal(o.handshakeTimeout, 500);
+    assert.equal(o.metricsPort, 0);
     assert.equal(o.allowLoopbackPeers, true);
     assert.deepEqual(o.turnAllowedPeers, ['10.1.0.0/16', '2001:db8::/32', '127.0.0.1']);
     assert.deepEqual(o.turnDeniedPeers, ['8.8.8.0/24']);
@@ -149,7 +164,7 @@ describe('parseOptions defaults', () => {
     const o = parseOptions(input);
     input.rateLimit.burst = 99;
     input.relayPorts[0] = 5;
-    assert.deepEqual(o.rateLimit, { perSecond: 5, burst: 5 });
+    assert.deepEqual(o.rateLimit, { perSecond: 5, burst: 5, abuseSeconds: 10 });
     assert.deepEqual(o.relayPorts, [1000, 2000]);
   });
 });
@@ -208,6 +223,16 @@ describe('parseOptions errors', () => {
     ['rateLimit', { rateLimit: 50 }],
     ['rateLimit', { rateLimit: { perSecond: 0, burst: 1 } }, 'rateLimit.perSecond'],
     ['rateLimit', { rateLimit: { perSecond: 1 } }, 'rateLimit.burst'],
+    ['rateLimit', { rateLimit: { perSecond: 1, burst: 1, abuseSeconds: 0 } }, 'rateLimit.abuseSeconds'],
+    ['allowedOrigins', { allowedOrigins: 'https://a.example' }],
+    ['allowedOrigins', { allowedOrigins: ['https://a.example/path'] }, 'allowedOrigins.0'],
+    ['allowedOrigins', { allowedOrigins: ['a.example'] }, 'allowedOrigins.0'],
+    ['allowedOrigins', { allowedOrigins: ['*', 'https://a.example?x=1'] }, 'allowedOrigins.1'],
+    ['maxConnections', { maxConnections: 0 }],
+    ['maxConnectionsPerIp', { maxConnectionsPerIp: -1 }],
+    ['maxConnectionsPerIp', { maxConnectionsPerIp: 1.5 }],
+    ['handshakeTimeout', { handshakeTimeout: 0 }],
+    ['metricsPort', { metricsPort: 70000 }],
     ['allowLoopbackPeers', { allowLoopbackPeers: 'yes' }],
     ['turnAllowedPeers', { turnAllowedPeers: '10.0.0.0/8' }],
     ['turnAllowedPeers', { turnAllowedPeers: ['10.0.0.0/33'] }],
