@@ -72,8 +72,8 @@ export class ConnectionFactory {
     const of = (self: object): Connection => this.connections.get(self)!;
     this.machine = connectionMachine.provide({
       actions: {
-        send: ({ self }, { frame }) => of(self).sendText(frame),
-        pong: ({ self }) => of(self).sendRaw(PONG),
+        send: ({ self }, { frame }) => of(self).write(frame),
+        pong: ({ self }) => of(self).write(PONG),
         close: ({ self }, { code, reason }) => of(self).close(code, reason),
         joinRoom: ({ self, context }) => {
           const connection = of(self);
@@ -136,6 +136,8 @@ export class Connection implements Worker, MemberSink {
   private exitListener: ((reason: ExitReason) => void) | null = null;
   private exit: ExitReason | null = null;
   private stopping = false;
+  /** Set once the client fell too far behind: nothing more is queued for it. */
+  private slow = false;
   private logger: Logger | null = null;
 
   constructor(
@@ -209,20 +211,12 @@ export class Connection implements Worker, MemberSink {
   forward(frame: ForwardableFrame): void {
     const { bus, metrics } = this.factory;
     const answer = forwardFrame(bus, metrics, this.room, this.peerId, frame);
-    if (answer !== null) this.sendText(answer);
+    if (answer !== null) this.write(answer);
   }
 
   /** MemberSink: a frame from the room, serialized once for all recipients. */
   deliver(frame: Buffer): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (this.ws.bufferedAmount > SLOW_CONSUMER_BYTES) {
-      // A member that cannot keep up must not make the server hold its frames without bound.
-      this.factory.metrics.drop('slow_consumer');
-      this.actor.send(SLOW_CONSUMER);
-      return;
-    }
-    this.factory.coalescer.hold(this.socket);
-    this.ws.send(frame, TEXT);
+    this.write(frame);
   }
 
   /** MemberSink: the room failed and dropped this member. */
@@ -230,12 +224,23 @@ export class Connection implements Worker, MemberSink {
     this.actor.send(ROOM_FAILED);
   }
 
-  sendText(frame: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
-  }
-
-  sendRaw(frame: Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame, TEXT);
+  /**
+   * Every frame the server sends this client goes through here, whatever it
+   * is (forwarded, joined/left, invalid_message, pong, publish): a client
+   * that does not read is closed (1008) before more than SLOW_CONSUMER_BYTES
+   * wait for it. Frames of one tick leave in one write (the coalescer).
+   */
+  write(frame: Buffer | string): void {
+    const ws = this.ws;
+    if (ws.readyState !== WebSocket.OPEN || this.slow) return;
+    if (ws.bufferedAmount > SLOW_CONSUMER_BYTES) {
+      this.slow = true;
+      this.factory.metrics.drop('slow_consumer');
+      this.actor.send(SLOW_CONSUMER);
+      return;
+    }
+    this.factory.coalescer.hold(this.socket);
+    ws.send(frame, TEXT);
   }
 
   close(code: number, reason: string): void {

@@ -139,6 +139,7 @@ export const connectionMachine = connectionSetup.createMachine({
         'rate.exceeded': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.RATE_LIMIT } } },
         'server.shutdown': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.GOING_AWAY, reason: CloseReason.SHUTDOWN } } },
         'server.kick': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.KICKED } } },
+        'slow.consumer': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.SLOW_CONSUMER } } },
         'socket.closed': { target: 'closed' },
       },
       states: {

@@ -10,6 +10,9 @@ import type { RoomBus } from '../rooms/room-bus.js';
 import type { ClientFrame } from './protocol.js';
 import { ServerFrames, withFrom } from './protocol.js';
 
+/** Longest `to` echoed back in `unknown_peer` (a peer id is 16 characters). */
+export const MAX_ECHOED_PEER_ID = 64;
+
 export type ForwardableFrame = Extract<ClientFrame, { type: 'frame.message' } | { type: 'frame.invalid' }>;
 
 /** Forwards `frame` from `peerId` in `room`; returns the answer for the sender, if any. */
@@ -29,5 +32,6 @@ export function forwardFrame(bus: RoomBus, metrics: Metrics, room: string, peerI
     return null;
   }
   metrics.drop('unknown_peer');
-  return ServerFrames.invalid('unknown_peer', to);
+  // Never echo attacker-sized input: only a `to` with a peer id's shape comes back (PROTOCOL.md).
+  return ServerFrames.invalid('unknown_peer', to.length <= MAX_ECHOED_PEER_ID ? to : undefined);
 }
