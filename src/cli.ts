@@ -28,7 +28,7 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   callbacks: 'JSON: {"module":"./hooks.mjs"} exporting create, join, leave',
   maxMessageBytes: 'larger frames close 1009 (default 65536)',
   maxAuthAttempts: 'failed authentications per socket before close 1008 (default 5)',
-  rateLimit: 'JSON {"perSecond":50,"burst":200,"abuseSeconds":10}: frames per socket; over it reading pauses; closed 1008 after abuseSeconds over it',
+  rateLimit: 'JSON {"perSecond":100,"burst":400,"abuseSeconds":10}: frames per socket; over it reading pauses; closed 1008 after abuseSeconds over it',
   allowedOrigins: 'origins allowed to open a WebSocket, comma-separated or a JSON array ("*": any); others get HTTP 403 (default: any)',
   maxConnections: 'open signaling sockets in all; more get HTTP 503 (default 20000)',
   maxConnectionsPerIp: 'open signaling sockets from one IP; more get HTTP 429; 0: no limit (default 200)',

@@ -118,12 +118,13 @@ export const DEFAULTS = {
   maxMessageBytes: 65_536,
   maxAuthAttempts: 5,
   /**
-   * A newcomer in a 16-peer full mesh sends an offer and about 8 trickled
-   * candidates to each of 15 peers at once (135 frames; README "Security and
-   * limits"): the burst takes that whole, the rate is ten times what an idle
-   * call needs.
+   * A newcomer in a full mesh sends an offer and its trickled candidates to
+   * every earlier peer at once. Chromium 156 with the example client sends 1
+   * offer and up to 20 candidates per peer (host UDP and TCP on each of 4
+   * addresses, and relays): a 16-peer newcomer sends 15 × 21 = 315 frames,
+   * which the burst takes whole. README "Security and limits".
    */
-  rateLimit: { perSecond: 50, burst: 200, abuseSeconds: 10 },
+  rateLimit: { perSecond: 100, burst: 400, abuseSeconds: 10 },
   maxConnections: 20_000,
   maxConnectionsPerIp: 200,
   handshakeTimeout: 10_000,

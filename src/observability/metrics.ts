@@ -14,7 +14,6 @@ export type DropReason =
   | 'already_authenticated'
   | 'unauthenticated'
   | 'binary'
-  | 'rate_limit'
   | 'too_big'
   | 'slow_consumer';
 

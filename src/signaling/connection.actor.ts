@@ -32,7 +32,8 @@ import { forwardFrame } from './forwarding.js';
 import type { ForwardableFrame } from './forwarding.js';
 import { parseClientFrame, PING_FRAME } from './protocol.js';
 import type { Credentials } from './protocol.js';
-import { TokenBucket } from './rate-limiter.js';
+import { FrameBudget } from './rate-limiter.js';
+import { PauseReason, ReadPause } from './read-pause.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import type { Socket } from 'node:net';
 
@@ -97,6 +98,8 @@ export class ConnectionFactory {
           of(self).log.debug('authentication failed');
         },
         dropped: (_, { reason }) => metrics.drop(reason),
+        holdReading: ({ self }) => of(self).holdReading(),
+        releaseReading: ({ self }) => of(self).releaseReading(),
       },
       actors: {
         // A successful login also lets TURN use these credentials (TURN needs them synchronously).
@@ -128,7 +131,12 @@ export class Connection implements Worker, MemberSink {
   member: Member | null = null;
   /** Set by the actor while it is `inRoom`: message frames then skip the machine (the hot path). */
   forwarding = false;
-  private readonly bucket: TokenBucket;
+  private readonly budget: FrameBudget;
+  private readonly reading: ReadPause;
+  /** The timer of a rate-limit pause, while reading is paused for it. */
+  private throttle: unknown = null;
+  /** Set once the socket is being closed: frames still parsed are ignored. */
+  private closing = false;
   private readonly idle: IdleWatch;
   private readonly closed: Promise<void>;
   /** The TCP socket under `ws` (ws keeps it as `_socket`), for write coalescing. */
@@ -147,7 +155,8 @@ export class Connection implements Worker, MemberSink {
     private readonly factory: ConnectionFactory,
   ) {
     const { options, clock } = factory;
-    this.bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst, clock.now());
+    this.budget = new FrameBudget(options.rateLimit, clock.now());
+    this.reading = new ReadPause(ws);
     this.idle = new IdleWatch(clock, options.idleTimeout, () => this.actor.send(IDLE));
     this.actor = factory.actors.create(factory.machine, {
       systemId: `connection:${this.peerId}`,
@@ -178,7 +187,8 @@ export class Connection implements Worker, MemberSink {
       this.log.debug({ err }, 'socket error');
     });
     ws.once('close', (code: number) => {
-      this.idle.stop();
+      this.closing = true;
+      this.stopTimers();
       this.actor.send(SOCKET_CLOSED);
       this.log.debug({ code }, 'connection closed');
       this.exited('normal');
@@ -187,12 +197,10 @@ export class Connection implements Worker, MemberSink {
   }
 
   private received(data: Buffer, isBinary: boolean): void {
+    if (this.closing) return;
     const now = this.factory.clock.now();
-    if (!this.bucket.take(now)) {
-      this.factory.metrics.drop('rate_limit');
-      this.actor.send(RATE_EXCEEDED);
-      return;
-    }
+    const pauseMs = this.budget.take(now);
+    if (pauseMs > 0 && this.throttle === null) this.throttled(now, pauseMs);
     this.idle.touch(now);
     if (isBinary) {
       this.factory.metrics.drop('binary'); // binary frames are ignored (PROTOCOL.md)
@@ -205,6 +213,50 @@ export class Connection implements Worker, MemberSink {
     const frame = parseClientFrame(data.toString('utf8'));
     if (this.forwarding && (frame.type === 'frame.message' || frame.type === 'frame.invalid')) this.forward(frame);
     else this.actor.send(frame);
+  }
+
+  /**
+   * Over the rate limit: the frame in hand is still handled, and reading
+   * stops until the budget refills (the client's frames wait in TCP
+   * buffers). Only a client over it for `abuseSeconds` is closed (1008).
+   */
+  private throttled(now: number, ms: number): void {
+    this.factory.metrics.rateLimited('throttled');
+    if (this.budget.pausing(now)) return this.abusive();
+    this.reading.hold(PauseReason.RATE);
+    this.throttle = this.factory.clock.setTimeout(this.throttleEnded, ms);
+  }
+
+  private readonly throttleEnded = (): void => {
+    const left = this.budget.resume(this.factory.clock.now());
+    if (left > 0) {
+      this.throttle = this.factory.clock.setTimeout(this.throttleEnded, left);
+      return;
+    }
+    this.throttle = null;
+    if (left < 0) this.abusive();
+    else this.reading.release(PauseReason.RATE);
+  };
+
+  private abusive(): void {
+    this.factory.metrics.rateLimited('closed');
+    this.log.info({ rateLimit: this.factory.options.rateLimit }, 'closed: over the rate limit for abuseSeconds');
+    this.actor.send(RATE_EXCEEDED);
+  }
+
+  /** Reading pauses while a password check is pending (frames would only be deferred). */
+  holdReading(): void {
+    this.reading.hold(PauseReason.CHECK);
+  }
+
+  releaseReading(): void {
+    this.reading.release(PauseReason.CHECK);
+  }
+
+  private stopTimers(): void {
+    this.idle.stop();
+    if (this.throttle !== null) this.factory.clock.clearTimeout(this.throttle);
+    this.throttle = null;
   }
 
   /** Forwards a frame in the room (for the actor's `forward` effect and the fast path alike). */
@@ -244,7 +296,9 @@ export class Connection implements Worker, MemberSink {
   }
 
   close(code: number, reason: string): void {
-    this.idle.stop();
+    this.closing = true;
+    this.stopTimers();
+    this.reading.releaseAll(); // the close handshake needs the client's close frame
     this.ws.close(code, reason);
   }
 

@@ -37,7 +37,7 @@ export type ConnectionEvent =
   | ClientFrame
   /** No frame from the client for `idleTimeout`. */
   | { type: 'idle.timeout' }
-  /** The client sent more frames than `rateLimit` allows. */
+  /** The client stayed over `rateLimit` for `abuseSeconds`. */
   | { type: 'rate.exceeded' }
   /** The socket closed (by the client, or after our close). */
   | { type: 'socket.closed' }
@@ -81,6 +81,9 @@ const connectionSetup = setup({
      */
     startForwarding: () => {},
     stopForwarding: () => {},
+    /** Stops reading the client's frames while a password check is pending (backpressure, not a buffer). */
+    holdReading: () => {},
+    releaseReading: () => {},
     /** Reports a failed authentication (metrics). */
     authFailed: () => {},
     /** Reports a frame answered with `invalid_message` instead of forwarded (metrics). */
@@ -152,6 +155,8 @@ export const connectionMachine = connectionSetup.createMachine({
           },
         },
         checking: {
+          entry: 'holdReading',
+          exit: 'releaseReading',
           invoke: {
             src: 'checkCredentials',
             input: ({ event }) => (event as Extract<ClientFrame, { type: 'frame.authenticate' }>).credentials!,

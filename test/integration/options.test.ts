@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseOptions, startServer } from '../../src/index.js';
 import type { Options, ServerHandle } from '../../src/index.js';
+import { WebSocket } from 'ws';
 import { TestClient } from '../helpers/client.js';
 import { within } from '../helpers/protocol.js';
 import { sleep } from '../helpers/server.js';
@@ -443,15 +444,24 @@ test('maxAuthAttempts: the last failure gets unauthorized, then close 1008; defa
   }
 });
 
-test('rateLimit: every frame counts (ping included); over the burst the socket is closed with 1008', async (t) => {
-  const s = await start(t, { rateLimit: { perSecond: 0.001, burst: 5 }, auth: { users: USERS } });
+test('rateLimit: every frame counts (ping included); over the burst reading pauses; closed 1008 only after abuseSeconds over it', async (t) => {
+  const s = await start(t, { rateLimit: { perSecond: 0.5, burst: 5, abuseSeconds: 1 }, auth: { users: USERS } });
   const c = await open(t, s.url('rl'));
   const texts: string[] = [];
   c.ws.on('message', (data) => texts.push(data.toString()));
   for (let i = 0; i < 10; i++) c.send('ping');
-  const close = await within(c.closed, 5000, 'close 1008');
+  await sleep(300);
+  assert.equal(texts.length, 10, 'frames read in one go are all answered, none lost');
+  c.send('ping'); // waits: the budget is 5 frames in debt at 0.5/s
+  await sleep(500);
+  assert.equal(texts.length, 10, 'reading is paused');
+  for (let i = 0; i < 50 && c.ws.readyState === WebSocket.OPEN; i++) {
+    c.send('ping');
+    await sleep(100);
+  }
+  const close = await within(c.closed, 15_000, 'close 1008');
   assert.equal(close.code, 1008);
-  assert.deepEqual(texts, ['pong', 'pong', 'pong', 'pong', 'pong'], 'the burst is served, the rest is not');
+  assert.ok(texts.every((text) => text === 'pong'));
 
   const roomy = await start(t, { rateLimit: { perSecond: 1000, burst: 50 }, auth: { users: USERS } });
   const d = await open(t, roomy.url('rl'));
@@ -459,7 +469,7 @@ test('rateLimit: every frame counts (ping included); over the burst the socket i
   for (let i = 0; i < 20; i++) assert.equal((await d.next(5000)).text, 'pong');
   await assertServed(d);
 
-  for (const bad of [{ perSecond: 0, burst: 1 }, { perSecond: 1 }, { perSecond: 1, burst: 0 }, { perSecond: 1, burst: 1, extra: 1 }, 'fast', 50]) {
+  for (const bad of [{ perSecond: 0, burst: 1 }, { perSecond: 1 }, { perSecond: 1, burst: 0 }, { perSecond: 1, burst: 1, extra: 1 }, { perSecond: 1, burst: 1, abuseSeconds: -1 }, 'fast', 50]) {
     await rejectsNaming(() => parseOptions({ rateLimit: bad }), 'rateLimit');
   }
 });

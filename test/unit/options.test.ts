@@ -36,7 +36,7 @@ describe('parseOptions defaults', () => {
       callbacks: null,
       maxMessageBytes: 65_536,
       maxAuthAttempts: 5,
-      rateLimit: { perSecond: 50, burst: 200, abuseSeconds: 10 },
+      rateLimit: { perSecond: 100, burst: 400, abuseSeconds: 10 },
       allowedOrigins: null,
       maxConnections: 20_000,
       maxConnectionsPerIp: 200,
