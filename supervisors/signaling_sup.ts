@@ -28,7 +28,7 @@ export function signalingListenerSpec(c: DependencyContainer): ChildSpec {
     start: () => {
       const options = c.resolve(OPTIONS);
       const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, options.dev);
-      return new SignalingListener(options, c.resolve(ConnectionFactory), c.resolve(REGISTRY), c.resolve(LOGGER), c.resolve(ATTACH_TO).server, routes).start();
+      return new SignalingListener(options, c.resolve(ConnectionFactory), c.resolve(REGISTRY), c.resolve(LOGGER), c.resolve(ATTACH_TO).server, routes, c.resolve(METRICS)).start();
     },
   };
 }

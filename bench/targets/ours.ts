@@ -18,6 +18,8 @@ const server = await startServer({
   turnPort: false,
   auth: () => BENCH_PASSWORD,
   rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+  maxConnections: 1_000_000,
+  maxConnectionsPerIp: 0, // the load generators' thousands of sockets come from a few addresses
   idleTimeout: 'infinity',
   authTimeout: 30_000,
   logLevel: 'warn',

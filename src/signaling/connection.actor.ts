@@ -15,7 +15,8 @@ import type { ExitReason, Worker } from '../../supervisors/worker.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Clock } from '../clock.js';
-import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
+import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, GUESS_THROTTLE, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
+import type { AuthGate } from '../auth/guess-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
 import { TURN_CREDENTIALS } from '../turn/credential-cache.js';
 import type { TurnCredentialCache } from '../turn/credential-cache.js';
@@ -26,12 +27,11 @@ import { ROOM_DIRECTORY_NAME } from '../rooms/room-directory.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import type { Member, MemberSink, RoomBus } from '../rooms/room-bus.js';
 import { connectionMachine } from './connection.machine.js';
-import type { ConnectionEvent } from './connection.machine.js';
+import type { CheckInput, ConnectionEvent } from './connection.machine.js';
 import { IdleWatch } from './idle-watch.js';
 import { forwardFrame } from './forwarding.js';
 import type { ForwardableFrame } from './forwarding.js';
 import { parseClientFrame, PING_FRAME } from './protocol.js';
-import type { Credentials } from './protocol.js';
 import { FrameBudget } from './rate-limiter.js';
 import { PauseReason, ReadPause } from './read-pause.js';
 import { WriteCoalescer } from './write-coalescer.js';
@@ -69,6 +69,7 @@ export class ConnectionFactory {
     @inject(LOGGER) readonly logger: Logger,
     @inject(METRICS) readonly metrics: Metrics,
     @inject(TURN_CREDENTIALS) turnCredentials: TurnCredentialCache,
+    @inject(GUESS_THROTTLE) guesses: AuthGate,
   ) {
     const of = (self: object): Connection => this.connections.get(self)!;
     this.machine = connectionMachine.provide({
@@ -102,10 +103,18 @@ export class ConnectionFactory {
         releaseReading: ({ self }) => of(self).releaseReading(),
       },
       actors: {
-        // A successful login also lets TURN use these credentials (TURN needs them synchronously).
-        checkCredentials: fromPromise<string | null, Credentials>(async ({ input }) => {
+        // Guessing is throttled per source IP and username (shared with TURN). A successful login
+        // also lets TURN use these credentials (TURN needs them synchronously).
+        checkCredentials: fromPromise<string | null, CheckInput>(async ({ input }) => {
+          const verdict = guesses.admit(input.source, input.username);
+          if (verdict !== 'ok') {
+            metrics.authThrottled('signaling', verdict);
+            return null;
+          }
           const name = await authenticator.check(input.username, input.password);
-          if (name !== null) turnCredentials.rememberLogin(input.username, input.password, name);
+          if (name === null) return null;
+          guesses.succeeded(input.source, input.username);
+          turnCredentials.rememberLogin(input.username, input.password, name);
           return name;
         }),
       },
@@ -155,6 +164,7 @@ export class Connection implements Worker, MemberSink {
     private readonly factory: ConnectionFactory,
   ) {
     const { options, clock } = factory;
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
     this.budget = new FrameBudget(options.rateLimit, clock.now());
     this.reading = new ReadPause(ws);
     this.idle = new IdleWatch(clock, options.idleTimeout, () => this.actor.send(IDLE));
@@ -163,12 +173,12 @@ export class Connection implements Worker, MemberSink {
       input: {
         peerId: this.peerId,
         room,
+        source: this.socket.remoteAddress ?? '',
         authTimeout: options.authTimeout,
         maxAuthAttempts: options.maxAuthAttempts,
       },
     });
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
-    this.socket = (ws as unknown as { _socket: Socket })._socket;
   }
 
   /** This connection's logger (a pino child carrying peer_id and room), made on first use. */

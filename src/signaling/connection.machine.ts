@@ -15,13 +15,21 @@ import { ServerFrames } from './protocol.js';
 export interface ConnectionInput {
   peerId: string;
   room: string;
+  /** The client's IP address (password checks are throttled per source). */
+  source: string;
   authTimeout: number;
   maxAuthAttempts: number;
+}
+
+/** What a password check is given: the credentials and where they come from. */
+export interface CheckInput extends Credentials {
+  source: string;
 }
 
 export interface ConnectionContext {
   readonly peerId: string;
   readonly room: string;
+  readonly source: string;
   readonly authTimeout: number;
   readonly maxAuthAttempts: number;
   /** The name the peer is known by in its room, once authenticated. */
@@ -99,7 +107,7 @@ const connectionSetup = setup({
   },
   actors: {
     /** Resolves to the room-visible name when the password is right, else null. */
-    checkCredentials: fromPromise<string | null, Credentials>(async () => null),
+    checkCredentials: fromPromise<string | null, CheckInput>(async () => null),
   },
   delays: {
     authTimeout: ({ context }) => context.authTimeout,
@@ -118,6 +126,7 @@ export const connectionMachine = connectionSetup.createMachine({
   context: ({ input }) => ({
     peerId: input.peerId,
     room: input.room,
+    source: input.source,
     authTimeout: input.authTimeout,
     maxAuthAttempts: input.maxAuthAttempts,
     username: null,
@@ -159,7 +168,7 @@ export const connectionMachine = connectionSetup.createMachine({
           exit: 'releaseReading',
           invoke: {
             src: 'checkCredentials',
-            input: ({ event }) => (event as Extract<ClientFrame, { type: 'frame.authenticate' }>).credentials!,
+            input: ({ event, context }) => ({ ...(event as Extract<ClientFrame, { type: 'frame.authenticate' }>).credentials!, source: context.source }),
             onDone: [
               {
                 guard: ({ event }) => event.output !== null,

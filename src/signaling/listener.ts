@@ -10,7 +10,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -20,10 +20,14 @@ import { ErrorCode, ServerError } from '../errors.js';
 import type { HttpRoutes } from '../http/routes.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../registry.js';
+import type { Metrics } from '../observability/metrics.js';
+import { Admission } from './admission.js';
 import type { Connection, ConnectionFactory } from './connection.actor.js';
 import { PeerIds } from './protocol.js';
 
 export type AnyHttpServer = HttpServer | HttpsServer;
+/** How long a connection over a cap may take to send its request and be told why it is refused. */
+const OVER_LIMIT_GRACE_MS = 1000;
 export const CONNECTION_SUP_NAME = 'connection_sup';
 export const LISTENER_NAME = 'signaling_listener';
 
@@ -47,13 +51,24 @@ function isSignalingPath(url: string | undefined): boolean {
   return path === '/websocket' || path.startsWith('/websocket/');
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
 
-function refuseUpgrade(socket: Duplex, status: 400 | 404 | 503): void {
+function refuseUpgrade(socket: Duplex, status: keyof typeof STATUS_TEXT): void {
   const body = `${STATUS_TEXT[status]}\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
   );
+}
+
+/** The TCP socket under an upgrade's socket (a TLS socket wraps the one 'connection' saw). */
+function tcpSocketOf(socket: Duplex): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? (socket as Socket);
 }
 
 export class SignalingListener implements Worker {
@@ -63,6 +78,10 @@ export class SignalingListener implements Worker {
 
   private draining = false;
   private readonly peerIds = new PeerIds();
+  private readonly admission: Admission;
+  private readonly onConnection = (socket: Socket): void => this.connected(socket);
+  /** Connections that were over a cap when they connected: cut short unless an upgrade is accepted meanwhile. */
+  private readonly graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => this.request(req, res);
 
@@ -73,7 +92,9 @@ export class SignalingListener implements Worker {
     private readonly logger: Logger,
     attachTo: AnyHttpServer | null,
     private readonly routes: HttpRoutes,
+    private readonly metrics: Metrics,
   ) {
+    this.admission = new Admission(options);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxMessageBytes,
@@ -90,6 +111,8 @@ export class SignalingListener implements Worker {
     this.server.on('upgrade', this.onUpgrade);
     if (!this.owned) return this;
     this.server.on('request', this.onRequest);
+    // Counted from the TCP connection on (TLS: before the handshake), so idle or half-sent upgrades count too.
+    this.server.on('connection', this.onConnection);
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => {
         this.server.off('upgrade', this.onUpgrade);
@@ -125,6 +148,7 @@ export class SignalingListener implements Worker {
     this.server.off('upgrade', this.onUpgrade);
     if (this.owned) {
       this.server.off('request', this.onRequest);
+      this.server.off('connection', this.onConnection);
       this.server.close();
       this.server.closeIdleConnections();
     }
@@ -135,10 +159,36 @@ export class SignalingListener implements Worker {
     // The listener only exits when stopped; server errors are logged.
   }
 
+  /**
+   * Our own server: a connection has `handshakeTimeout` to finish its TLS
+   * handshake and to send its request headers (an upgrade included), then
+   * gets 408 and is closed; Node checks every second at most.
+   */
   private createServer(): AnyHttpServer {
+    const timeout = this.options.handshakeTimeout;
+    const limits = {
+      headersTimeout: timeout,
+      requestTimeout: timeout,
+      connectionsCheckingInterval: Math.min(1000, timeout),
+    };
     const tls = this.options.tls;
-    if (!tls) return createHttpServer();
-    return createHttpsServer({ cert: readFileSync(tls.certfile), key: readFileSync(tls.keyfile) });
+    const server = tls
+      ? createHttpsServer({ ...limits, handshakeTimeout: timeout, cert: readFileSync(tls.certfile), key: readFileSync(tls.keyfile) })
+      : createHttpServer(limits);
+    // A hard ceiling on file descriptors: past it Node drops connections at accept. Below it, sockets over
+    // maxConnections get 503 at their upgrade.
+    server.maxConnections = Math.ceil(this.options.maxConnections * 1.1) + 100;
+    return server;
+  }
+
+  /** A TCP connection to our own server: counted until it closes; one too many is cut short. */
+  private connected(socket: Socket): void {
+    if (this.admission.count(socket) === null) return;
+    // Over a cap: it may still send its request within a second, to be told 429/503 at the upgrade.
+    const timer = setTimeout(() => socket.destroy(), Math.min(OVER_LIMIT_GRACE_MS, this.options.handshakeTimeout));
+    timer.unref();
+    this.graceTimers.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
   }
 
   private request(req: IncomingMessage, res: ServerResponse): void {
@@ -155,7 +205,17 @@ export class SignalingListener implements Worker {
     const target = roomFromPath(req.url);
     if ('status' in target) return refuseUpgrade(socket, target.status);
     const connections = this.registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME);
-    if (this.draining || !connections) return refuseUpgrade(socket, 503);
+    if (this.draining || !connections) {
+      this.metrics.connectionRefused('draining');
+      return refuseUpgrade(socket, 503);
+    }
+    if (!this.owned) this.admission.count(socket as Socket); // on a user's server, counted from the upgrade on
+    const refusal = this.admission.check(socket as Socket, req.headers.origin);
+    if (refusal) {
+      this.metrics.connectionRefused(refusal.reason);
+      return refuseUpgrade(socket, refusal.status);
+    }
+    clearTimeout(this.graceTimers.get(tcpSocketOf(socket)));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const peerId = this.peerIds.next();
       try {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createActor, fromPromise } from 'xstate';
 import { ManualClock } from '../../src/clock.js';
 import { connectionMachine } from '../../src/signaling/connection.machine.js';
-import type { ConnectionEvent } from '../../src/signaling/connection.machine.js';
+import type { CheckInput, ConnectionEvent } from '../../src/signaling/connection.machine.js';
 import { parseClientFrame, PING_FRAME } from '../../src/signaling/protocol.js';
 import type { ClientFrame, Credentials } from '../../src/signaling/protocol.js';
 import { forwardFrame } from '../../src/signaling/forwarding.js';
@@ -36,7 +36,7 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
   const checks: Check[] = [];
   const known = new Set(options.knownPeers ?? [OTHER]);
   /** Whether the connection forwards on its own (between startForwarding and stopForwarding). */
-  const state = { forwarding: false };
+  const state = { forwarding: false, readingHeld: false };
   const clock = new ManualClock();
   const machine = connectionMachine.provide({
     actions: {
@@ -52,9 +52,11 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
       },
       startForwarding: () => void (state.forwarding = true),
       stopForwarding: () => void (state.forwarding = false),
+      holdReading: () => void (state.readingHeld = true),
+      releaseReading: () => void (state.readingHeld = false),
     },
     actors: {
-      checkCredentials: fromPromise<string | null, Credentials>(
+      checkCredentials: fromPromise<string | null, CheckInput>(
         ({ input }) =>
           new Promise<string | null>((resolve, reject) => {
             log.push(`check ${input.username}:${input.password}`);
@@ -64,7 +66,7 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
     },
   });
   const actor = createActor(machine, {
-    input: { peerId: PEER, room: 'room1', authTimeout: options.authTimeout ?? 5_000, maxAuthAttempts: options.maxAuthAttempts ?? 5 },
+    input: { peerId: PEER, room: 'room1', source: '192.0.2.1', authTimeout: options.authTimeout ?? 5_000, maxAuthAttempts: options.maxAuthAttempts ?? 5 },
     clock,
   });
   const errors: unknown[] = [];
@@ -105,6 +107,26 @@ async function toState(target: 'unauthenticated' | 'checking' | 'authenticated' 
 }
 
 describe('connection machine: state progression', () => {
+  test('reading is held exactly while a password check is pending, whatever its outcome', async () => {
+    const c = connection();
+    assert.equal(c.state.readingHeld, false);
+    c.auth('alice', 'wrong');
+    assert.equal(c.state.readingHeld, true, 'held while checking');
+    c.lastCheck().resolve(null);
+    await flush();
+    assert.equal(c.state.readingHeld, false, 'released after a failure');
+    c.auth('alice', 'pw');
+    assert.equal(c.state.readingHeld, true);
+    c.lastCheck().reject(new Error('backend down'));
+    await flush();
+    assert.equal(c.state.readingHeld, false, 'released after an error');
+    c.auth('alice', 'pw');
+    c.lastCheck().resolve('alice');
+    await flush();
+    assert.equal(c.value(), 'authenticated');
+    assert.equal(c.state.readingHeld, false, 'released after a success');
+  });
+
   test('unauthenticated → checking → authenticated (joinRoom) → inRoom → closed', async () => {
     const c = connection();
     assert.deepEqual(c.value(), { unauthenticated: 'waiting' });

@@ -1,0 +1,222 @@
+/**
+ * The signaling listener's limits (README "Security and limits"): bytes read
+ * while a password check is pending, connections per IP and in all, the
+ * handshake timeout, allowed origins and password guessing. Real sockets on
+ * 127.0.0.1; every loop is bounded.
+ */
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { WebSocket } from 'ws';
+import { attach } from '../../src/index.js';
+import type { Options } from '../../src/index.js';
+import { TestClient } from '../helpers/client.js';
+import { authFrame, gate, nextJson, upgradeStatus, within } from '../helpers/protocol.js';
+import { sleep, testServer, USERS } from '../helpers/server.js';
+
+type Server = Awaited<ReturnType<typeof testServer>>;
+
+async function start(t: TestContext, options: Options = {}): Promise<Server> {
+  const server = await testServer(options);
+  t.after(() => server.stop());
+  return server;
+}
+
+async function metric(port: number, series: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? Number.NaN : Number(line.slice(series.length + 1));
+}
+
+/** A raw TCP connection that sends nothing (or only `bytes`); resolves once connected. */
+function rawConnection(t: TestContext, port: number, bytes = ''): Promise<Socket & { closedAt: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      if (bytes) socket.write(bytes);
+      resolve(Object.assign(socket, { closedAt: new Promise<number>((r) => socket.once('close', () => r(performance.now()))) }));
+    });
+    socket.on('error', () => {});
+    socket.once('error', reject);
+    socket.resume(); // read whatever comes, so that the server's close is seen
+    t.after(() => socket.destroy());
+  });
+}
+
+/** The first upgrade status that is not 429/503 within a second (the server sees a close a little after the client). */
+async function upgradeEventually(port: number, path: string): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < 20; i++) {
+    status = await upgradeStatus(port, path);
+    if (status !== 429 && status !== 503) return status;
+    await sleep(50);
+  }
+  return status;
+}
+
+/** The status of an upgrade with these extra headers (101 when accepted). */
+function upgradeWith(port: number, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/websocket/room`, { headers });
+    ws.once('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('bytes read while a password check is pending', () => {
+  test('reading stops: 15 MiB sent behind a pending check stay in the client, not in the server', async (t) => {
+    const held = gate();
+    const server = await start(t, {
+      auth: async (u: string) => {
+        await held.promise;
+        return (USERS as Record<string, string>)[u];
+      },
+      maxMessageBytes: 65_536,
+    });
+    t.after(() => held.open());
+    const c = await TestClient.open(server.port, 'room');
+    c.sendJson(authFrame('alice', USERS.alice));
+    await sleep(50);
+    const chunk = JSON.stringify({ data: 'x'.repeat(60_000) });
+    for (let i = 0; i < 250; i++) c.send(chunk); // 15 MB
+    await sleep(1000);
+    const unread = c.ws.bufferedAmount;
+    assert.ok(unread > 10 * 1024 * 1024, `the server stopped reading: ${unread} bytes still wait in the client`);
+    held.open();
+    assert.equal((await nextJson(c, 5000)).event, 'authenticated', 'the check completes, then reading resumes');
+    c.ws.terminate();
+  });
+});
+
+describe('maxConnectionsPerIp and maxConnections', () => {
+  test('one socket over maxConnectionsPerIp gets 429 at the upgrade; a closed one frees its place', async (t) => {
+    const server = await start(t, { maxConnectionsPerIp: 3 });
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push(await TestClient.open(server.port, 'room'));
+    assert.equal(await upgradeStatus(server.port, '/websocket/room'), 429);
+    assert.equal(await metric(server.port, 'webrtc_connections_refused_total{reason="per_ip"}'), 1);
+    open[0]!.close();
+    await open[0]!.closed;
+    assert.equal(await upgradeEventually(server.port, '/websocket/room'), 101, 'the place is free again');
+    for (const c of open) c.close();
+  });
+
+  test('idle TCP connections count: held-open sockets from one IP cannot exceed the cap, and over-cap ones are cut within a second', async (t) => {
+    const server = await start(t, { maxConnectionsPerIp: 3, handshakeTimeout: 10_000 });
+    const idle = [];
+    for (let i = 0; i < 3; i++) idle.push(await rawConnection(t, server.port));
+    assert.equal(await upgradeStatus(server.port, '/websocket/room'), 429, 'three idle connections fill the cap');
+    const extra = [];
+    const opened = performance.now();
+    for (let i = 0; i < 20; i++) extra.push(await rawConnection(t, server.port));
+    const closedAt = await within(Promise.all(extra.map((s) => s.closedAt)), 5000, 'over-cap connections closed');
+    const slowest = Math.max(...closedAt) - opened;
+    assert.ok(slowest < 2500, `over-cap idle connections are closed within about a second (slowest ${Math.round(slowest)} ms)`);
+    for (const s of idle) assert.equal(s.destroyed, false, 'the first three are left to their handshake timeout');
+  });
+
+  test('maxConnections: one socket over the total gets 503', async (t) => {
+    const server = await start(t, { maxConnections: 2 });
+    const a = await TestClient.open(server.port, 'room');
+    const b = await TestClient.open(server.port, 'room');
+    assert.equal(await upgradeStatus(server.port, '/websocket/room'), 503);
+    assert.equal(await metric(server.port, 'webrtc_connections_refused_total{reason="total"}'), 1);
+    a.close();
+    b.close();
+  });
+
+  test('on a user\'s server (attach) sockets are counted from their upgrade', async (t) => {
+    const http = createServer((_req, res) => res.end('mine'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    t.after(() => http.close());
+    const server = await attach(http, { auth: { users: { ...USERS } }, turnPort: false, logLevel: 'silent', maxConnectionsPerIp: 2 });
+    t.after(() => server.stop());
+    const port = (http.address() as { port: number }).port;
+    const a = await TestClient.open(port, 'room');
+    const b = await TestClient.open(port, 'room');
+    assert.equal(await upgradeStatus(port, '/websocket/room'), 429);
+    a.close();
+    await a.closed;
+    assert.equal(await upgradeEventually(port, '/websocket/room'), 101, 'the place is free again');
+    b.close();
+  });
+});
+
+describe('handshakeTimeout', () => {
+  test('a connection that sends nothing, or half an upgrade, is answered 408 and closed after handshakeTimeout', async (t) => {
+    const server = await start(t, { handshakeTimeout: 500 });
+    const started = performance.now();
+    const silent = await rawConnection(t, server.port);
+    const half = await rawConnection(t, server.port, 'GET /websocket/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');
+    let answer = '';
+    half.on('data', (d: Buffer) => (answer += d.toString()));
+    const closed = await within(Promise.all([silent.closedAt, half.closedAt]), 5000, 'closed');
+    for (const at of closed) {
+      const after = at - started;
+      assert.ok(after >= 450 && after < 2500, `closed after ${Math.round(after)} ms`);
+    }
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    const ok = await TestClient.open(server.port, 'room');
+    assert.equal(ok.ws.readyState, WebSocket.OPEN, 'the listener goes on');
+    ok.close();
+  });
+});
+
+describe('allowedOrigins', () => {
+  test('an Origin not listed gets 403; a listed one (any case, default port) and none (not a browser) are accepted', async (t) => {
+    const server = await start(t, { allowedOrigins: ['https://app.example.com', 'http://localhost:3000'] });
+    assert.equal(await upgradeWith(server.port, { Origin: 'https://evil.example' }), 403);
+    assert.equal(await upgradeWith(server.port, { Origin: 'https://app.example.com.evil.example' }), 403);
+    assert.equal(await upgradeWith(server.port, { Origin: 'null' }), 403);
+    assert.equal(await upgradeWith(server.port, { Origin: 'https://app.example.com' }), 101);
+    assert.equal(await upgradeWith(server.port, { Origin: 'https://APP.example.com' }), 101);
+    assert.equal(await upgradeWith(server.port, { Origin: 'http://localhost:3000' }), 101);
+    assert.equal(await upgradeWith(server.port, {}), 101);
+    assert.equal(await metric(server.port, 'webrtc_connections_refused_total{reason="origin"}'), 3);
+  });
+
+  test('"*" and no option accept any origin', async (t) => {
+    for (const options of [{ allowedOrigins: ['*'] }, {}]) {
+      const server = await start(t, options);
+      assert.equal(await upgradeWith(server.port, { Origin: 'https://anywhere.example' }), 101);
+    }
+  });
+});
+
+describe('password guessing', () => {
+  test('an IP that failed too often is refused unchecked, even with the right password; metrics count it', async (t) => {
+    let lookups = 0;
+    const server = await start(t, {
+      auth: (u: string) => {
+        lookups++;
+        return (USERS as Record<string, string>)[u];
+      },
+    });
+    // 20 failures (the per-IP burst) over 4 sockets of maxAuthAttempts 5
+    for (let socket = 0; socket < 4; socket++) {
+      const c = await TestClient.open(server.port, 'room');
+      for (let i = 0; i < 5; i++) {
+        c.sendJson(authFrame(`guess${socket}`, `wrong${i}`));
+        assert.deepEqual(await nextJson(c), { event: 'unauthorized' });
+      }
+      await c.closed;
+    }
+    assert.equal(lookups, 20);
+    const c = await TestClient.open(server.port, 'room');
+    c.sendJson(authFrame('alice', USERS.alice));
+    assert.deepEqual(await nextJson(c), { event: 'unauthorized' }, 'refused without asking auth');
+    assert.equal(lookups, 20);
+    assert.equal(await metric(server.port, 'webrtc_auth_throttled_total{transport="signaling",scope="ip"}'), 1);
+    assert.equal(await metric(server.port, 'webrtc_auth_failures_total{transport="signaling"}'), 21);
+    c.close();
+  });
+});
