@@ -121,6 +121,9 @@ export function relayOriginAllowed(origin: string | undefined, port: number): bo
   return origin === undefined || origin === `http://127.0.0.1:${port}` || origin === `http://localhost:${port}`;
 }
 
+/** At most one "foreign origin refused" line per this many ms (with the count since the last one). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
 function refuse(socket: Duplex, status: 403 | 503): void {
   const text = status === 403 ? 'Forbidden' : 'Service Unavailable';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
@@ -138,6 +141,9 @@ export class InspectorRelay implements Worker {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly replay = new ReplayBuffer(INSPECTOR_REPLAY, INSPECTOR_REPLAY_BYTES);
+  /** Foreign-origin refusals not logged yet: one line per REFUSAL_LOG_INTERVAL_MS at most. */
+  private refusals = 0;
+  private lastRefusalLog = -Infinity;
 
   private constructor(private readonly logger: Logger) {
     this.http = createServer((_req, res) => {
@@ -149,12 +155,21 @@ export class InspectorRelay implements Worker {
       socket.on('error', () => socket.destroy());
       const origin = req.headers.origin;
       if (!relayOriginAllowed(origin, this.port())) {
-        this.logger.warn({ listener: 'inspector', origin }, 'inspector relay: upgrade from a foreign origin refused');
+        this.refusedOrigin(origin);
         return refuse(socket, 403);
       }
       if (this.wss.clients.size >= INSPECTOR_MAX_CLIENTS) return refuse(socket, 503);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws));
     });
+  }
+
+  private refusedOrigin(origin: string | undefined): void {
+    this.refusals++;
+    const now = performance.now();
+    if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
+    this.logger.warn({ listener: 'inspector', origin, refused: this.refusals }, 'inspector relay: upgrade from a foreign origin refused (a web page tried to read the inspector)');
+    this.refusals = 0;
+    this.lastRefusalLog = now;
   }
 
   private connected(ws: WebSocket): void {
