@@ -41,7 +41,7 @@ test('a hanging join callback: the room queues 256 callbacks, drops and counts t
 
   const first = await TestClient.join(server.port, 'busy', 'alice', USERS.alice);
   t.after(() => first.close());
-  await waitFor(() => calls.length === 1, 5000, 'the first join callback');
+  await waitFor(() => calls.length === 1, 10_000, 'the first join callback');
 
   // 140 more members come and go: 280 callbacks behind the hanging one.
   const cycles = 140;
@@ -51,7 +51,7 @@ test('a hanging join callback: the room queues 256 callbacks, drops and counts t
     await Promise.all(batch.map((c) => c.closed));
   }
   const expectedDrops = 2 * cycles - MAX_QUEUED_PER_ROOM;
-  await waitFor(() => lines().some((l) => l.level === 40), 5000, 'a warning about dropped callbacks');
+  await waitFor(() => lines().some((l) => l.level === 40), 10_000, 'a warning about dropped callbacks');
   let count: number | undefined;
   for (let i = 0; i < 100 && count !== expectedDrops; i++) {
     count = await metric(server.port, 'webrtc_callbacks_dropped_total');
@@ -62,7 +62,7 @@ test('a hanging join callback: the room queues 256 callbacks, drops and counts t
   assert.equal(lines().filter((l) => l.level === 40).length, 1, 'one warning for the whole flood');
 
   release();
-  await waitFor(() => calls.length === 1 + MAX_QUEUED_PER_ROOM, 5000, 'the queued callbacks ran');
+  await waitFor(() => calls.length === 1 + MAX_QUEUED_PER_ROOM, 10_000, 'the queued callbacks ran');
   // Batches of ten: ten joins, then ten leaves. The first 256 after the
   // hanging one were kept: 12 whole batches, then 10 joins and 6 leaves.
   const queued = calls.slice(1);

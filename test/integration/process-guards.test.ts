@@ -75,7 +75,7 @@ test('a stray rejection in a join callback is logged with the error and containe
   const { daemon, port } = await startDaemon(t, [...LOCAL, '--callbacks', JSON.stringify({ module })]);
   const alice = await joinUrl(url(port, 'stray-rejection'), 'alice', 'demo');
   t.after(() => alice.close());
-  const line = await daemon.waitForLine((l) => l.level === PINO_ERROR && l.kind === 'unhandled_rejection', 5000, 'the unhandled rejection, logged at error');
+  const line = await daemon.waitForLine((l) => l.level === PINO_ERROR && l.kind === 'unhandled_rejection', 10_000, 'the unhandled rejection, logged at error');
   assert.equal(line.err?.message, 'stray rejection in join of alice', JSON.stringify(line));
   assert.match(String(line.err?.stack), /hooks\.mjs/, 'with the stack');
 
@@ -95,7 +95,7 @@ test('a timer that throws inside a join callback is logged with the error and co
   const { daemon, port } = await startDaemon(t, [...LOCAL, '--callbacks', JSON.stringify({ module })]);
   const alice = await joinUrl(url(port, 'throw-1'), 'alice', 'demo');
   t.after(() => alice.close());
-  const line = await daemon.waitForLine((l) => l.level === PINO_ERROR && l.kind === 'uncaught_exception', 5000, 'the uncaught exception, logged at error');
+  const line = await daemon.waitForLine((l) => l.level === PINO_ERROR && l.kind === 'uncaught_exception', 10_000, 'the uncaught exception, logged at error');
   assert.equal(line.err?.message, 'throwing timer 0 in join of alice', JSON.stringify(line));
 
   await stillServes(port, 'calm');
@@ -111,7 +111,7 @@ test('more than 5 uncaught errors within 60 s is fatal: a fatal line, clients cl
   // Five are tolerated.
   const alice = await joinUrl(url(port, 'throw-5'), 'alice', 'demo');
   t.after(() => alice.close());
-  await waitFor(() => errorLines(daemon, 'uncaught_exception').length === 5, 5000, 'five uncaught exceptions logged');
+  await waitFor(() => errorLines(daemon, 'uncaught_exception').length === 5, 10_000, 'five uncaught exceptions logged');
   await stillServes(port, 'calm');
   assert.equal(daemon.exit, null, daemon.describe());
   assert.equal(await metric(port, 'webrtc_process_errors_total{kind="uncaught_exception"}'), 5);
@@ -119,7 +119,7 @@ test('more than 5 uncaught errors within 60 s is fatal: a fatal line, clients cl
   // The sixth within the window is not.
   const dave = await joinUrl(url(port, 'throw-1'), 'dave', 'demo');
   t.after(() => dave.close());
-  const fatal = await daemon.waitForLine((l) => l.level === PINO_FATAL, 5000, 'the fatal line');
+  const fatal = await daemon.waitForLine((l) => l.level === PINO_FATAL, 10_000, 'the fatal line');
   assert.equal(fatal.err?.message, 'throwing timer 0 in join of dave', JSON.stringify(fatal));
   assert.match(String(fatal.msg), /more than 5 uncaught errors within 60000 ms/);
   const [aliceClose, daveClose] = await within(Promise.all([alice.closed, dave.closed]), 15_000, 'clients closed by the drain');
@@ -134,7 +134,7 @@ test('user code calling process.exit(0) while the server runs ends with status 7
   const { daemon, port } = await startDaemon(t, [...LOCAL, '--callbacks', JSON.stringify({ module })]);
   const client = new TestClient(url(port, 'exit-0'));
   t.after(() => client.close());
-  await within(client.opened, 5000, 'open');
+  await within(client.opened, 10_000, 'open');
   client.sendJson({ event: 'authenticate', data: { username: 'alice', password: 'demo' } });
   const exit = await daemon.waitForExit(15_000);
   assert.deepEqual(exit, { code: 70, signal: null }, daemon.describe());
@@ -148,7 +148,7 @@ test('user code calling process.exit(3) keeps its non-zero status, with the fata
   const { daemon, port } = await startDaemon(t, [...LOCAL, '--callbacks', JSON.stringify({ module })]);
   const client = new TestClient(url(port, 'exit-3'));
   t.after(() => client.close());
-  await within(client.opened, 5000, 'open');
+  await within(client.opened, 10_000, 'open');
   client.sendJson({ event: 'authenticate', data: { username: 'alice', password: 'demo' } });
   assert.deepEqual(await daemon.waitForExit(15_000), { code: 3, signal: null }, daemon.describe());
   assert.ok(daemon.lines.some((l) => l.level === PINO_FATAL && /process\.exit\(3\)/.test(String(l.msg))), daemon.describe());
