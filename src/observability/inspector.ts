@@ -31,8 +31,10 @@ export const INSPECTOR_REPLAY_BYTES = 4 * 1024 * 1024;
 export const INSPECTOR_MAX_PAYLOAD = 1024 * 1024;
 /** Relay clients at once (the server's inspector and the pages); more get HTTP 503. */
 export const INSPECTOR_MAX_CLIENTS = 16;
-/** A client with more than this waiting to be sent to it is dropped. */
+/** While more than this waits to be sent to a client, it is sent nothing more... */
 export const INSPECTOR_SLOW_CLIENT_BYTES = 8 * 1024 * 1024;
+/** ...and once that has lasted this many ms (it stopped reading), it is dropped. */
+export const INSPECTOR_STALL_MS = 5_000;
 const SECRET_KEYS = new Set(['password', 'secret', 'adminToken', 'credential']);
 /** Live objects that must not be serialized (sockets, actor refs, sinks). */
 const DROPPED_KEYS = new Set(['sink', 'requester', 'ws', 'socket', 'actorRef', '_parent', 'system']);
@@ -135,7 +137,8 @@ function refuse(socket: Duplex, status: 403 | 503): void {
  * get 403, past `INSPECTOR_MAX_CLIENTS` clients 503; a message over
  * `INSPECTOR_MAX_PAYLOAD` closes its sender with 1009; the replay keeps the
  * last `INSPECTOR_REPLAY` messages within `INSPECTOR_REPLAY_BYTES`; a client
- * that stops reading is dropped once `INSPECTOR_SLOW_CLIENT_BYTES` wait for it.
+ * with more than `INSPECTOR_SLOW_CLIENT_BYTES` waiting for it is sent nothing
+ * more until it catches up, and dropped after `INSPECTOR_STALL_MS` of that.
  */
 export class InspectorRelay implements Worker {
   private readonly http: Server;
@@ -144,6 +147,8 @@ export class InspectorRelay implements Worker {
   /** Foreign-origin refusals not logged yet: one line per REFUSAL_LOG_INTERVAL_MS at most. */
   private refusals = 0;
   private lastRefusalLog = -Infinity;
+  /** Since when each client too far behind has been so (at most one entry per client). */
+  private readonly behindSince = new WeakMap<WebSocket, number>();
 
   private constructor(private readonly logger: Logger) {
     this.http = createServer((_req, res) => {
@@ -179,15 +184,26 @@ export class InspectorRelay implements Worker {
       const message = data.toString();
       this.replay.push(message);
       for (const client of this.wss.clients) {
-        if (client === ws || client.readyState !== WebSocket.OPEN) continue;
-        if (client.bufferedAmount > INSPECTOR_SLOW_CLIENT_BYTES) {
-          this.logger.warn({ listener: 'inspector', buffered: client.bufferedAmount }, 'inspector relay: dropping a client that stopped reading');
-          client.terminate();
-          continue;
-        }
-        client.send(message);
+        if (client !== ws && client.readyState === WebSocket.OPEN) this.forward(client, message);
       }
     });
+  }
+
+  /** Sends `message` to `client` unless it is too far behind; drops it once it has been for INSPECTOR_STALL_MS. */
+  private forward(client: WebSocket, message: string): void {
+    if (client.bufferedAmount <= INSPECTOR_SLOW_CLIENT_BYTES) {
+      this.behindSince.delete(client);
+      client.send(message);
+      return;
+    }
+    const now = performance.now();
+    const since = this.behindSince.get(client);
+    if (since === undefined) {
+      this.behindSince.set(client, now);
+    } else if (now - since >= INSPECTOR_STALL_MS) {
+      this.logger.warn({ listener: 'inspector', buffered: client.bufferedAmount }, 'inspector relay: dropping a client that stopped reading');
+      client.terminate();
+    }
   }
 
   private port(): number {
@@ -211,9 +227,11 @@ export class InspectorRelay implements Worker {
     return { host: a.address, port: a.port };
   }
 
-  /** What the relay holds: connected clients, and the replay's messages and bytes. */
-  stats(): { clients: number; replayMessages: number; replayBytes: number } {
-    return { clients: this.wss.clients.size, replayMessages: this.replay.length, replayBytes: this.replay.bytes };
+  /** What the relay holds: connected clients, bytes waiting to be sent to them, and the replay's messages and bytes. */
+  stats(): { clients: number; buffered: number; replayMessages: number; replayBytes: number } {
+    let buffered = 0;
+    for (const client of this.wss.clients) buffered += client.bufferedAmount;
+    return { clients: this.wss.clients.size, buffered, replayMessages: this.replay.length, replayBytes: this.replay.bytes };
   }
 
   async stop(): Promise<void> {
