@@ -3,15 +3,23 @@
  * The daemon: `webrtc-server [--config FILE] [--port N] …`. Every option is a
  * flag and an environment variable; invalid configuration exits 2 naming the
  * option. SIGTERM/SIGINT drain: stop accepting, close sockets with 1001
- * (`left` and `leave` fire), stop TURN, exit 0.
+ * (`left` and `leave` fire), stop TURN, exit 0. The process guards
+ * (`process-guard.ts`) contain stray rejections and uncaught exceptions; more
+ * than 5 within 60 s drain the same way and exit 70 (EX_SOFTWARE), and an exit
+ * behind the drain's back (user code calling `process.exit(0)`) exits 70 too.
  */
 import 'reflect-metadata';
 import { Command, Option } from 'commander';
+import { pino } from 'pino';
 import { startApplication } from '../supervisors/app.js';
 import type { ServerHandle } from '../supervisors/app.js';
 import { coerce, envName, kebab, OPTION_KINDS, optionsFromEnv, readConfigFile } from './config.js';
 import { ErrorCode, ServerError } from './errors.js';
 import { OPTION_NAMES } from './options.js';
+import { EX_SOFTWARE, installProcessGuards } from './process-guard.js';
+
+/** How long a drain (signal or fatal error) may take before the process exits anyway. */
+const DRAIN_TIMEOUT_MS = 60_000;
 
 const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   host: 'interface for the signaling listener (default 127.0.0.1 in dev mode, else 0.0.0.0)',
@@ -89,29 +97,46 @@ async function main(): Promise<void> {
     if (err instanceof ServerError) fail(err.message, err.code === ErrorCode.INVALID_OPTION ? 2 : 1);
     throw err;
   }
-  server.onExit(() => process.exit(1));
+  const logger = pino(
+    { level: server.options.logLevel, base: { service: 'webrtc-server' } },
+    pino.destination({ dest: 1, sync: true }), // the guards may log from the 'exit' event
+  ).child({ component: 'process' });
+  let status = 0;
   let stopping = false;
-  const drain = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`webrtc-server: ${signal} again, exiting now\n`);
-      process.exit(1);
-    }
+  let uninstallGuards = (): void => {};
+  /** Our own exits: the guards would take any other exit for user code's process.exit(). */
+  const exit = (code: number): never => {
+    uninstallGuards();
+    process.exit(code);
+  };
+  const shutdown = (code: number): void => {
+    status = Math.max(status, code);
+    if (stopping) return;
     stopping = true;
     const force = setTimeout(() => {
       process.stderr.write('webrtc-server: drain took too long, exiting\n');
-      process.exit(1);
-    }, 60_000);
+      exit(Math.max(status, 1));
+    }, DRAIN_TIMEOUT_MS);
     force.unref();
     server.stop().then(
-      () => process.exit(0),
+      () => exit(status),
       (err: unknown) => {
         process.stderr.write(`webrtc-server: error while stopping: ${String(err)}\n`);
-        process.exit(1);
+        exit(Math.max(status, 1));
       },
     );
   };
-  process.on('SIGTERM', drain);
-  process.on('SIGINT', drain);
+  uninstallGuards = installProcessGuards(server, logger, { onFatal: () => shutdown(EX_SOFTWARE) });
+  server.onExit(() => exit(1));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`webrtc-server: ${signal} again, exiting now\n`);
+      exit(Math.max(status, 1));
+    }
+    shutdown(0);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 function fail(message: string, code: number): never {

@@ -34,3 +34,5 @@ export type { AuthOption, Callbacks, CallbacksOption, LifecycleCallback, LogLeve
 export { CloseCode, ErrorCode, ServerError } from './errors.js';
 export { restPassword } from './auth/authenticator.js';
 export type { AnyHttpServer } from './signaling/listener.js';
+export { EX_SOFTWARE, installProcessGuards, PROCESS_GUARD_DEFAULTS } from './process-guard.js';
+export type { ProcessGuardOptions, Stoppable } from './process-guard.js';

@@ -83,7 +83,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   });
   c.register(LIFECYCLE, { useValue: { draining: false } });
   const callbacks = await loadCallbacks(options.callbacks, baseDir);
-  c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, undefined, () => metrics.callbackErrors.inc()) });
+  c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, { onError: () => metrics.callbackErrors.inc(), onDrop: () => metrics.callbacksDropped.inc() }) });
   c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
   c.register(TURN_CREDENTIALS, { useValue: new TurnCredentialCache() });
   c.register(TURN_BOUND_PORT, { useValue: { port: null } });

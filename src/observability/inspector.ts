@@ -3,23 +3,38 @@
  * (connections, rooms, supervisors, TURN) reports to `@statelyai/inspect`'s
  * WebSocket inspector, which talks to a relay we run on 127.0.0.1 only. The
  * relay forwards each message to every other client as text and replays the
- * last 200 to a newly connected one, like the package's own relay, and serves
- * a page at http://127.0.0.1:<port>/ that embeds the Stately inspector.
+ * last 200 (at most 4 MiB) to a newly connected one, like the package's own
+ * relay, and serves a page at http://127.0.0.1:<port>/ that embeds the Stately
+ * inspector. Only that page (its origin) and local processes (no Origin) may
+ * connect: any other web page the operator has open gets 403.
  *
  * Secrets never leave the process: every inspection event is redacted
  * (`password`, `secret`, `adminToken`, `credentials` values) and stripped of
  * sockets and actor references before it is sent.
  */
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createWebSocketInspector } from '@statelyai/inspect';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { ExitReason, SupervisorObserver, SupervisorSnapshot, Worker } from '../../supervisors/worker.js';
+import { ReplayBuffer } from './replay-buffer.js';
 
+/** Messages the relay replays to a new client... */
 export const INSPECTOR_REPLAY = 200;
+/** ...and at most this many bytes of them. */
+export const INSPECTOR_REPLAY_BYTES = 4 * 1024 * 1024;
+/** Largest message the relay accepts; a larger one closes its sender with 1009. */
+export const INSPECTOR_MAX_PAYLOAD = 1024 * 1024;
+/** Relay clients at once (the server's inspector and the pages); more get HTTP 503. */
+export const INSPECTOR_MAX_CLIENTS = 16;
+/** While more than this waits to be sent to a client, it is sent nothing more... */
+export const INSPECTOR_SLOW_CLIENT_BYTES = 8 * 1024 * 1024;
+/** ...and once that has lasted this many ms (it stopped reading), it is dropped. */
+export const INSPECTOR_STALL_MS = 5_000;
 const SECRET_KEYS = new Set(['password', 'secret', 'adminToken', 'credential']);
 /** Live objects that must not be serialized (sockets, actor refs, sinks). */
 const DROPPED_KEYS = new Set(['sink', 'requester', 'ws', 'socket', 'actorRef', '_parent', 'system']);
@@ -38,6 +53,50 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
     out[key] = SECRET_KEYS.has(key) ? REDACTED : redact(v, depth + 1, seen);
   }
   return out;
+}
+
+/** An inspection message larger than this is sent shortened (the relay closes a sender over INSPECTOR_MAX_PAYLOAD). */
+export const INSPECTOR_EVENT_BYTES = INSPECTOR_MAX_PAYLOAD / 2;
+/** Longest string kept at the top level of a shortened message. */
+const SHORT_STRING = 1024;
+
+/**
+ * `event` itself when its JSON fits in `limit` bytes; otherwise a shortened
+ * copy: its short top-level fields, the snapshot's `status` and `value`, the
+ * event's `type`, and `truncated` saying how large it was. So one huge event
+ * (a large frame with `maxMessageBytes` raised) never cuts the server off
+ * from the relay.
+ */
+export function fitForRelay(event: unknown, limit = INSPECTOR_EVENT_BYTES): unknown {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return event;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(event);
+  } catch {
+    json = undefined;
+  }
+  const bytes = json === undefined ? Infinity : Buffer.byteLength(json);
+  if (bytes <= limit) return event;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) {
+    if (typeof value === 'string' ? value.length <= SHORT_STRING : typeof value !== 'object' || value === null) out[key] = value;
+  }
+  const { snapshot, event: inner } = event as { snapshot?: unknown; event?: unknown };
+  if (typeof snapshot === 'object' && snapshot !== null) {
+    const { status, value } = snapshot as { status?: unknown; value?: unknown };
+    out.snapshot = { status, value: small(value) ? value : '[…]' };
+  }
+  if (typeof inner === 'object' && inner !== null) out.event = { type: (inner as { type?: unknown }).type };
+  out.truncated = `${Number.isFinite(bytes) ? bytes : 'unserializable'} bytes: too large for the inspector`;
+  return out;
+}
+
+function small(value: unknown): boolean {
+  try {
+    return (JSON.stringify(value)?.length ?? 0) <= SHORT_STRING;
+  } catch {
+    return false;
+  }
 }
 
 const bridgePage = (port: number) => `<!DOCTYPE html>
@@ -59,36 +118,101 @@ ws.onmessage = (event) => {
 };
 </script></body></html>`;
 
-/** The loopback relay between the server's inspector and the browser page. */
+/** Whether a WebSocket upgrade may reach the relay: no Origin (a local process, such as the server's own inspector) or the relay's own page. */
+export function relayOriginAllowed(origin: string | undefined, port: number): boolean {
+  return origin === undefined || origin === `http://127.0.0.1:${port}` || origin === `http://localhost:${port}`;
+}
+
+/** At most one "foreign origin refused" line per this many ms (with the count since the last one). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+function refuse(socket: Duplex, status: 403 | 503): void {
+  const text = status === 403 ? 'Forbidden' : 'Service Unavailable';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\n\r\n${text}\n`);
+}
+
+/**
+ * The loopback relay between the server's inspector and the browser page.
+ * Upgrades from a foreign Origin (any other web page the operator has open)
+ * get 403, past `INSPECTOR_MAX_CLIENTS` clients 503; a message over
+ * `INSPECTOR_MAX_PAYLOAD` closes its sender with 1009; the replay keeps the
+ * last `INSPECTOR_REPLAY` messages within `INSPECTOR_REPLAY_BYTES`; a client
+ * with more than `INSPECTOR_SLOW_CLIENT_BYTES` waiting for it is sent nothing
+ * more until it catches up, and dropped after `INSPECTOR_STALL_MS` of that.
+ */
 export class InspectorRelay implements Worker {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
-  private readonly replay: string[] = [];
+  private readonly replay = new ReplayBuffer(INSPECTOR_REPLAY, INSPECTOR_REPLAY_BYTES);
+  /** Foreign-origin refusals not logged yet: one line per REFUSAL_LOG_INTERVAL_MS at most. */
+  private refusals = 0;
+  private lastRefusalLog = -Infinity;
+  /** Since when each client too far behind has been so (at most one entry per client). */
+  private readonly behindSince = new WeakMap<WebSocket, number>();
 
-  private constructor() {
+  private constructor(private readonly logger: Logger) {
     this.http = createServer((_req, res) => {
-      const { port } = this.http.address() as AddressInfo;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(bridgePage(port));
+      res.end(bridgePage(this.port()));
     });
-    this.wss = new WebSocketServer({ server: this.http, maxPayload: 16 * 1024 * 1024 });
-    this.wss.on('connection', (ws) => {
-      for (const message of this.replay) ws.send(message);
-      ws.on('error', () => ws.terminate());
-      ws.on('message', (data) => {
-        const message = data.toString();
-        this.replay.push(message);
-        if (this.replay.length > INSPECTOR_REPLAY) this.replay.shift();
-        for (const client of this.wss.clients) {
-          if (client !== ws && client.readyState === WebSocket.OPEN) client.send(message);
-        }
-      });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: INSPECTOR_MAX_PAYLOAD });
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      const origin = req.headers.origin;
+      if (!relayOriginAllowed(origin, this.port())) {
+        this.refusedOrigin(origin);
+        return refuse(socket, 403);
+      }
+      if (this.wss.clients.size >= INSPECTOR_MAX_CLIENTS) return refuse(socket, 503);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws));
     });
+  }
+
+  private refusedOrigin(origin: string | undefined): void {
+    this.refusals++;
+    const now = performance.now();
+    if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
+    this.logger.warn({ listener: 'inspector', origin, refused: this.refusals }, 'inspector relay: upgrade from a foreign origin refused (a web page tried to read the inspector)');
+    this.refusals = 0;
+    this.lastRefusalLog = now;
+  }
+
+  private connected(ws: WebSocket): void {
+    for (const message of this.replay) ws.send(message);
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data) => {
+      const message = data.toString();
+      this.replay.push(message);
+      for (const client of this.wss.clients) {
+        if (client !== ws && client.readyState === WebSocket.OPEN) this.forward(client, message);
+      }
+    });
+  }
+
+  /** Sends `message` to `client` unless it is too far behind; drops it once it has been for INSPECTOR_STALL_MS. */
+  private forward(client: WebSocket, message: string): void {
+    if (client.bufferedAmount <= INSPECTOR_SLOW_CLIENT_BYTES) {
+      this.behindSince.delete(client);
+      client.send(message);
+      return;
+    }
+    const now = performance.now();
+    const since = this.behindSince.get(client);
+    if (since === undefined) {
+      this.behindSince.set(client, now);
+    } else if (now - since >= INSPECTOR_STALL_MS) {
+      this.logger.warn({ listener: 'inspector', buffered: client.bufferedAmount }, 'inspector relay: dropping a client that stopped reading');
+      client.terminate();
+    }
+  }
+
+  private port(): number {
+    return (this.http.address() as AddressInfo).port;
   }
 
   /** Listens on 127.0.0.1:`port` (never another interface). */
   static async start(port: number, logger: Logger): Promise<InspectorRelay> {
-    const relay = new InspectorRelay();
+    const relay = new InspectorRelay(logger);
     await new Promise<void>((resolve, reject) => {
       relay.http.once('error', reject);
       relay.http.listen(port, '127.0.0.1', () => resolve());
@@ -101,6 +225,13 @@ export class InspectorRelay implements Worker {
   address(): { host: string; port: number } {
     const a = this.http.address() as AddressInfo;
     return { host: a.address, port: a.port };
+  }
+
+  /** What the relay holds: connected clients, bytes waiting to be sent to them, and the replay's messages and bytes. */
+  stats(): { clients: number; buffered: number; replayMessages: number; replayBytes: number } {
+    let buffered = 0;
+    for (const client of this.wss.clients) buffered += client.bufferedAmount;
+    return { clients: this.wss.clients.size, buffered, replayMessages: this.replay.length, replayBytes: this.replay.bytes };
   }
 
   async stop(): Promise<void> {
@@ -134,7 +265,7 @@ export class Inspection {
   connect(url: string): void {
     this.inspector ??= createWebSocketInspector({
       url,
-      serialize: (event) => redact(event) as typeof event,
+      serialize: (event) => fitForRelay(redact(event)) as typeof event,
     });
   }
 

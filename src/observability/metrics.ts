@@ -47,6 +47,26 @@ export class ByteTally {
   }
 }
 
+/** What the process guards (`src/process-guard.ts`) count. */
+export type ProcessErrorKind = 'unhandled_rejection' | 'uncaught_exception';
+const PROCESS_ERROR_KINDS: readonly ProcessErrorKind[] = ['unhandled_rejection', 'uncaught_exception'];
+
+/**
+ * Uncaught errors of the whole process, as the process guards count them.
+ * Process-wide (like the `webrtc_server_*` process metrics): every server's
+ * `/metrics` catches up with it when scraped.
+ */
+export class ProcessErrorTally {
+  readonly counts: Record<ProcessErrorKind, number> = { unhandled_rejection: 0, uncaught_exception: 0 };
+
+  add(kind: ProcessErrorKind): void {
+    this.counts[kind]++;
+  }
+}
+
+/** The one tally of this process. */
+export const PROCESS_ERRORS = new ProcessErrorTally();
+
 export class Metrics {
   readonly registry = new Registry();
   private sources: GaugeSources | null = null;
@@ -141,6 +161,22 @@ export class Metrics {
         if (tally.total > flushed) {
           this.inc(tally.total - flushed);
           flushed = tally.total;
+        }
+      },
+    });
+
+    // Process guards: uncaught errors of the whole process (see ProcessErrorTally).
+    const processFlushed: Record<ProcessErrorKind, number> = { unhandled_rejection: 0, uncaught_exception: 0 };
+    new Counter({
+      name: 'webrtc_process_errors_total',
+      help: 'Unhandled rejections and uncaught exceptions contained by the process guards (daemon, or an embedder that installed them), by kind',
+      labelNames: ['kind'] as const,
+      registers,
+      collect() {
+        for (const kind of PROCESS_ERROR_KINDS) {
+          const total = PROCESS_ERRORS.counts[kind];
+          this.inc({ kind }, total - processFlushed[kind]);
+          processFlushed[kind] = total;
         }
       },
     });

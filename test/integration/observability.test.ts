@@ -106,7 +106,7 @@ describe('metrics and health', () => {
     assert.equal(sample(m.text, 'webrtc_messages_forwarded_total{path="broadcast"}'), 1);
     assert.equal(sample(m.text, 'webrtc_messages_forwarded_total{path="unicast"}'), 1);
     assert.equal(sample(m.text, 'webrtc_messages_dropped_total{reason="invalid_json"}'), 1);
-    assert.equal(sample(m.text, 'webrtc_auth_failures_total'), 1);
+    assert.equal(sample(m.text, 'webrtc_auth_failures_total{transport="signaling"}'), 1);
     assert.equal(sample(m.text, 'webrtc_callback_errors_total'), 2);
     assert.equal(sample(m.text, 'webrtc_connections{state="inRoom"}'), 2);
     assert.equal(sample(m.text, 'webrtc_connections{state="unauthenticated"}'), 1);

@@ -159,7 +159,7 @@ describe('CallbackRunner', () => {
         },
       },
       memoryLog().logger,
-      20,
+      { timeoutMs: 20 },
     );
     runner.run('join', 'r', 'stuck', []);
     runner.run('join', 'r', 'next', ['stuck']);
@@ -200,4 +200,92 @@ describe('CallbackRunner', () => {
     await draining;
     assert.equal(drained, true);
   });
+
+  test('a room whose callback never settles holds at most maxQueuedPerRoom waiting calls: the rest are dropped, counted and logged in one line; after the timeout the queue drains', async () => {
+    const { logger, lines } = memoryLog();
+    const calls: string[] = [];
+    const reasons: string[] = [];
+    const settle = (kind: string) => (room: string, user: string) => {
+      calls.push(`${kind} ${room} ${user}`);
+      return user === 'stuck' ? new Promise(() => {}) : Promise.resolve();
+    };
+    const runner = new CallbackRunner({ join: settle('join'), leave: settle('leave') }, logger, {
+      timeoutMs: 200,
+      maxQueuedPerRoom: 4,
+      onDrop: (reason) => reasons.push(reason),
+    });
+    runner.run('join', 'r', 'stuck', []);
+    for (let i = 0; i < 1000; i++) runner.run(i % 2 === 0 ? 'join' : 'leave', 'r', `u${i}`, []);
+    assert.equal(runner.waiting('r'), 4, 'the queue stays at its bound');
+    assert.equal(runner.size, 5, 'one pending, four waiting');
+    assert.equal(runner.dropped, 996);
+    assert.equal(reasons.length, 996);
+    assert.ok(reasons.every((r) => r === 'room_queue_full'));
+    const warnings = () => lines().filter((l) => l.level === 40);
+    assert.equal(warnings().length, 1, 'a flood of drops is one log line, not one per drop');
+    assert.equal(warnings()[0].rooms[0], 'r');
+
+    // Another room is not held up.
+    runner.run('join', 'other', 'v', []);
+    assert.deepEqual(calls, ['join r stuck', 'join other v']);
+
+    const keepAlive = setInterval(() => {}, 1_000); // the timeout timer is unref'd
+    try {
+      await runner.drain();
+    } finally {
+      clearInterval(keepAlive);
+    }
+    assert.deepEqual(calls, ['join r stuck', 'join other v', 'join r u0', 'leave r u1', 'join r u2', 'leave r u3']);
+    assert.equal(runner.errors, 1, 'the stuck call timed out');
+    assert.equal(runner.size, 0);
+    assert.equal(runner.waiting('r'), 0);
+    const logged = warnings().reduce((n, l) => n + l.dropped, 0);
+    assert.equal(logged, 996, 'drain() logs the drops not logged yet');
+    assert.ok(warnings().length <= 2, `at most two lines: ${JSON.stringify(warnings())}`);
+
+    // The room takes calls again.
+    runner.run('join', 'r', 'again', []);
+    await runner.drain();
+    assert.equal(calls.at(-1), 'join r again');
+    assert.equal(runner.dropped, 996);
+  });
+
+  test('all rooms together hold at most maxQueuedTotal calls pending or waiting; beyond it calls are dropped, even for an idle room', async () => {
+    const { logger, lines } = memoryLog();
+    const calls: string[] = [];
+    const reasons: string[] = [];
+    const runner = new CallbackRunner(
+      {
+        join: (room, user) => {
+          calls.push(`${room} ${user}`);
+          return user.startsWith('stuck') ? new Promise(() => {}) : Promise.resolve();
+        },
+      },
+      logger,
+      { timeoutMs: 200, maxQueuedPerRoom: 100, maxQueuedTotal: 5, onDrop: (reason) => reasons.push(reason) },
+    );
+    for (let room = 0; room < 20; room++) {
+      runner.run('join', `r${room}`, 'stuck', []);
+      runner.run('join', `r${room}`, 'next', ['stuck']);
+    }
+    assert.equal(runner.size, 5);
+    assert.deepEqual(calls, ['r0 stuck', 'r1 stuck', 'r2 stuck'], 'rooms past the bound never start');
+    assert.equal(runner.waiting('r0') + runner.waiting('r1') + runner.waiting('r2'), 2);
+    assert.equal(runner.dropped, 35);
+    assert.equal(reasons.filter((r) => r === 'total_queue_full').length, 35);
+    assert.equal(lines().filter((l) => l.level === 40).length, 1);
+
+    const keepAlive = setInterval(() => {}, 1_000);
+    try {
+      await runner.drain();
+    } finally {
+      clearInterval(keepAlive);
+    }
+    assert.equal(runner.size, 0);
+    assert.deepEqual(calls, ['r0 stuck', 'r1 stuck', 'r2 stuck', 'r0 next', 'r1 next']);
+    runner.run('join', 'r19', 'late', []);
+    await runner.drain();
+    assert.equal(calls.at(-1), 'r19 late', 'once below the bound, calls run again');
+  });
 });
+
