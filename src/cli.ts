@@ -137,6 +137,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP reloads the TLS certificate and key (log line either way); connections are kept.
+  process.on('SIGHUP', () => {
+    const result = server.reloadTls();
+    if (!result.reloaded) logger.info({ reason: result.reason }, 'SIGHUP: TLS certificate not reloaded');
+  });
 }
 
 function fail(message: string, code: number): never {

@@ -11,6 +11,7 @@ import type { Worker } from '../supervisors/worker.js';
 import { LIFECYCLE, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from './di/tokens.js';
 import type { Connection } from './signaling/connection.actor.js';
 import { CONNECTION_SUP_NAME, LISTENER_NAME } from './signaling/listener.js';
+import type { SignalingListener, TlsReload } from './signaling/listener.js';
 import { encodeEvent } from './signaling/protocol.js';
 import { TURN_LISTENER_NAME } from './turn/turn-listener.js';
 import type { TurnListener } from './turn/turn-listener.js';
@@ -47,6 +48,8 @@ export interface ServerApi {
   /** The live supervisor tree: each child's id, state and restart count. */
   tree(): ChildInfo[];
   health(): Health;
+  /** Serves new TLS handshakes with `certfile`/`keyfile` read again (what SIGHUP does); open connections keep theirs. */
+  reloadTls(): TlsReload;
 }
 
 export function serverApi(c: DependencyContainer, root: () => Worker | null): ServerApi {
@@ -80,6 +83,7 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
       const children = isInspectable(worker) ? worker.whichChildren() : [];
       return [{ id: 'root_sup', type: 'supervisor', restart: 'permanent', state: 'running', restarts: 0, children }];
     },
+    reloadTls: () => registry.whereis<SignalingListener>(LISTENER_NAME)?.reloadTls() ?? { reloaded: false, reason: 'the signaling listener is not running' },
     health: () => {
       const signaling = registry.whereis(LISTENER_NAME) !== undefined;
       const turn = options.turnPort === false ? null : registry.whereis(TURN_LISTENER_NAME) !== undefined;

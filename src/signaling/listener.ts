@@ -9,6 +9,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,6 +27,7 @@ import type { Connection, ConnectionFactory } from './connection.actor.js';
 import { PeerIds } from './protocol.js';
 
 export type AnyHttpServer = HttpServer | HttpsServer;
+export type TlsReload = { reloaded: true; validTo: string } | { reloaded: false; reason: string };
 /** How long a connection over a cap may take to send its request and be told why it is refused. */
 const OVER_LIMIT_GRACE_MS = 1000;
 export const CONNECTION_SUP_NAME = 'connection_sup';
@@ -153,6 +155,29 @@ export class SignalingListener implements Worker {
       this.server.closeIdleConnections();
     }
     this.wss.close();
+  }
+
+  /**
+   * Reads `certfile`/`keyfile` again and serves new TLS handshakes with them
+   * (SIGHUP in the daemon, as coturn and nginx do); open connections keep
+   * theirs. A file that cannot be read or does not hold a matching pair
+   * leaves the current certificate in place and says why.
+   */
+  reloadTls(): TlsReload {
+    const tls = this.options.tls;
+    if (!tls) return { reloaded: false, reason: 'no certfile/keyfile configured' };
+    if (!this.owned) return { reloaded: false, reason: 'attached to a server of yours: reload it there' };
+    try {
+      const cert = readFileSync(tls.certfile);
+      const key = readFileSync(tls.keyfile);
+      (this.server as HttpsServer).setSecureContext({ cert, key });
+      const { validTo, fingerprint256 } = new X509Certificate(cert);
+      this.logger.info({ certfile: tls.certfile, validTo, fingerprint256 }, 'TLS certificate reloaded');
+      return { reloaded: true, validTo };
+    } catch (err) {
+      this.logger.error({ err, certfile: tls.certfile, keyfile: tls.keyfile }, 'TLS certificate not reloaded: keeping the current one');
+      return { reloaded: false, reason: (err as Error).message };
+    }
   }
 
   onExit(_listener: (reason: ExitReason) => void): void {
