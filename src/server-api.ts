@@ -9,11 +9,13 @@ import type { ChildInfo } from '../supervisors/supervisor.js';
 import type { DynamicSupervisor } from '../supervisors/dynamic_supervisor.js';
 import type { Worker } from '../supervisors/worker.js';
 import { LIFECYCLE, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from './di/tokens.js';
+import { ConnectionFactory } from './signaling/connection.actor.js';
 import type { Connection } from './signaling/connection.actor.js';
 import { CONNECTION_SUP_NAME, LISTENER_NAME } from './signaling/listener.js';
 import type { SignalingListener, TlsReload } from './signaling/listener.js';
 import { encodeEvent } from './signaling/protocol.js';
 import { TURN_LISTENER_NAME } from './turn/turn-listener.js';
+import { METRICS_LISTENER_NAME } from './http/metrics-listener.js';
 import type { TurnListener } from './turn/turn-listener.js';
 
 export interface PeerSummary {
@@ -35,6 +37,8 @@ export interface Addressable {
 export interface ServerApi {
   signalingAddress(): { host: string; port: number } | null;
   turnAddress(): { host: string; port: number } | null;
+  /** The loopback metrics listener (`metricsPort`), or null. */
+  metricsAddress(): { host: string; port: number } | null;
   /** Members of `room` in join order; [] for an unknown room. */
   peers(room: string): PeerSummary[];
   /** Rooms with their member counts. */
@@ -63,6 +67,7 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
   return {
     signalingAddress: () => address(LISTENER_NAME),
     turnAddress: () => address(TURN_LISTENER_NAME),
+    metricsAddress: () => address(METRICS_LISTENER_NAME),
     peers: (room) => bus.members(room).map((m) => ({ peerId: m.peerId, username: m.username })),
     rooms: () => bus.rooms().map((room) => ({ room, members: bus.members(room).length })),
     publish: (room, event, data) => {
@@ -95,21 +100,12 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
 
 /** Connection counts by state and room figures, for the metrics gauges. */
 export function gaugeSources(c: DependencyContainer) {
-  const bus = c.resolve(ROOM_BUS);
+  // Resolved when scraped, not when the container is built (tests replace registrations after that).
+  const bus = () => c.resolve(ROOM_BUS);
   const registry = c.resolve(REGISTRY);
   return {
-    connectionsByState: () => {
-      const counts: Record<string, number> = {};
-      for (const connection of registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME)?.workers() ?? []) {
-        const state = connection.state();
-        counts[state] = (counts[state] ?? 0) + 1;
-      }
-      return counts;
-    },
-    rooms: () => {
-      const rooms = bus.rooms();
-      return { rooms: rooms.length, members: rooms.reduce((n, room) => n + bus.members(room).length, 0) };
-    },
+    connectionsByState: () => ({ ...c.resolve(ConnectionFactory).census }),
+    rooms: () => bus().counts(),
     turn: () => {
       const stats = registry.whereis<TurnListener>(TURN_LISTENER_NAME)?.stats();
       return stats ? { allocations: stats.allocations, permissions: stats.permissions, channels: stats.channels } : null;

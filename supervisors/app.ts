@@ -120,7 +120,7 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
     logger.fatal({ err: reason }, 'root supervisor exited: server stopped');
     for (const listener of exitListeners) listener(reason);
   });
-  const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, false);
+  const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, { observability: true, example: false });
   return {
     ...c.resolve(SERVER_API),
     options,

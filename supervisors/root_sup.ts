@@ -6,6 +6,7 @@
  *
  *   root_sup (one_for_one)
  *   ├── inspector_relay                 with `inspect`: loopback relay for the Stately inspector
+ *   ├── metrics_listener                with `metricsPort`: /metrics and /admin/* on 127.0.0.1
  *   ├── turn_sup (one_for_one)          TURN listeners
  *   └── signaling_sup (rest_for_one)
  *       ├── room_sup (dynamic)          one room actor per room
@@ -13,7 +14,9 @@
  *       └── signaling_listener          http(s) + WebSocket upgrades
  */
 import type { DependencyContainer } from 'tsyringe';
-import { INSPECTION, LOGGER, OPTIONS, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
+import { INSPECTION, LOGGER, METRICS, OPTIONS, REGISTRY, SERVER_API, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
+import { METRICS_LISTENER_NAME, MetricsListener } from '../src/http/metrics-listener.js';
+import { HttpRoutes } from '../src/http/routes.js';
 import { startInspectorRelay } from '../src/observability/inspector.js';
 import { signalingSupSpec } from './signaling_sup.js';
 import { Supervisor } from './supervisor.js';
@@ -30,8 +33,27 @@ export function rootSupSpec(c: DependencyContainer): ChildSpec {
     restart: 'permanent',
     shutdown: 60_000,
     start: () =>
-      new Supervisor('root_sup', ROOT_SUP_FLAGS, [...inspectorSpecs(c), turnSupSpec(c), signalingSupSpec(c)], c.resolve(LOGGER), c.resolve(SUPERVISOR_OBSERVER)).start(),
+      new Supervisor('root_sup', ROOT_SUP_FLAGS, [...inspectorSpecs(c), ...metricsListenerSpecs(c), turnSupSpec(c), signalingSupSpec(c)], c.resolve(LOGGER), c.resolve(SUPERVISOR_OBSERVER)).start(),
   };
+}
+
+/** The loopback metrics listener, when `metricsPort` is set. */
+export function metricsListenerSpecs(c: DependencyContainer): ChildSpec[] {
+  const options = c.resolve(OPTIONS);
+  const port = options.metricsPort;
+  if (port === null) return [];
+  return [
+    {
+      id: METRICS_LISTENER_NAME,
+      type: 'worker',
+      restart: 'permanent',
+      shutdown: 2_000,
+      start: () => {
+        const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, { observability: true, example: false });
+        return MetricsListener.start(port, routes, c.resolve(REGISTRY), c.resolve(LOGGER));
+      },
+    },
+  ];
 }
 
 /** The inspector relay, when `inspect` is on. */

@@ -27,7 +27,10 @@ export function signalingListenerSpec(c: DependencyContainer): ChildSpec {
     shutdown: 5_000,
     start: () => {
       const options = c.resolve(OPTIONS);
-      const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, options.dev);
+      const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, {
+        observability: options.metricsPort === null,
+        example: options.dev,
+      });
       return new SignalingListener(options, c.resolve(ConnectionFactory), c.resolve(REGISTRY), c.resolve(LOGGER), c.resolve(ATTACH_TO).server, routes, c.resolve(METRICS)).start();
     },
   };

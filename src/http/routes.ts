@@ -33,16 +33,26 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
+/** Which routes one listener serves (health checks are always served). */
+export interface RouteSet {
+  /** `/metrics` and `/admin/*` (off on the signaling listener when `metricsPort` moves them). */
+  observability: boolean;
+  /** The example client, in dev mode. */
+  example: boolean;
+}
+
 export class HttpRoutes {
   private readonly example: ExampleSite | null;
+  private readonly observability: boolean;
 
   constructor(
     private readonly api: ServerApi,
     private readonly metrics: Metrics,
     private readonly adminToken: string | null,
-    dev: boolean,
+    routes: RouteSet,
   ) {
-    this.example = dev ? new ExampleSite(() => api.turnAddress()) : null;
+    this.example = routes.example ? new ExampleSite(() => api.turnAddress()) : null;
+    this.observability = routes.observability;
   }
 
   /** Answers the request; false if no route matched. */
@@ -57,6 +67,7 @@ export class HttpRoutes {
       send(res, health.ready ? 200 : 503, health);
       return true;
     }
+    if (!this.observability) return this.example?.handle(req, res) ?? false;
     if (path === '/metrics' && isRead(req)) {
       this.metrics.expose().then(
         ({ contentType, body }) => send(res, 200, body, { 'content-type': contentType }),

@@ -30,6 +30,8 @@ export interface RoomBus {
   has(room: string, peerId: string): boolean;
   /** Names of the rooms that have members. */
   rooms(): string[];
+  /** How many rooms have members, and members in all: O(1), for metrics. */
+  counts(): { rooms: number; members: number };
   /** Sends `frame` to every member of `room` except `exceptPeerId`; returns how many got it. */
   broadcast(room: string, frame: Buffer, exceptPeerId?: string): number;
   /** Sends `frame` to one member of `room`; false if no such member there. */
@@ -43,6 +45,7 @@ export interface RoomBus {
 export class LocalRoomBus implements RoomBus {
   private readonly byRoom = new Map<string, Map<string, Member>>();
   private readonly roomOf = new Map<string, string>();
+  private memberCount = 0;
 
   join(room: string, member: Member): Member[] {
     let members = this.byRoom.get(room);
@@ -51,6 +54,7 @@ export class LocalRoomBus implements RoomBus {
       this.byRoom.set(room, members);
     }
     const before = [...members.values()];
+    if (!members.has(member.peerId)) this.memberCount++;
     members.set(member.peerId, member);
     this.roomOf.set(member.peerId, room);
     return before;
@@ -61,6 +65,7 @@ export class LocalRoomBus implements RoomBus {
     const member = members?.get(peerId);
     if (!members || !member) return null;
     members.delete(peerId);
+    this.memberCount--;
     this.roomOf.delete(peerId);
     if (members.size === 0) this.byRoom.delete(room);
     return { member, remaining: [...members.values()] };
@@ -77,6 +82,10 @@ export class LocalRoomBus implements RoomBus {
 
   rooms(): string[] {
     return [...this.byRoom.keys()];
+  }
+
+  counts(): { rooms: number; members: number } {
+    return { rooms: this.byRoom.size, members: this.memberCount };
   }
 
   broadcast(room: string, frame: Buffer, exceptPeerId?: string): number {
@@ -107,6 +116,7 @@ export class LocalRoomBus implements RoomBus {
     const members = this.byRoom.get(room);
     if (!members) return [];
     this.byRoom.delete(room);
+    this.memberCount -= members.size;
     for (const peerId of members.keys()) this.roomOf.delete(peerId);
     return [...members.values()];
   }

@@ -27,7 +27,7 @@ import { ROOM_DIRECTORY_NAME } from '../rooms/room-directory.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import type { Member, MemberSink, RoomBus } from '../rooms/room-bus.js';
 import { connectionMachine } from './connection.machine.js';
-import type { CheckInput, ConnectionEvent } from './connection.machine.js';
+import type { CheckInput, ConnectionEvent, CountedState } from './connection.machine.js';
 import { IdleWatch } from './idle-watch.js';
 import { forwardFrame } from './forwarding.js';
 import type { ForwardableFrame } from './forwarding.js';
@@ -56,6 +56,8 @@ type ConnectionActor = Actor<typeof connectionMachine>;
 export class ConnectionFactory {
   readonly machine;
   readonly coalescer = new WriteCoalescer();
+  /** Open connections per state, kept as they move (a scrape reads it in O(1)). */
+  readonly census: Record<Exclude<CountedState, 'closed'>, number> = { unauthenticated: 0, authenticated: 0, inRoom: 0 };
   /** The Connection behind each actor, for the effects provided below. */
   private readonly connections = new WeakMap<object, Connection>();
 
@@ -99,6 +101,7 @@ export class ConnectionFactory {
           of(self).log.debug('authentication failed');
         },
         dropped: (_, { reason }) => metrics.drop(reason),
+        counted: ({ self }, { state }) => of(self).counted(state),
         holdReading: ({ self }) => of(self).holdReading(),
         releaseReading: ({ self }) => of(self).releaseReading(),
       },
@@ -153,6 +156,8 @@ export class Connection implements Worker, MemberSink {
   private exitListener: ((reason: ExitReason) => void) | null = null;
   private exit: ExitReason | null = null;
   private stopping = false;
+  /** The state this connection is counted in (the factory's census), or null once closed. */
+  private countedIn: Exclude<CountedState, 'closed'> | null = null;
   /** Set once the client fell too far behind: nothing more is queued for it. */
   private slow = false;
   private logger: Logger | null = null;
@@ -254,6 +259,14 @@ export class Connection implements Worker, MemberSink {
     this.actor.send(RATE_EXCEEDED);
   }
 
+  /** The actor entered `state`: moves this connection in the factory's census. */
+  counted(state: CountedState | null): void {
+    const census = this.factory.census;
+    if (this.countedIn !== null) census[this.countedIn]--;
+    this.countedIn = state === 'closed' ? null : state;
+    if (this.countedIn !== null) census[this.countedIn]++;
+  }
+
   /** Reading pauses while a password check is pending (frames would only be deferred). */
   holdReading(): void {
     this.reading.hold(PauseReason.CHECK);
@@ -325,12 +338,6 @@ export class Connection implements Worker, MemberSink {
     this.actor.send(KICK);
   }
 
-  /** The connection actor's state, for metrics. */
-  state(): string {
-    const value = this.actor.getSnapshot().value;
-    return typeof value === 'string' ? value : Object.keys(value)[0]!;
-  }
-
   /** Worker: the close handshake took too long. */
   kill(): void {
     this.ws.terminate();
@@ -351,6 +358,7 @@ export class Connection implements Worker, MemberSink {
   }
 
   private exited(reason: ExitReason): void {
+    this.counted(null);
     if (this.exit !== null) return;
     this.exit = reason;
     if (!this.stopping) this.exitListener?.(reason);

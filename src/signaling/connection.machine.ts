@@ -60,6 +60,9 @@ export type ConnectionEvent =
   /** The room actor failed: this peer is no longer in a room. */
   | { type: 'room.failed' };
 
+/** The states connections are counted in (`closed` ones are not counted). */
+export type CountedState = 'unauthenticated' | 'authenticated' | 'inRoom' | 'closed';
+
 type FrameType = ClientFrame['type'];
 /** Every client frame, `ping` included: answers keep the order of the frames (as the original's did). */
 const FRAME_TYPES: readonly FrameType[] = ['ping', 'frame.authenticate', 'frame.message', 'frame.invalid'];
@@ -92,6 +95,8 @@ const connectionSetup = setup({
     /** Stops reading the client's frames while a password check is pending (backpressure, not a buffer). */
     holdReading: () => {},
     releaseReading: () => {},
+    /** The connection is now in `state` (metrics count connections per state without walking them). */
+    counted: (_, _params: { state: CountedState }) => {},
     /** Reports a failed authentication (metrics). */
     authFailed: () => {},
     /** Reports a frame answered with `invalid_message` instead of forwarded (metrics). */
@@ -140,6 +145,7 @@ export const connectionMachine = connectionSetup.createMachine({
   states: {
     unauthenticated: {
       initial: 'waiting',
+      entry: { type: 'counted', params: { state: 'unauthenticated' } },
       after: {
         authTimeout: {
           target: 'closed',
@@ -184,7 +190,7 @@ export const connectionMachine = connectionSetup.createMachine({
       },
     },
     authenticated: {
-      entry: 'joinRoom',
+      entry: [{ type: 'counted', params: { state: 'authenticated' } }, 'joinRoom'],
       on: {
         ...memberExits(),
         'room.joined': { target: 'inRoom' },
@@ -192,7 +198,7 @@ export const connectionMachine = connectionSetup.createMachine({
       },
     },
     inRoom: {
-      entry: [replayDeferred, 'startForwarding'],
+      entry: [{ type: 'counted', params: { state: 'inRoom' } }, replayDeferred, 'startForwarding'],
       exit: 'stopForwarding',
       on: {
         ...memberExits(),
@@ -208,6 +214,7 @@ export const connectionMachine = connectionSetup.createMachine({
     },
     closed: {
       type: 'final',
+      entry: { type: 'counted', params: { state: 'closed' } },
     },
   },
 });

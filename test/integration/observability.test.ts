@@ -12,6 +12,8 @@ import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import { TestClient } from '../helpers/client.js';
 import { freePort, waitFor } from '../helpers/fixtures.js';
 import { memoryLogger, testServer } from '../helpers/server.js';
+import { LocalRoomBus } from '../../src/rooms/room-bus.js';
+import { DynamicSupervisor } from '../../supervisors/dynamic_supervisor.js';
 
 const SECRET = 'Sup3r-Secret-Pa55';
 const TOKEN = 'admin-token-0123456789';
@@ -27,6 +29,18 @@ async function http(port: number, path: string, init: RequestInit = {}): Promise
     json = undefined;
   }
   return { status: res.status, text, json, headers: res.headers };
+}
+
+/** Makes `proto[name]` throw until the returned function puts it back. */
+function forbid(proto: object, name: string): () => void {
+  const methods = proto as Record<string, unknown>;
+  const original = methods[name];
+  methods[name] = () => {
+    throw new Error(`the scrape walked ${name}()`);
+  };
+  return () => {
+    methods[name] = original;
+  };
 }
 
 const bearer = (token = TOKEN) => ({ headers: { authorization: `Bearer ${token}` } });
@@ -125,6 +139,64 @@ describe('metrics and health', () => {
     assert.deepEqual(ready.json, { ready: true, draining: false, listeners: { signaling: true, turn: null } });
     a.close();
     bad.close();
+  });
+
+  test('a scrape walks no connection, room or member: the gauges are counted as they change', async (t) => {
+    const server = await testServer({ auth: { users } });
+    t.after(() => server.stop());
+    const members: TestClient[] = [];
+    for (let i = 0; i < 24; i++) members.push(await TestClient.join(server.port, `room${i % 6}`, i % 2 ? 'alice' : 'bob', SECRET));
+    const waiting = [await TestClient.open(server.port, 'x'), await TestClient.open(server.port, 'y')];
+    const scrape = async () => {
+      const restore = [forbid(LocalRoomBus.prototype, 'members'), forbid(LocalRoomBus.prototype, 'rooms'), forbid(DynamicSupervisor.prototype, 'workers')];
+      try {
+        return (await http(server.port, '/metrics')).text;
+      } finally {
+        for (const undo of restore) undo();
+      }
+    };
+    const until = async (series: string, value: number) => {
+      for (let i = 0; i < 100 && sample(await scrape(), series) !== value; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    let m = await scrape();
+    assert.equal(sample(m, 'webrtc_connections{state="inRoom"}'), 24);
+    assert.equal(sample(m, 'webrtc_connections{state="unauthenticated"}'), 2);
+    assert.equal(sample(m, 'webrtc_rooms'), 6);
+    assert.equal(sample(m, 'webrtc_room_members'), 24);
+    for (const c of [...members.slice(0, 4), waiting[0]!]) c.close();
+    await until('webrtc_room_members', 20);
+    await until('webrtc_connections{state="unauthenticated"}', 1);
+    m = await scrape();
+    assert.equal(sample(m, 'webrtc_connections{state="inRoom"}'), 20);
+    assert.equal(sample(m, 'webrtc_room_members'), 20);
+    assert.equal(sample(m, 'webrtc_rooms'), 6);
+    for (const c of [...members.slice(4), waiting[1]!]) c.close();
+    await until('webrtc_room_members', 0);
+    await until('webrtc_connections{state="unauthenticated"}', 0);
+    m = await scrape();
+    assert.equal(sample(m, 'webrtc_rooms'), 0);
+    assert.equal(sample(m, 'webrtc_connections{state="inRoom"}'), 0);
+    assert.equal(sample(m, 'webrtc_connections{state="unauthenticated"}'), 0);
+  });
+
+  test('metricsPort: /metrics and /admin/* move to a loopback listener; health stays on both', async (t) => {
+    const server = await testServer({ auth: { users }, metricsPort: 0, adminToken: TOKEN });
+    t.after(() => server.stop());
+    const loopback = server.metricsAddress();
+    assert.ok(loopback, 'the metrics listener runs');
+    assert.equal(loopback.host, '127.0.0.1');
+    assert.equal((await http(server.port, '/metrics')).status, 404, 'not on the signaling listener');
+    assert.equal((await http(server.port, '/admin/rooms', bearer())).status, 404);
+    assert.equal((await http(server.port, '/healthz')).status, 200);
+    assert.equal((await http(server.port, '/readyz')).status, 200);
+    const m = await http(loopback.port, '/metrics');
+    assert.equal(m.status, 200);
+    assert.ok(m.text.includes('webrtc_connections{state="inRoom"}'));
+    assert.equal((await http(loopback.port, '/admin/rooms', bearer())).status, 200);
+    assert.equal((await http(loopback.port, '/healthz')).status, 200);
+    assert.equal((await http(loopback.port, '/nothing')).status, 404);
+    const tree = (await http(loopback.port, '/admin/tree', bearer())).json.tree[0].children.map((c: { id: string }) => c.id);
+    assert.ok(tree.includes('metrics_listener'), JSON.stringify(tree));
   });
 
   test('two servers in one process keep separate metrics', async (t) => {
