@@ -35,6 +35,15 @@ export type RefusalReason = 'per_ip' | 'total' | 'origin' | 'handshake_timeout' 
 const REFUSAL_REASONS: readonly RefusalReason[] = ['per_ip', 'total', 'origin', 'handshake_timeout', 'draining'];
 
 /**
+ * Why TURN refused a request (src/turn/turn-backend.ts `TurnRefusal`): the
+ * permission cap, too many peers in one CreatePermission, an oversized
+ * message, no credential lookup slot, a lookup past its deadline, a source
+ * over its budget of 401/438 answers.
+ */
+export type TurnRefusalReason = 'permission_quota' | 'too_many_peers' | 'too_large' | 'lookup_busy' | 'lookup_timeout' | 'challenge_rate';
+const TURN_REFUSAL_REASONS: readonly TurnRefusalReason[] = ['permission_quota', 'too_many_peers', 'too_large', 'lookup_busy', 'lookup_timeout', 'challenge_rate'];
+
+/**
  * Bytes relayed by TURN, as the data path counts them: one number added to
  * per datagram (no labels to hash, nothing allocated). The Prometheus
  * counter catches up with it when scraped. One per server, so the total
@@ -69,6 +78,8 @@ export class Metrics {
   readonly turnBytesRelayed: Counter;
   /** What TURN's data path adds relayed payload bytes to (both directions). */
   readonly turnRelayed = new ByteTally();
+  /** TURN refusals, one pre-bound child per reason. */
+  private readonly turnRefusedBy = new Map<TurnRefusalReason, Counter.Internal>();
 
   constructor() {
     const registers = [this.registry];
@@ -146,6 +157,16 @@ export class Metrics {
       },
     });
 
+    // --- TURN refusals (the TURN adapter's limits, src/turn/limits.ts)
+    const turnRefusals = new Counter({
+      name: 'webrtc_turn_refused_total',
+      help: 'TURN requests refused or dropped by a limit, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    for (const reason of TURN_REFUSAL_REASONS) this.turnRefusedBy.set(reason, turnRefusals.labels(reason));
+    for (const child of this.turnRefusedBy.values()) child.inc(0); // series exist from the start
+
     const sources = () => this.sources;
     new Gauge({
       name: 'webrtc_connections',
@@ -207,6 +228,11 @@ export class Metrics {
   /** An attempt refused unchecked: its source IP or its username failed too often. */
   authThrottled(transport: AuthTransport, scope: 'ip' | 'username'): void {
     this.authThrottles.inc({ transport, scope });
+  }
+
+  /** A TURN request refused or dropped by one of the adapter's limits. */
+  turnRefused(reason: TurnRefusalReason): void {
+    this.turnRefusedBy.get(reason)?.inc();
   }
 
   connectionRefused(reason: RefusalReason): void {
