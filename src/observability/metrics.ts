@@ -130,6 +130,17 @@ export class Metrics {
       registers,
     });
     for (const action of ['throttled', 'closed']) this.rateLimits.inc({ action }, 0);
+
+    // --- TURN refusals (the TURN adapter's limits, src/turn/limits.ts)
+    const turnRefusals = new Counter({
+      name: 'webrtc_turn_refused_total',
+      help: 'TURN requests refused or dropped by a limit, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    for (const reason of TURN_REFUSAL_REASONS) this.turnRefusedBy.set(reason, turnRefusals.labels(reason));
+    for (const child of this.turnRefusedBy.values()) child.inc(0); // series exist from the start
+
     this.callbacksDropped = new Counter({
       name: 'webrtc_callbacks_dropped_total',
       help: 'create/join/leave callbacks not run because too many were queued for their room',
@@ -156,16 +167,6 @@ export class Metrics {
         }
       },
     });
-
-    // --- TURN refusals (the TURN adapter's limits, src/turn/limits.ts)
-    const turnRefusals = new Counter({
-      name: 'webrtc_turn_refused_total',
-      help: 'TURN requests refused or dropped by a limit, by reason',
-      labelNames: ['reason'] as const,
-      registers,
-    });
-    for (const reason of TURN_REFUSAL_REASONS) this.turnRefusedBy.set(reason, turnRefusals.labels(reason));
-    for (const child of this.turnRefusedBy.values()) child.inc(0); // series exist from the start
 
     const sources = () => this.sources;
     new Gauge({
