@@ -78,7 +78,7 @@ async function allocateRetransmitting(client: RawTurnClient, withinMs: number): 
 describe('credential lookups under a hung auth backend', () => {
   test('320 made-up Allocates from 20 sources fill every lookup slot; after the 2 s deadline the real user gets in and no lookup is left', async (t) => {
     const events = new CountingEvents();
-    const { backend, server } = await startBackend({ authenticator: hangingForMadeUpNames(), events });
+    const { backend, server, cache } = await startBackend({ authenticator: hangingForMadeUpNames(), events });
     const attackers: RawTurnClient[] = [];
     const alice = await RawTurnClient.open(server);
     t.after(async () => { for (const a of attackers) a.close(); alice.close(); await backend.stop(); });
@@ -93,7 +93,9 @@ describe('credential lookups under a hung auth backend', () => {
     assert.ok(await eventually(() => backend.stats().pendingAuthLookups === 0, 60, 50), 'every hung lookup gave its slot back');
     assert.ok(events.refusedFor('lookup_timeout') >= 256, `held requests dropped at the deadline: ${events.refusedFor('lookup_timeout')}`);
     assert.ok(events.refusedFor('lookup_busy') >= 64, `requests with no slot dropped: ${events.refusedFor('lookup_busy')}`);
-    // nothing was cached for the made-up names: a later lookup asks again (and times out again)
+    // nothing was cached for the made-up names (a timeout is not "no such user"): a later request asks again
+    assert.equal(cache.lookup('s0-made-up-0'), undefined);
+    assert.deepEqual(cache.lookup('alice'), { password: 'alice-pw', name: 'alice' });
     assert.equal(backend.stats().allocations, 1);
   });
 
