@@ -34,6 +34,15 @@ export type RefusalReason = 'per_ip' | 'total' | 'origin' | 'handshake_timeout' 
 const REFUSAL_REASONS: readonly RefusalReason[] = ['per_ip', 'total', 'origin', 'handshake_timeout', 'draining'];
 
 /**
+ * Why TURN refused a request (src/turn/turn-backend.ts `TurnRefusal`): the
+ * permission cap, too many peers in one CreatePermission, an oversized
+ * message, no credential lookup slot, a lookup past its deadline, a source
+ * over its budget of 401/438 answers.
+ */
+export type TurnRefusalReason = 'permission_quota' | 'too_many_peers' | 'too_large' | 'lookup_busy' | 'lookup_timeout' | 'challenge_rate';
+const TURN_REFUSAL_REASONS: readonly TurnRefusalReason[] = ['permission_quota', 'too_many_peers', 'too_large', 'lookup_busy', 'lookup_timeout', 'challenge_rate'];
+
+/**
  * Bytes relayed by TURN, as the data path counts them: one number added to
  * per datagram (no labels to hash, nothing allocated). The Prometheus
  * counter catches up with it when scraped. One per server, so the total
@@ -88,6 +97,8 @@ export class Metrics {
   readonly turnBytesRelayed: Counter;
   /** What TURN's data path adds relayed payload bytes to (both directions). */
   readonly turnRelayed = new ByteTally();
+  /** TURN refusals, one pre-bound child per reason. */
+  private readonly turnRefusedBy = new Map<TurnRefusalReason, Counter.Internal>();
 
   constructor() {
     const registers = [this.registry];
@@ -138,6 +149,17 @@ export class Metrics {
       registers,
     });
     for (const action of ['throttled', 'closed']) this.rateLimits.inc({ action }, 0);
+
+    // --- TURN refusals (the TURN adapter's limits, src/turn/limits.ts)
+    const turnRefusals = new Counter({
+      name: 'webrtc_turn_refused_total',
+      help: 'TURN requests refused or dropped by a limit, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    for (const reason of TURN_REFUSAL_REASONS) this.turnRefusedBy.set(reason, turnRefusals.labels(reason));
+    for (const child of this.turnRefusedBy.values()) child.inc(0); // series exist from the start
+
     this.callbacksDropped = new Counter({
       name: 'webrtc_callbacks_dropped_total',
       help: 'create/join/leave callbacks not run because too many were queued for their room',
@@ -242,6 +264,11 @@ export class Metrics {
   /** An attempt refused unchecked: its source IP or its username failed too often. */
   authThrottled(transport: AuthTransport, scope: 'ip' | 'username'): void {
     this.authThrottles.inc({ transport, scope });
+  }
+
+  /** A TURN request refused or dropped by one of the adapter's limits. */
+  turnRefused(reason: TurnRefusalReason): void {
+    this.turnRefusedBy.get(reason)?.inc();
   }
 
   connectionRefused(reason: RefusalReason): void {

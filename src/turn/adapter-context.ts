@@ -1,14 +1,39 @@
 /**
  * What the node-turn adapter's parts share: the engine, the configuration,
- * which mends are on, the running state and the relayed-bytes count.
+ * its limits, which mends are on, the running state, the live counts and the
+ * relayed-bytes count.
  */
 import type { Logger } from 'pino';
+import { resolveLimits } from './limits.js';
+import type { TurnLimits } from './limits.js';
 import type { EngineServer } from './node-turn-engine.js';
-import type { NodeTurnDefect, RelayedBytesSink, TurnBackendConfig } from './turn-backend.js';
+import type { NodeTurnDefect, RelayedBytesSink, TurnBackendConfig, TurnEvents } from './turn-backend.js';
+
+/**
+ * Allocations, permissions and channels held, kept as they change (never
+ * computed by iterating: stats() and the /metrics gauges read these).
+ */
+export class LiveCounts {
+  /** Entries of node-turn's allocation table. */
+  allocations = 0;
+  permissions = 0;
+  channels = 0;
+
+  reset(): void {
+    this.allocations = 0;
+    this.permissions = 0;
+    this.channels = 0;
+  }
+}
+
+const NO_EVENTS: TurnEvents = { authFailed: () => {}, authThrottled: () => {}, refused: () => {} };
 
 export class AdapterContext {
   readonly logger: Logger;
   readonly software: string;
+  readonly limits: Readonly<TurnLimits>;
+  readonly events: TurnEvents;
+  readonly counts = new LiveCounts();
   /** False before start() and once stop() has begun: late callbacks do nothing. */
   running = false;
   /** Payload bytes relayed, both directions (a plain number: the data path must not allocate). */
@@ -23,6 +48,8 @@ export class AdapterContext {
   ) {
     this.logger = config.logger;
     this.software = software;
+    this.limits = resolveLimits(config.limits);
+    this.events = config.events ?? NO_EVENTS;
     this.unmended = config.unmended ?? new Set();
     this.relayedSink = config.relayed ?? null;
   }

@@ -1,12 +1,15 @@
 /**
- * The allocations' resources: relay ports, quotas, relay sockets, live and
- * pending allocations, and their release when an allocation ends or the
- * server stops. Part of the node-turn adapter (see node-turn-backend.ts).
+ * The allocations' resources: relay ports, quotas (EVEN-PORT reservations
+ * included), relay sockets, live and pending allocations, the live counts,
+ * the sweep of expired permissions and channels, and their release when an
+ * allocation ends or the server stops. Part of the node-turn adapter (see
+ * node-turn-backend.ts).
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import type NodeTurnMessage from 'node-turn/lib/message.js';
 import type { Logger } from 'pino';
-import type { AdapterContext } from './adapter-context.js';
+import type { AdapterContext, LiveCounts } from './adapter-context.js';
+import type { TurnLimits } from './limits.js';
 import { AllocationQuota } from './quota.js';
 import { RelayAllocation } from './relay-allocation.js';
 import type { AllocationHost } from './relay-allocation.js';
@@ -20,6 +23,8 @@ export interface PeerDataSink {
 
 export class AllocationTable implements AllocationHost {
   readonly logger: Logger;
+  readonly counts: LiveCounts;
+  readonly limits: Readonly<TurnLimits>;
   readonly quota: AllocationQuota;
   readonly relayPorts: RelayPorts;
   /** 5-tuple -> transaction id of an Allocate still binding its relay socket. */
@@ -27,6 +32,7 @@ export class AllocationTable implements AllocationHost {
   /** Relay sockets of allocations (still open ones; with #3 unmended, leaked ones too). */
   private readonly sockets = new Set<Socket>();
   private readonly live = new Set<RelayAllocation>();
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ctx: AdapterContext,
@@ -34,8 +40,33 @@ export class AllocationTable implements AllocationHost {
   ) {
     const config = ctx.config;
     this.logger = ctx.logger;
+    this.counts = ctx.counts;
+    this.limits = ctx.limits;
     this.quota = new AllocationQuota(config.quotas);
-    this.relayPorts = new RelayPorts({ bindHost: config.relayBindHost, range: config.relayPorts, maxReservations: config.quotas.total });
+    this.relayPorts = new RelayPorts({
+      bindHost: config.relayBindHost,
+      range: config.relayPorts,
+      maxReservations: config.quotas.total,
+      reservationMs: ctx.limits.reservationMs,
+      // a reservation holds a quota slot of its owner until redeemed or ended
+      onReservationEnded: (owner) => this.quota.release(owner),
+    });
+  }
+
+  /** Deletes expired permissions and channels of every allocation every `sweepIntervalMs`. */
+  startSweeping(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), this.limits.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  /** One sweep: O(allocations x (maxPermissions + channels)), never per packet. */
+  sweep(): void {
+    const now = Date.now();
+    for (const allocation of this.live) {
+      allocation.purgeExpiredPermissions(now);
+      allocation.purgeExpiredChannels(now);
+    }
   }
 
   /** Relay sockets open: those of allocations and those reserved. */
@@ -50,7 +81,10 @@ export class AllocationTable implements AllocationHost {
 
   /** A live allocation on an adopted relay socket. */
   create(msg: NodeTurnMessage, socket: Socket, lifetime: number, owner: string): RelayAllocation {
+    // node-turn's table gains an entry unless one on this 5-tuple is replaced (#8 unmended)
+    const replaces = this.ctx.engine.allocations[msg.transport.get5Tuple()] !== undefined;
     const allocation = new RelayAllocation(msg, socket, lifetime, owner, this);
+    if (!replaces) this.counts.allocations++;
     this.live.add(allocation);
     return allocation;
   }
@@ -80,11 +114,14 @@ export class AllocationTable implements AllocationHost {
   /** On stop: ends every allocation and closes every relay socket and timer. */
   closeAll(): void {
     const engine = this.ctx.engine;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     for (const allocation of [...this.live]) allocation.end('shutdown');
     for (const relay of [...this.sockets]) this.closeRelaySocket(relay);
     this.relayPorts.closeAll();
     for (const allocation of Object.values(engine.allocations)) clearTimeout(allocation.timer);
     engine.allocations = {};
     this.pending.clear();
+    this.counts.reset();
   }
 }

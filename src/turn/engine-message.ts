@@ -1,7 +1,8 @@
 /**
- * A node-turn Message built from our RFC 5769 tested decoding, with
- * MESSAGE-INTEGRITY checked in constant time. Part of the node-turn adapter
- * (see node-turn-backend.ts).
+ * A node-turn Message built from our RFC 5769 tested decoding, carrying the
+ * MESSAGE-INTEGRITY verdict the request guard reached (request-guard.ts: in
+ * constant time, once, and only when the engine will rely on it). Part of
+ * the node-turn adapter (see node-turn-backend.ts).
  */
 import NodeTurnAddress from 'node-turn/lib/address.js';
 import NodeTurnAttribute from 'node-turn/lib/attribute.js';
@@ -9,15 +10,18 @@ import NodeTurnMessage from 'node-turn/lib/message.js';
 import type NodeTurnTransport from 'node-turn/lib/transport.js';
 import CONSTANTS from 'node-turn/lib/constants.js';
 import type { EngineMessage, EngineServer } from './node-turn-engine.js';
-import { Attr, checkIntegrity, decodeXorAddress, getAttribute, ipv6Words, longTermKey } from './stun.js';
+import { Attr, decodeXorAddress, ipv6Words } from './stun.js';
 import type { StunMessage } from './stun.js';
-import type { TurnBackendConfig } from './turn-backend.js';
 
 /** node-turn's Message state for a received message. */
 const STATE_INCOMING = 4;
 
-/** The long-term credentials MESSAGE-INTEGRITY is checked against. */
-type IntegrityKeys = Pick<TurnBackendConfig, 'credentials' | 'realm'>;
+/**
+ * What MESSAGE-INTEGRITY the engine sees: 'valid' and 'invalid' as checked;
+ * 'unchecked' when the engine answers before relying on it (no username,
+ * stale nonce, no allocation, Binding, indications), shown as present.
+ */
+export type IntegrityVerdict = 'valid' | 'invalid' | 'unchecked';
 
 /**
  * A node-turn Message built from our decoding: node-turn's own parser throws
@@ -25,7 +29,7 @@ type IntegrityKeys = Pick<TurnBackendConfig, 'credentials' | 'realm'>;
  * reads past the message length and compares HMACs as strings. Throws when
  * an attribute is malformed.
  */
-export function toEngineMessage(engine: EngineServer, m: StunMessage, transport: NodeTurnTransport, keys: IntegrityKeys): EngineMessage {
+export function toEngineMessage(engine: EngineServer, m: StunMessage, transport: NodeTurnTransport, integrity: IntegrityVerdict): EngineMessage {
   const msg: EngineMessage = new NodeTurnMessage(engine, transport);
   msg._state = STATE_INCOMING;
   msg.class = m.cls;
@@ -36,7 +40,7 @@ export function toEngineMessage(engine: EngineServer, m: StunMessage, transport:
   let afterIntegrity = false;
   for (const a of m.attributes) {
     if (afterIntegrity && a.type !== Attr.FINGERPRINT) continue; // RFC 5389 section 15.4
-    const value = attributeValue(m, a.type, a.value, keys);
+    const value = attributeValue(m, a.type, a.value, integrity);
     if (value === undefined) continue;
     const attr = new NodeTurnAttribute(msg);
     attr.type = a.type;
@@ -51,7 +55,7 @@ export function toEngineMessage(engine: EngineServer, m: StunMessage, transport:
 }
 
 /** The value node-turn expects for an attribute; undefined to leave it out; throws when malformed. */
-function attributeValue(m: StunMessage, type: number, value: Buffer, keys: IntegrityKeys): unknown {
+function attributeValue(m: StunMessage, type: number, value: Buffer, integrity: IntegrityVerdict): unknown {
   switch (type) {
     case Attr.USERNAME:
     case Attr.REALM:
@@ -59,7 +63,8 @@ function attributeValue(m: StunMessage, type: number, value: Buffer, keys: Integ
     case Attr.SOFTWARE:
       return value.toString('utf8');
     case Attr.MESSAGE_INTEGRITY:
-      return integrityValid(m, keys) ? value.toString('hex') : false;
+      // node-turn: false is "present but wrong" (401)
+      return integrity === 'invalid' ? false : value.toString('hex');
     case Attr.FINGERPRINT:
       return value.readUInt32BE(0);
     case Attr.CHANNEL_NUMBER:
@@ -89,13 +94,4 @@ function attributeValue(m: StunMessage, type: number, value: Buffer, keys: Integ
     default:
       return undefined; // attributes without meaning in a request, or unknown optional ones
   }
-}
-
-/** MESSAGE-INTEGRITY with the long-term key of USERNAME, in constant time. */
-function integrityValid(m: StunMessage, keys: IntegrityKeys): boolean {
-  const username = getAttribute(m, Attr.USERNAME)?.value.toString('utf8');
-  if (username === undefined) return false;
-  const credential = keys.credentials.peek(username);
-  if (!credential) return false;
-  return checkIntegrity(m, longTermKey(username, keys.realm, credential.password)) === 'valid';
 }

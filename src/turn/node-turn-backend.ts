@@ -12,22 +12,30 @@
  *   - node-turn-engine.ts: node-turn's server on our configuration, the
  *     credential view, and stateless nonces (#4);
  *   - udp-front.ts replaces node-turn's `network`: it takes the socket bound
- *     here (node-turn turns port 0 into 3478), parses datagrams with our
- *     RFC 5769 tested codec, relays client ChannelData (#5) and peer data,
- *     answers 420 (#7) and fetches async credentials first;
- *   - engine-message.ts turns our decoding into node-turn's Message and checks
- *     MESSAGE-INTEGRITY in constant time;
+ *     here (node-turn turns port 0 into 3478), refuses oversized messages and
+ *     CreatePermissions with too many peers before decoding them, parses
+ *     datagrams with our RFC 5769 tested codec, relays client ChannelData (#5)
+ *     and peer data, answers 420 (#7);
+ *   - request-guard.ts decides on each request before node-turn sees it:
+ *     async credential lookups (credentials.ts: deadline, per-source cap),
+ *     the password-guess throttle, MESSAGE-INTEGRITY in constant time, auth
+ *     failures counted and logged, and a per-source budget of 401/438;
+ *   - engine-message.ts turns our decoding into node-turn's Message;
  *   - relay-allocation.ts: `RelayAllocation` (a subclass of node-turn's
- *     Allocation) owns its timer and relay socket and closes it when it ends (#3);
- *   - allocation-table.ts: relay ports, quotas, relay sockets, live and
- *     pending allocations;
+ *     Allocation) owns its timer and relay socket and closes it when it ends
+ *     (#3), deletes expired permissions and channels and counts them;
+ *   - allocation-table.ts: relay ports, quotas (EVEN-PORT reservations
+ *     included), relay sockets, live and pending allocations, the sweep;
  *   - turn-handlers.ts: the method handlers Allocate (#2, #8, quotas),
  *     Refresh (#1), ChannelBind (#6), CreatePermission/Send/ChannelBind peer
- *     filtering (#9), replaced or wrapped on node-turn's handler objects;
- *   - adapter-context.ts: what those parts share (no node-turn import).
+ *     filtering (#9) and the permission cap, replaced or wrapped on
+ *     node-turn's handler objects;
+ *   - adapter-context.ts: what those parts share (no node-turn import):
+ *     configuration, limits (limits.ts), live counts, events.
  *
  * Only the adapter files above (and node-turn.d.ts, its declarations) import
- * node-turn. `stop()` closes every socket and timer.
+ * node-turn. `stop()` closes every socket and timer. `stats()` is O(1): it
+ * reads counts kept as allocations, permissions and channels change.
  */
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
@@ -36,7 +44,6 @@ import { AdapterContext } from './adapter-context.js';
 import { AllocationTable } from './allocation-table.js';
 import { createEngine, mendNonces } from './node-turn-engine.js';
 import { NonceIssuer } from './nonce.js';
-import type { RelayAllocation } from './relay-allocation.js';
 import { TurnHandlers } from './turn-handlers.js';
 import { NodeTurnDefect } from './turn-backend.js';
 import type { TurnAddress, TurnBackend, TurnBackendConfig, TurnStats } from './turn-backend.js';
@@ -79,6 +86,7 @@ export class NodeTurnBackend implements TurnBackend {
     this.ctx.running = true;
     this.bound = { host: address, port };
     this.front.listen(socket);
+    this.allocations.startSweeping();
     socket.on('error', (err) => this.fail(err));
     return this.bound;
   }
@@ -90,6 +98,7 @@ export class NodeTurnBackend implements TurnBackend {
     this.front.close();
     this.bound = null;
     this.allocations.closeAll();
+    this.config.credentials.close();
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
@@ -101,25 +110,25 @@ export class NodeTurnBackend implements TurnBackend {
     this.failureListener = listener;
   }
 
+  /** O(1): counts kept as they change (permissions and channels may lag expiry by `sweepIntervalMs`). */
   stats(): TurnStats {
-    const engine = this.ctx.engine;
-    const now = Date.now();
-    let permissions = 0;
-    let channels = 0;
-    for (const allocation of Object.values(engine.allocations) as RelayAllocation[]) {
-      permissions += allocation.livePermissions(now);
-      channels += allocation.liveChannels(now);
-    }
+    const counts = this.ctx.counts;
     return {
-      allocations: Object.keys(engine.allocations).length,
-      permissions,
-      channels,
+      allocations: counts.allocations,
+      permissions: counts.permissions,
+      channels: counts.channels,
       relayedBytes: this.ctx.relayedBytes,
       relaySockets: this.allocations.relaySockets,
       pendingAllocations: this.allocations.pending.size,
       pendingAuthLookups: this.config.credentials.pendingLookups,
-      engineNonces: Object.keys(engine.authentification.nonces).length,
+      engineNonces: this.engineNonces(),
     };
+  }
+
+  /** node-turn's own nonces: none when #4 is mended (ours are stateless), so nothing to count. */
+  private engineNonces(): number {
+    if (this.ctx.isMended(NodeTurnDefect.NONCE_TIMERS)) return 0;
+    return Object.keys(this.ctx.engine.authentification.nonces).length;
   }
 
   private fail(err: Error): void {

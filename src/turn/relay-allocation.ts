@@ -1,19 +1,22 @@
 /**
  * One TURN allocation (RFC 8656 section 7): node-turn's Allocation, made to
- * own its lifetime timer, its relay socket and its channel lifetimes. Part of
- * the node-turn adapter (see node-turn-backend.ts).
+ * own its lifetime timer, its relay socket, its channel lifetimes, and to
+ * keep its permissions and channels bounded and counted. Part of the
+ * node-turn adapter (see node-turn-backend.ts).
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import NodeTurnAllocation from 'node-turn/lib/allocation.js';
 import type NodeTurnMessage from 'node-turn/lib/message.js';
 import type { Logger } from 'pino';
-
-/** RFC 8656 section 9: permissions last 300 s (node-turn's own value); channels 600 s (section 12). */
-export const CHANNEL_LIFETIME_MS = 600_000;
+import type { LiveCounts } from './adapter-context.js';
+import type { TurnLimits } from './limits.js';
 
 /** What an allocation reports to: the peer data path and the allocation table. */
 export interface AllocationHost {
   readonly logger: Logger;
+  /** Allocations, permissions and channels held by the backend: kept up to date here. */
+  readonly counts: LiveCounts;
+  readonly limits: Readonly<Pick<TurnLimits, 'permissionLifetimeMs' | 'channelLifetimeMs'>>;
   /** Peer -> client data arriving on the relay socket. */
   fromPeer(allocation: RelayAllocation, data: Buffer, rinfo: RemoteInfo): void;
   /** Called once per allocation when it ends. */
@@ -23,10 +26,15 @@ export interface AllocationHost {
 /**
  * node-turn's Allocation, made to own its lifetime: one timer, and the relay
  * socket closed when the allocation ends however it ends (mends #3).
+ * Permissions (peer IP -> expiry, node-turn's own object, read per packet)
+ * are deleted once expired and counted as they change.
  */
 export class RelayAllocation extends NodeTurnAllocation {
   ended = false;
+  /** Channel number -> expiry (ms since epoch): one entry per channel binding held. */
   readonly channelExpiry = new Map<number, number>();
+  /** Entries of `permissions` (expired ones included until purged). */
+  private heldPermissions = 0;
 
   constructor(
     msg: NodeTurnMessage,
@@ -36,6 +44,7 @@ export class RelayAllocation extends NodeTurnAllocation {
     private readonly host: AllocationHost,
   ) {
     super(msg, [socket], lifetime);
+    this.permissions = Object.create(null) as Record<string, number>;
     // node-turn's timer only deletes the table entry (and would delete a newer
     // allocation on the same 5-tuple): replace it by ours.
     clearTimeout(this.timer);
@@ -50,7 +59,6 @@ export class RelayAllocation extends NodeTurnAllocation {
     });
   }
 
-
   /** Sets the time to expiry to `lifetime` seconds from now. */
   override update(lifetime?: number): void {
     clearTimeout(this.timer);
@@ -63,6 +71,54 @@ export class RelayAllocation extends NodeTurnAllocation {
   remainingSeconds(): number {
     return Math.max(0, Math.round((this.timeToExpiry - Date.now()) / 1000));
   }
+
+  // ------------------------------------------------------------ permissions
+
+  /** Installs or refreshes the permission for peer IP `address` (RFC 8656 section 9: 300 s). */
+  override permit(address: string): void {
+    if (this.permissions[address] === undefined) {
+      this.heldPermissions++;
+      this.host.counts.permissions++;
+    }
+    this.permissions[address] = Date.now() + this.host.limits.permissionLifetimeMs;
+  }
+
+  permitted(address: string): boolean {
+    const until = this.permissions[address];
+    return until !== undefined && until >= Date.now();
+  }
+
+  /** Permissions held (at most the cap; expired ones until purged). */
+  get permissionCount(): number {
+    return this.heldPermissions;
+  }
+
+  /**
+   * How many of `addresses` (counted once each) have no permission yet, once
+   * the expired ones are deleted: what a request for them would add.
+   * O(held + addresses), both capped.
+   */
+  newPermissions(addresses: readonly string[]): number {
+    this.purgeExpiredPermissions(Date.now());
+    let added = 0;
+    for (let i = 0; i < addresses.length; i++) {
+      const address = addresses[i]!;
+      if (this.permissions[address] === undefined && addresses.indexOf(address) === i) added++;
+    }
+    return added;
+  }
+
+  /** Deletes expired permissions (node-turn never does). */
+  purgeExpiredPermissions(now: number): void {
+    for (const address in this.permissions) {
+      if (this.permissions[address]! >= now) continue;
+      delete this.permissions[address];
+      this.heldPermissions--;
+      this.host.counts.permissions--;
+    }
+  }
+
+  // --------------------------------------------------------------- channels
 
   /** The channel bound to peer `address:port`, if live. */
   channelFor(address: string, port: number): number | undefined {
@@ -79,42 +135,38 @@ export class RelayAllocation extends NodeTurnAllocation {
     return expiry === undefined || expiry > Date.now();
   }
 
+  /** `channel` was just bound or refreshed (RFC 8656 section 12: 600 s): (re)starts its lifetime. */
+  channelBound(channel: number): void {
+    if (this.channelBindings[channel] === undefined) return;
+    if (!this.channelExpiry.has(channel)) this.host.counts.channels++;
+    this.channelExpiry.set(channel, Date.now() + this.host.limits.channelLifetimeMs);
+  }
+
   /** An expired channel binding frees its number and its peer (RFC 8656 section 12). */
-  purgeExpiredChannels(): void {
+  purgeExpiredChannels(now: number = Date.now()): void {
     for (const [channel, expiry] of this.channelExpiry) {
-      if (expiry > Date.now()) continue;
+      if (expiry > now) continue;
       this.channelExpiry.delete(channel);
+      this.host.counts.channels--;
       delete this.channelBindings[channel];
     }
   }
 
-  permitted(address: string): boolean {
-    const until = this.permissions[address];
-    return until !== undefined && until >= Date.now();
-  }
-
-  /** Unexpired permissions (node-turn never deletes expired ones). */
-  livePermissions(now: number): number {
-    let n = 0;
-    for (const until of Object.values(this.permissions)) if (until >= now) n++;
-    return n;
-  }
-
-  /** Unexpired channel bindings. */
-  liveChannels(now: number): number {
-    let n = 0;
-    for (const [channel, peer] of Object.entries(this.channelBindings)) {
-      const expiry = this.channelExpiry.get(Number(channel));
-      if (peer && (expiry === undefined || expiry > now)) n++;
-    }
-    return n;
-  }
+  // -------------------------------------------------------------------- end
 
   end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.timer);
-    if (this.server.allocations[this.fiveTuple] === this) delete this.server.allocations[this.fiveTuple];
+    if (this.server.allocations[this.fiveTuple] === this) {
+      delete this.server.allocations[this.fiveTuple];
+      this.host.counts.allocations--;
+    }
+    this.host.counts.permissions -= this.heldPermissions;
+    this.host.counts.channels -= this.channelExpiry.size;
+    this.heldPermissions = 0;
+    this.permissions = Object.create(null) as Record<string, number>;
+    this.channelExpiry.clear();
     this.host.allocationEnded(this, reason);
   }
 }

@@ -4,6 +4,9 @@
  * RFC 8656 section 7.2 (EVEN-PORT with R set reserves N+1 behind a
  * RESERVATION-TOKEN for 30 s, for RTP/RTCP pairs). Owns every socket it
  * opens until it is handed over or `closeAll()` runs: nothing here outlives a stop.
+ * A reservation belongs to the user who made it: it holds one of their
+ * allocation quota slots, given back (`onReservationEnded`) when it expires
+ * or is closed; a redeemed one hands its slot to the new allocation.
  * No node-turn.
  */
 import { randomBytes, randomInt } from 'node:crypto';
@@ -13,18 +16,23 @@ import type { Socket } from 'node:dgram';
 /** Binding attempts for one relay before giving up (508). */
 const BIND_ATTEMPTS = 50;
 /** RFC 8656 section 7.2: a reservation lasts about 30 seconds. */
-const RESERVATION_MS = 30_000;
+export const RESERVATION_MS = 30_000;
 
 export interface RelayPortsConfig {
   bindHost: string;
   range: readonly [number, number];
   /** Most reservations held at once. */
   maxReservations: number;
+  /** How long a reservation lasts, ms (default RESERVATION_MS). */
+  reservationMs?: number;
+  /** A reservation of `owner` expired or was closed unredeemed (its quota slot is free). */
+  onReservationEnded?: (owner: string) => void;
 }
 
 interface Reservation {
   socket: Socket;
   timer: NodeJS.Timeout;
+  owner: string;
 }
 
 export class RelayPorts {
@@ -38,9 +46,10 @@ export class RelayPorts {
 
   /**
    * A bound relay socket, handed over to the caller. `even`: an even port;
-   * `reserveNext` (EVEN-PORT R bit): also reserve the next port, returning its token.
+   * `reserveNext` (EVEN-PORT R bit): also reserve the next port for `owner`,
+   * returning its token (none when `maxReservations` are held already).
    */
-  async acquire(even: boolean, reserveNext: boolean): Promise<{ socket: Socket; token?: string }> {
+  async acquire(even: boolean, reserveNext: boolean, owner = ''): Promise<{ socket: Socket; token?: string }> {
     const [lo, hi] = this.config.range;
     const span = hi - lo + 1;
     for (let attempt = 0; attempt < Math.min(span, BIND_ATTEMPTS); attempt++) {
@@ -59,9 +68,14 @@ export class RelayPorts {
         this.close(next);
         return this.handOver(socket);
       }
-      return { ...this.handOver(socket), token: this.reserve(next) };
+      return { ...this.handOver(socket), token: this.reserve(next, owner) };
     }
     throw new Error('no free relay port');
+  }
+
+  /** Who holds the reservation `token`, if it is held. */
+  ownerOf(token: string): string | undefined {
+    return this.reservations.get(token)?.owner;
   }
 
   /** The socket reserved under `token` (handed over), or null when there is none. */
@@ -85,8 +99,12 @@ export class RelayPorts {
   /** Closes every socket still owned here and clears every timer. */
   closeAll(): void {
     this.closed = true;
-    for (const { timer } of this.reservations.values()) clearTimeout(timer);
+    const owners = [...this.reservations.values()].map(({ timer, owner }) => {
+      clearTimeout(timer);
+      return owner;
+    });
     this.reservations.clear();
+    for (const owner of owners) this.config.onReservationEnded?.(owner);
     for (const socket of [...this.owned]) this.close(socket);
   }
 
@@ -104,13 +122,14 @@ export class RelayPorts {
     return { socket };
   }
 
-  private reserve(socket: Socket): string {
+  private reserve(socket: Socket, owner: string): string {
     const token = randomBytes(6).toString('base64url'); // 8 ASCII characters
     const timer = setTimeout(() => {
       this.reservations.delete(token);
       this.close(socket);
-    }, RESERVATION_MS);
-    this.reservations.set(token, { socket, timer });
+      this.config.onReservationEnded?.(owner);
+    }, this.config.reservationMs ?? RESERVATION_MS);
+    this.reservations.set(token, { socket, timer, owner });
     return token;
   }
 

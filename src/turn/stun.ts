@@ -87,12 +87,19 @@ export function looksLikeChannelData(buf: Buffer): boolean {
   return buf.length >= 4 && (buf[0]! & 0xc0) === 0x40;
 }
 
+/** The header of a STUN message: method and class (RFC 5389 section 6), read without the attributes. */
+export interface StunHeader {
+  method: number;
+  cls: StunClass;
+  transactionId: Buffer;
+}
+
 /**
- * Decodes one STUN message occupying the whole datagram, or returns null when
- * it is not a well-formed STUN message (first two bits, magic cookie, length a
- * multiple of 4 and equal to the datagram, every attribute inside the message).
+ * The header of one STUN message occupying the whole datagram (first two
+ * bits, magic cookie, length a multiple of 4 and equal to the datagram), or
+ * null. Reads 20 bytes whatever the datagram's size.
  */
-export function decodeStun(buf: Buffer): StunMessage | null {
+export function decodeStunHeader(buf: Buffer): StunHeader | null {
   if (buf.length < HEADER_LENGTH || (buf[0]! & 0xc0) !== 0) return null;
   const type = buf.readUInt16BE(0);
   const length = buf.readUInt16BE(2);
@@ -100,10 +107,23 @@ export function decodeStun(buf: Buffer): StunMessage | null {
   if (buf.readUInt32BE(4) !== MAGIC_COOKIE) return null;
   const cls = (((type >> 7) & 0x2) | ((type >> 4) & 0x1)) as StunClass;
   const method = (type & 0x000f) | ((type >> 1) & 0x0070) | ((type >> 2) & 0x0f80);
+  return { method, cls, transactionId: buf.subarray(8, 20) };
+}
+
+/**
+ * Decodes one STUN message occupying the whole datagram, or returns null when
+ * it is not a well-formed STUN message (first two bits, magic cookie, length a
+ * multiple of 4 and equal to the datagram, every attribute inside the message)
+ * or has more than `maxAttributes` attributes.
+ */
+export function decodeStun(buf: Buffer, maxAttributes = Infinity): StunMessage | null {
+  const header = decodeStunHeader(buf);
+  if (!header) return null;
+  const { method, cls, transactionId } = header;
   const attributes: StunAttribute[] = [];
   let offset = HEADER_LENGTH;
   while (offset < buf.length) {
-    if (offset + 4 > buf.length) return null;
+    if (offset + 4 > buf.length || attributes.length >= maxAttributes) return null;
     const attrType = buf.readUInt16BE(offset);
     const attrLength = buf.readUInt16BE(offset + 2);
     const end = offset + 4 + attrLength;
@@ -112,7 +132,7 @@ export function decodeStun(buf: Buffer): StunMessage | null {
     offset = end + ((4 - (attrLength % 4)) % 4);
   }
   if (offset !== buf.length) return null;
-  return { method, cls, transactionId: buf.subarray(8, 20), attributes, raw: buf };
+  return { method, cls, transactionId, attributes, raw: buf };
 }
 
 export function messageType(method: number, cls: StunClass): number {

@@ -6,7 +6,9 @@
  * comes in through narrow seams: the peer filter, the credentials, the quotas.
  */
 import type { Logger } from 'pino';
+import type { AuthGate } from '../auth/guess-throttle.js';
 import type { TurnCredentials } from './credentials.js';
+import type { TurnLimits } from './limits.js';
 import type { NonceOptions } from './nonce.js';
 import type { PeerFilter } from './peer-filter.js';
 import type { QuotaLimits } from './quota.js';
@@ -68,6 +70,36 @@ export interface TurnBackendConfig {
   unmended?: ReadonlySet<NodeTurnDefect>;
   /** Told the payload bytes of every datagram relayed, both directions (the server's metrics). */
   relayed?: RelayedBytesSink;
+  /** Limits against abuse; each one missing takes its default (limits.ts). */
+  limits?: Partial<TurnLimits>;
+  /**
+   * The server's password-guess throttle: asked before every credential
+   * check (MESSAGE-INTEGRITY with a username and a valid nonce); a refused
+   * request is dropped unanswered. None: unthrottled.
+   */
+  authGate?: AuthGate;
+  /** Told of auth failures and refusals (the server's metrics). */
+  events?: TurnEvents;
+}
+
+/**
+ * Why the adapter refused a request (`webrtc_turn_refused_total{reason}`):
+ *  - permission_quota: a CreatePermission/ChannelBind beyond `maxPermissions` (508);
+ *  - too_many_peers: a CreatePermission with more than `maxPeersPerRequest` peers (400);
+ *  - too_large: a message over `maxMessageBytes` (400 to a request, else dropped);
+ *  - lookup_busy: no credential lookup slot (dropped; the client retransmits);
+ *  - lookup_timeout: the credential lookup missed its deadline (dropped);
+ *  - challenge_rate: a 401/438 (or other unauthenticated error) over its source's budget (dropped).
+ */
+export type TurnRefusal = 'permission_quota' | 'too_many_peers' | 'too_large' | 'lookup_busy' | 'lookup_timeout' | 'challenge_rate';
+
+/** What the adapter tells the server's metrics (cheap calls; never on the data path). */
+export interface TurnEvents {
+  /** A credential check failed: wrong password, or no such user. */
+  authFailed(): void;
+  /** A credential check refused unchecked by the `authGate`. */
+  authThrottled(scope: 'ip' | 'username'): void;
+  refused(reason: TurnRefusal): void;
 }
 
 /**
@@ -81,9 +113,13 @@ export interface RelayedBytesSink {
 
 export interface TurnStats {
   allocations: number;
-  /** Unexpired permissions of all allocations (RFC 8656 section 9). */
+  /**
+   * Permissions held by all allocations (RFC 8656 section 9). Counted as
+   * they change, not by iterating: an expired one counts until it is deleted
+   * (at its allocation's next permission change or sweep: `sweepIntervalMs`).
+   */
   permissions: number;
-  /** Unexpired channel bindings of all allocations (RFC 8656 section 12). */
+  /** Channel bindings held by all allocations (RFC 8656 section 12); may lag expiry like `permissions`. */
   channels: number;
   /** Payload bytes this backend relayed, both directions, since it started. */
   relayedBytes: number;

@@ -15,7 +15,6 @@ import type { AdapterContext } from './adapter-context.js';
 import type { AllocationTable } from './allocation-table.js';
 import { UDP } from './node-turn-engine.js';
 import type { EngineMessage } from './node-turn-engine.js';
-import { CHANNEL_LIFETIME_MS } from './relay-allocation.js';
 import type { RelayAllocation } from './relay-allocation.js';
 import { Attr, getAttribute, isChannelNumber } from './stun.js';
 import { NodeTurnDefect } from './turn-backend.js';
@@ -46,9 +45,15 @@ export class TurnHandlers {
     engine.allocate.allocate = guard('allocate', (msg, reply) => this.onAllocate(msg, reply));
     engine.refresh.refresh = guard('refresh', this.ctx.isMended(NodeTurnDefect.REFRESH_LIFETIME)
       ? (msg, reply) => this.onRefresh(msg, reply)
-      : originalRefresh);
+      : (msg, reply) => {
+        const allocation = msg.allocation as RelayAllocation;
+        originalRefresh(msg, reply);
+        // node-turn's LIFETIME 0 deletes the table entry itself (the allocation lingers until its timer)
+        if (!allocation.ended && engine.allocations[allocation.fiveTuple] !== allocation) this.ctx.counts.allocations--;
+      });
     engine.createPermission.createPermission = guard('createPermission', (msg, reply) => {
       if (this.refusePeers(msg, reply, false)) return;
+      if (this.refusePermissionQuota(msg, reply)) return;
       originalCreatePermission(msg, reply);
     });
     engine.send.send = guard('send', (msg, reply) => {
@@ -61,8 +66,13 @@ export class TurnHandlers {
     });
     engine.channelBind.channelBind = guard('channelBind', (msg, reply) => {
       if (this.refusePeers(msg, reply, true)) return;
-      if (this.ctx.isMended(NodeTurnDefect.CHANNEL_BIND_INTEGRITY)) this.onChannelBind(msg, reply);
-      else originalChannelBind(msg, reply);
+      if (this.refusePermissionQuota(msg, reply)) return;
+      if (this.ctx.isMended(NodeTurnDefect.CHANNEL_BIND_INTEGRITY)) return this.onChannelBind(msg, reply);
+      originalChannelBind(msg, reply);
+      const allocation = msg.allocation as RelayAllocation;
+      const channel = msg.getAttribute('channel-number') as number | undefined;
+      // bound by this request: give it a lifetime, and count it
+      if (channel !== undefined && allocation.channelBindings[channel] === msg.getAttribute('xor-peer-address')) allocation.channelBound(channel);
     });
   }
 
@@ -92,17 +102,9 @@ export class TurnHandlers {
     const token = msg.getAttribute('reservation-token') as string | undefined;
     if (token !== undefined && evenPort !== undefined) return reply.reject(400, 'Bad Request');
     const owner = this.ownerOf(msg);
-    const quota = this.allocations.quota.take(owner);
-    if (quota === 'user') return reply.reject(486, 'Allocation Quota Reached');
-    if (quota === 'total') return reply.reject(508, 'Insufficient Capacity');
     const lifetime = this.grantedLifetime(msg.getAttribute('lifetime') as number | undefined);
-    let relay: Promise<{ socket: Socket; token?: string }>;
-    if (token !== undefined) {
-      const reserved = this.allocations.relayPorts.redeem(token);
-      relay = reserved ? Promise.resolve({ socket: reserved }) : Promise.reject(new Error('unknown reservation token'));
-    } else {
-      relay = this.allocations.relayPorts.acquire(evenPort !== undefined, evenPort === true);
-    }
+    const relay = token !== undefined ? this.redeem(token, owner) : this.acquire(owner, evenPort);
+    if (typeof relay === 'number') return reply.reject(relay, relay === 486 ? 'Allocation Quota Reached' : 'Insufficient Capacity');
     this.allocations.pending.set(fiveTuple, transactionId);
     relay.then(
       ({ socket, token: reservation }) => {
@@ -127,11 +129,61 @@ export class TurnHandlers {
       },
       (err: unknown) => {
         if (this.allocations.pending.get(fiveTuple) === transactionId) this.allocations.pending.delete(fiveTuple);
-        this.allocations.quota.release(owner);
         this.ctx.logger.debug({ err }, 'TURN allocation refused: no relay port');
         this.ctx.safely(() => reply.reject(508, 'Insufficient Capacity'));
       },
     );
+  }
+
+  /**
+   * A relay socket for an Allocate of `owner`, its quota slot taken: 486/508
+   * when the quota refuses. With EVEN-PORT R (RFC 8656 section 7.2) the
+   * reserved next port holds a second slot of `owner` until it is redeemed
+   * or expires (relay-ports.ts gives it back), so reservations cannot escape
+   * the quota. The promise rejects with every slot given back.
+   */
+  private acquire(owner: string, evenPort: boolean | undefined): Promise<{ socket: Socket; token?: string }> | 486 | 508 {
+    const quota = this.allocations.quota;
+    const first = quota.take(owner);
+    if (first !== 'ok') return first === 'user' ? 486 : 508;
+    const reserve = evenPort === true;
+    if (reserve) {
+      const second = quota.take(owner);
+      if (second !== 'ok') {
+        quota.release(owner);
+        return second === 'user' ? 486 : 508;
+      }
+    }
+    return this.allocations.relayPorts.acquire(evenPort !== undefined, reserve, owner).then(
+      (relay) => {
+        if (reserve && relay.token === undefined) quota.release(owner); // no reservation made after all
+        return relay;
+      },
+      (err: unknown) => {
+        quota.release(owner);
+        if (reserve) quota.release(owner);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * The socket reserved under `token`, for an Allocate of `owner`: the
+   * reservation's quota slot passes to the allocation (to `owner`'s count
+   * when someone else reserved it). 508 for an unknown token (RFC 8656
+   * section 7.2), 486/508 when `owner`'s quota refuses.
+   */
+  private redeem(token: string, owner: string): Promise<{ socket: Socket; token?: string }> | 486 | 508 {
+    const quota = this.allocations.quota;
+    const holder = this.allocations.relayPorts.ownerOf(token);
+    if (holder === undefined) return 508;
+    if (holder !== owner) {
+      const taken = quota.take(owner);
+      if (taken !== 'ok') return taken === 'user' ? 486 : 508;
+    }
+    const socket = this.allocations.relayPorts.redeem(token)!;
+    if (holder !== owner) quota.release(holder);
+    return Promise.resolve({ socket });
   }
 
   private replyAllocated(allocation: RelayAllocation, reply: NodeTurnMessage, lifetime: number): void {
@@ -179,10 +231,28 @@ export class TurnHandlers {
     if (boundChannel !== undefined && boundChannel !== channel) return reply.reject(400, 'Bad Request');
     allocation.permit(peer.address);
     allocation.channelBindings[channel] = peer;
-    allocation.channelExpiry.set(channel, Date.now() + CHANNEL_LIFETIME_MS);
+    allocation.channelBound(channel);
     reply.addAttribute('software', this.ctx.software);
     reply.addAttribute('message-integrity');
     reply.resolve();
+  }
+
+  /**
+   * At most `maxPermissions` per allocation (eturnal's `max_permissions`):
+   * RFC 8656 section 9 lets the server refuse a permission; a request that
+   * would install more gets 508 Insufficient Capacity and installs none.
+   * Expired permissions are deleted first (they do not count). True when the
+   * request was answered here.
+   */
+  private refusePermissionQuota(msg: EngineMessage, reply: NodeTurnMessage): boolean {
+    const allocation = msg.allocation as RelayAllocation;
+    const peers = msg.getAttributes('xor-peer-address') as NodeTurnAddress[];
+    const added = allocation.newPermissions(peers.map((p) => p.address));
+    if (allocation.permissionCount + added <= this.ctx.limits.maxPermissions) return false;
+    this.ctx.events.refused('permission_quota');
+    this.ctx.logger.debug({ user: msg.user?.username, held: allocation.permissionCount, added }, 'TURN permission refused: quota (508)');
+    reply.reject(508, 'Insufficient Capacity');
+    return true;
   }
 
   /**

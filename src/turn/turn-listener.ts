@@ -8,13 +8,16 @@
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
-import { AUTHENTICATOR, LOGGER, METRICS, OPTIONS, REGISTRY } from '../di/tokens.js';
+import type { AuthGate } from '../auth/guess-throttle.js';
+import { AUTHENTICATOR, GUESS_THROTTLE, LOGGER, METRICS, OPTIONS, REGISTRY } from '../di/tokens.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../registry.js';
 import type { ExitReason, Worker } from '../../supervisors/worker.js';
 import { TURN_CREDENTIALS, TurnCredentialCache } from './credential-cache.js';
 import { TurnCredentials } from './credentials.js';
 import type { TurnCredentialsOptions } from './credentials.js';
+import type { TurnLimits } from './limits.js';
 import { NodeTurnBackend } from './node-turn-backend.js';
 import type { NonceOptions } from './nonce.js';
 import { PeerFilter } from './peer-filter.js';
@@ -22,7 +25,7 @@ import type { PeerFilterConfig } from './peer-filter.js';
 import type { QuotaLimits } from './quota.js';
 import { resolveRelayAddress } from './relay-address.js';
 import type { LookupA } from './relay-address.js';
-import type { NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnBackend, TurnBackendConfig } from './turn-backend.js';
+import type { NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnBackend, TurnBackendConfig, TurnEvents } from './turn-backend.js';
 
 export const TURN_LISTENER_NAME = 'turn_listener';
 
@@ -32,6 +35,8 @@ export interface TurnTuning {
   quotas?: QuotaLimits;
   nonce?: NonceOptions;
   credentials?: TurnCredentialsOptions;
+  /** Replaces some of the limits against abuse (limits.ts). */
+  limits?: Partial<TurnLimits>;
   /** Extra peer policy, added to `turnAllowedPeers` / `turnDeniedPeers`. */
   peers?: Pick<PeerFilterConfig, 'allowed' | 'denied'>;
   /** DNS lookup for the `turnIp` default. */
@@ -51,6 +56,10 @@ export interface TurnListenerDeps {
   port?: number;
   /** Counts relayed bytes (the server's `webrtc_turn_relayed_bytes_total`). */
   relayed?: RelayedBytesSink;
+  /** Told of auth failures and refusals (the server's metrics). */
+  events?: TurnEvents;
+  /** The server's password-guess throttle, shared with signaling. */
+  authGate?: AuthGate;
   tuning?: TurnTuning;
 }
 
@@ -103,6 +112,9 @@ export class TurnListener implements Worker {
       quotas: tuning.quotas ?? { perUser: options.turnMaxAllocationsPerUser, total: options.turnMaxAllocations },
       logger,
       ...(deps.relayed ? { relayed: deps.relayed } : {}),
+      ...(deps.events ? { events: deps.events } : {}),
+      ...(deps.authGate ? { authGate: deps.authGate } : {}),
+      ...(tuning.limits ? { limits: tuning.limits } : {}),
       ...(tuning.nonce ? { nonce: tuning.nonce } : {}),
       ...(tuning.unmended ? { unmended: tuning.unmended } : {}),
     };
@@ -162,6 +174,15 @@ export function turnCredentialCache(c: DependencyContainer): TurnCredentialCache
   return c.resolve(TURN_CREDENTIALS);
 }
 
+/** The server's metrics as the TURN adapter's narrow events sink. */
+export function turnEvents(metrics: Metrics): TurnEvents {
+  return {
+    authFailed: () => metrics.authFailed('turn'),
+    authThrottled: (scope) => metrics.authThrottled('turn', scope),
+    refused: (reason) => metrics.turnRefused(reason),
+  };
+}
+
 /**
  * Starts the TURN listener of the server in `c`. A restart binds the port the
  * first start got (so `turnPort: 0` keeps its port); if that port was taken
@@ -175,7 +196,8 @@ export async function startTurnListener(c: DependencyContainer, tuning?: TurnTun
     authenticator: c.resolve(AUTHENTICATOR),
     registry: c.resolve(REGISTRY),
     cache: turnCredentialCache(c),
-    ...(c.isRegistered(METRICS, true) ? { relayed: c.resolve(METRICS).turnRelayed } : {}),
+    ...(c.isRegistered(METRICS, true) ? { relayed: c.resolve(METRICS).turnRelayed, events: turnEvents(c.resolve(METRICS)) } : {}),
+    ...(c.isRegistered(GUESS_THROTTLE, true) ? { authGate: c.resolve(GUESS_THROTTLE) } : {}),
     ...(tuning ? { tuning } : {}),
   };
   const bound = c.resolve(TURN_BOUND_PORT);

@@ -1,10 +1,12 @@
 /**
  * The UDP front: replaces node-turn's `network` on the listening socket.
- * Parses datagrams with our RFC 5769 tested codec, answers 420 (mends #7),
- * holds requests whose credentials are still being fetched, relays client
- * ChannelData (mends #5) and peer data back to the client, and sends every
- * datagram the adapter writes itself. Part of the node-turn adapter (see
- * node-turn-backend.ts).
+ * Refuses oversized messages from their header alone and CreatePermissions
+ * with too many peers before any per-peer work, parses datagrams with our
+ * RFC 5769 tested codec, answers 420 (mends #7), lets the request guard
+ * decide on each request (request-guard.ts: credentials, guess throttle,
+ * unauthenticated answer budget), relays client ChannelData (mends #5) and
+ * peer data back to the client, and sends every datagram the adapter writes
+ * itself. Part of the node-turn adapter (see node-turn-backend.ts).
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import NodeTurnAddress from 'node-turn/lib/address.js';
@@ -13,14 +15,16 @@ import NodeTurnTransport from 'node-turn/lib/transport.js';
 import CONSTANTS from 'node-turn/lib/constants.js';
 import type { AdapterContext } from './adapter-context.js';
 import { toEngineMessage } from './engine-message.js';
-import { sourceKey, UDP } from './node-turn-engine.js';
+import type { IntegrityVerdict } from './engine-message.js';
+import { UDP } from './node-turn-engine.js';
 import type { EngineMessage } from './node-turn-engine.js';
 import type { NonceIssuer } from './nonce.js';
 import type { RelayAllocation } from './relay-allocation.js';
+import { RequestGuard } from './request-guard.js';
 import {
-  Attr, checkFingerprint, decodeChannelData, decodeStun, encodeChannelData, encodeErrorCode, encodeStun,
-  encodeUnknownAttributes, encodeXorAddress, getAttribute, looksLikeChannelData, newTransactionId, StunClass,
-  StunMethod, unknownRequiredAttributes,
+  Attr, checkFingerprint, decodeChannelData, decodeStun, decodeStunHeader, encodeChannelData, encodeErrorCode,
+  encodeStun, encodeUnknownAttributes, encodeXorAddress, looksLikeChannelData, messageType, newTransactionId,
+  StunClass, StunMethod, unknownRequiredAttributes,
 } from './stun.js';
 import type { StunMessage } from './stun.js';
 import { NodeTurnDefect } from './turn-backend.js';
@@ -28,14 +32,20 @@ import { NodeTurnDefect } from './turn-backend.js';
 /** Attribute types node-turn's own parser knows. */
 const ENGINE_ATTRIBUTES: ReadonlySet<number> = new Set(Object.values(CONSTANTS.ATTR));
 
+/** The message type of a Send indication, the only message allowed past `maxMessageBytes` (it carries relayed DATA). */
+const SEND_INDICATION = messageType(StunMethod.SEND, StunClass.INDICATION);
+
 export class UdpFront {
   private socket: Socket | null = null;
   private dst: NodeTurnAddress | null = null;
+  private readonly guard: RequestGuard;
 
   constructor(
     private readonly ctx: AdapterContext,
-    private readonly nonces: NonceIssuer,
-  ) {}
+    nonces: NonceIssuer,
+  ) {
+    this.guard = new RequestGuard(ctx, nonces);
+  }
 
   /** Takes over the bound listening socket from node-turn's network. */
   listen(socket: Socket): void {
@@ -60,7 +70,9 @@ export class UdpFront {
         this.fromClientChannelData(buf, rinfo);
         return;
       }
-      const m = decodeStun(buf);
+      const large = buf.length > this.ctx.limits.maxMessageBytes;
+      if (large && !this.largeAllowed(buf, rinfo)) return;
+      const m = decodeStun(buf, large ? this.ctx.limits.maxSendAttributes : Infinity);
       if (!m) {
         if (!this.ctx.isMended(NodeTurnDefect.CHANNEL_DATA_DROPPED)) this.engineRead(buf, rinfo);
         return;
@@ -76,12 +88,17 @@ export class UdpFront {
           this.replyUnknownAttributes(m, rinfo, unknown);
           return;
         }
+        if (m.method === StunMethod.CREATE_PERMISSION && this.tooManyPeers(m)) {
+          this.ctx.events.refused('too_many_peers');
+          this.sendError(m.method, m.transactionId, rinfo, 400, 'Bad Request', checkFingerprint(m) === 'valid');
+          return;
+        }
       } else if (m.cls === StunClass.INDICATION) {
         if (unknownRequiredAttributes(m).length > 0) return; // RFC 5389 section 7.3.2: discard
       } else {
         return; // responses: this server sends no requests
       }
-      this.authenticateThenDeliver(m, rinfo);
+      this.handle(m, rinfo, false);
     } catch (err) {
       this.ctx.logger.debug({ err, from: `${rinfo.address}:${rinfo.port}` }, 'TURN datagram dropped');
     }
@@ -94,35 +111,58 @@ export class UdpFront {
   }
 
   /**
-   * A request that will need a password not yet cached waits for the
-   * `Authenticator` (async auth). Only requests carrying USERNAME,
-   * MESSAGE-INTEGRITY and a valid nonce of ours trigger a lookup.
+   * Too big for anything but a Send indication (RFC 8489 section 6.1: STUN
+   * over UDP fits the path MTU): refused from its 20-byte header, before any
+   * attribute is decoded, any HMAC or peer check; a request gets 400 (smaller
+   * than what it sent). True for a Send indication (decoded with at most
+   * `maxSendAttributes` attributes).
    */
-  private authenticateThenDeliver(m: StunMessage, rinfo: RemoteInfo): void {
-    const username = getAttribute(m, Attr.USERNAME);
-    const nonce = getAttribute(m, Attr.NONCE);
-    const needsLookup = m.cls === StunClass.REQUEST && m.method !== StunMethod.BINDING && username !== undefined
-      && getAttribute(m, Attr.MESSAGE_INTEGRITY) !== undefined && nonce !== undefined
-      && (!this.ctx.isMended(NodeTurnDefect.NONCE_TIMERS) || this.nonces.check(nonce.value.toString('utf8'), sourceKey(rinfo)));
-    if (needsLookup) {
-      const pending = this.ctx.config.credentials.fetch(username.value.toString('utf8'));
-      if (pending === 'busy') return;
-      if (pending) {
-        pending.then(() => this.deliver(m, rinfo), () => this.deliver(m, rinfo));
-        return;
-      }
-    }
-    this.deliver(m, rinfo);
+  private largeAllowed(buf: Buffer, rinfo: RemoteInfo): boolean {
+    if (buf.readUInt16BE(0) === SEND_INDICATION) return true;
+    this.ctx.events.refused('too_large');
+    const header = decodeStunHeader(buf);
+    if (header?.cls === StunClass.REQUEST) this.sendError(header.method, header.transactionId, rinfo, 400, 'Bad Request', false);
+    return false;
   }
 
-  private deliver(m: StunMessage, rinfo: RemoteInfo): void {
-    if (!this.ctx.running) return;
+  /** More XOR-PEER-ADDRESS attributes than `maxPeersPerRequest` (counted, none decoded). */
+  private tooManyPeers(m: StunMessage): boolean {
+    let peers = 0;
+    for (const a of m.attributes) if (a.type === Attr.XOR_PEER_ADDRESS && ++peers > this.ctx.limits.maxPeersPerRequest) return true;
+    return false;
+  }
+
+  /**
+   * Requests other than Binding go through the request guard: delivered now,
+   * once their password has been looked up (`looked`), or dropped.
+   */
+  private handle(m: StunMessage, rinfo: RemoteInfo, looked: boolean): void {
     const transport = this.transportFrom(rinfo);
+    if (m.cls !== StunClass.REQUEST || m.method === StunMethod.BINDING) {
+      this.deliver(m, transport, rinfo, 'unchecked');
+      return;
+    }
+    const allocated = this.ctx.engine.allocations[transport.get5Tuple()] !== undefined;
+    const verdict = this.guard.check(m, rinfo, allocated, looked);
+    if (verdict === null) return;
+    if (typeof verdict === 'string') {
+      this.deliver(m, transport, rinfo, verdict);
+      return;
+    }
+    verdict.then((answered) => {
+      if (!this.ctx.running) return;
+      if (answered) this.handle(m, rinfo, true);
+      else this.guard.lookupTimedOut(m, rinfo);
+    }, () => {});
+  }
+
+  private deliver(m: StunMessage, transport: NodeTurnTransport, rinfo: RemoteInfo, integrity: IntegrityVerdict): void {
+    if (!this.ctx.running) return;
     let msg: EngineMessage;
     try {
-      msg = toEngineMessage(this.ctx.engine, m, transport, this.ctx.config);
+      msg = toEngineMessage(this.ctx.engine, m, transport, integrity);
     } catch {
-      if (m.cls === StunClass.REQUEST) this.sendError(m, rinfo, 400, 'Bad Request');
+      if (m.cls === StunClass.REQUEST) this.sendError(m.method, m.transactionId, rinfo, 400, 'Bad Request', checkFingerprint(m) === 'valid');
       return;
     }
     try {
@@ -138,15 +178,19 @@ export class UdpFront {
 
   /** 420 with UNKNOWN-ATTRIBUTES (RFC 5389 section 7.3.1; mends #7). */
   private replyUnknownAttributes(m: StunMessage, rinfo: RemoteInfo, unknown: number[]): void {
-    this.sendError(m, rinfo, 420, 'Unknown Attribute', [[Attr.UNKNOWN_ATTRIBUTES, encodeUnknownAttributes(unknown)]]);
+    this.sendError(m.method, m.transactionId, rinfo, 420, 'Unknown Attribute', checkFingerprint(m) === 'valid', [
+      [Attr.UNKNOWN_ATTRIBUTES, encodeUnknownAttributes(unknown)],
+    ]);
   }
 
-  private sendError(m: StunMessage, rinfo: RemoteInfo, code: number, reason: string, extra: [number, Buffer][] = []): void {
-    const out = encodeStun(m.method, StunClass.ERROR, m.transactionId, [
+  private sendError(
+    method: number, transactionId: Buffer, rinfo: RemoteInfo, code: number, reason: string, fingerprint: boolean, extra: [number, Buffer][] = [],
+  ): void {
+    const out = encodeStun(method, StunClass.ERROR, transactionId, [
       [Attr.ERROR_CODE, encodeErrorCode(code, reason)],
       ...extra,
       [Attr.SOFTWARE, Buffer.from(this.ctx.software)],
-    ], { fingerprint: checkFingerprint(m) === 'valid' });
+    ], { fingerprint });
     this.sendTo(out, rinfo.address, rinfo.port);
   }
 

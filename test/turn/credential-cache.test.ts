@@ -77,3 +77,80 @@ describe('TurnCredentials', () => {
     assert.equal(cache.lookup(expired), undefined, 'an expired REST username is not cached at all');
   });
 });
+
+describe('TurnCredentials: deadlines and caps (a hung auth backend cannot take TURN down)', () => {
+  /** An authenticator that never answers for names starting with "x", and answers the others when told. */
+  function hangingAuth() {
+    const answers: (() => void)[] = [];
+    return {
+      calls: 0,
+      answers,
+      passwordFor(u: string) {
+        this.calls++;
+        if (u.startsWith('x')) return new Promise<null>(() => {});
+        return new Promise<{ password: string; name: string }>((resolve) => answers.push(() => resolve({ password: `${u}-pw`, name: u })));
+      },
+    };
+  }
+
+  test('a lookup past its deadline frees its slot, caches nothing and resolves false; a late answer is still cached', async () => {
+    const auth = hangingAuth();
+    const cache = new TurnCredentialCache();
+    const creds = new TurnCredentials(cache, auth, { timeoutMs: 50, maxPending: 1 });
+    const hung = creds.fetch('xavier', '10.0.0.1');
+    assert.ok(hung instanceof Promise);
+    assert.equal(creds.fetch('yann', '10.0.0.2'), 'busy', 'the only slot is taken');
+    assert.equal(await hung, false, 'the deadline passed');
+    assert.equal(creds.pendingLookups, 0);
+    assert.equal(creds.pendingSources, 0);
+    assert.equal(creds.timedOut, 1);
+    assert.equal(cache.lookup('xavier'), undefined, 'not marked missing');
+    // the slot is free again; a slow answer that comes after its deadline is cached all the same
+    const slow = creds.fetch('bob', '10.0.0.2');
+    assert.ok(slow instanceof Promise);
+    assert.equal(await slow, false);
+    auth.answers[0]!();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(cache.lookup('bob'), { password: 'bob-pw', name: 'bob' });
+    assert.equal(creds.fetch('bob', '10.0.0.2'), null);
+  });
+
+  test('an answer in time resolves true and clears its timer', async () => {
+    const auth = hangingAuth();
+    const creds = new TurnCredentials(new TurnCredentialCache(), auth, { timeoutMs: 60_000 });
+    const p = creds.fetch('alice', '10.0.0.1');
+    auth.answers[0]!();
+    assert.equal(await p, true);
+    assert.equal(creds.pendingLookups, 0);
+    assert.equal(creds.timedOut, 0);
+  });
+
+  test('one source IP gets at most maxPendingPerSource lookups; others still get theirs', async () => {
+    const auth = hangingAuth();
+    const creds = new TurnCredentials(new TurnCredentialCache(), auth, { timeoutMs: 60_000, maxPending: 256, maxPendingPerSource: 16 });
+    let refused = 0;
+    for (let i = 0; i < 300; i++) if (creds.fetch(`x${i}`, '10.0.0.66') === 'busy') refused++;
+    assert.equal(creds.pendingLookups, 16);
+    assert.equal(refused, 284);
+    assert.ok(creds.fetch('x-other', '10.0.0.7') instanceof Promise, 'another source is not affected');
+    assert.ok(creds.fetch('x1', '10.0.0.7') instanceof Promise, 'a lookup in flight can be waited on from anywhere');
+    assert.equal(auth.calls, 17);
+    creds.close();
+    assert.equal(creds.pendingLookups, 0);
+    assert.equal(creds.pendingSources, 0);
+  });
+
+  test('at most maxPending lookups in all, and maxHeldPerLookup requests held on one', async () => {
+    const auth = hangingAuth();
+    const creds = new TurnCredentials(new TurnCredentialCache(), auth, { timeoutMs: 60_000, maxPending: 4, maxPendingPerSource: 100, maxHeldPerLookup: 3 });
+    for (let i = 0; i < 4; i++) assert.ok(creds.fetch(`x${i}`, `10.0.0.${i}`) instanceof Promise);
+    assert.equal(creds.fetch('x9', '10.0.0.9'), 'busy');
+    assert.ok(creds.fetch('x0', '10.0.0.1') instanceof Promise);
+    assert.ok(creds.fetch('x0', '10.0.0.2') instanceof Promise);
+    assert.equal(creds.fetch('x0', '10.0.0.3'), 'busy', 'a fourth request held on one lookup');
+    const held = creds.fetch('x1', '10.0.0.1') as Promise<boolean>;
+    creds.close();
+    assert.equal(await held, false, 'closing drops held requests');
+    assert.equal(creds.pendingLookups, 0);
+  });
+});

@@ -18,8 +18,10 @@ import {
   encodeStun, encodeXorAddress, getAttribute, longTermKey, newTransactionId, StunClass, StunMethod, u32,
 } from '../../src/turn/stun.js';
 import type { StunMessage, TransportAddress } from '../../src/turn/stun.js';
-import type { NodeTurnDefect, RelayedBytesSink, TurnBackendConfig } from '../../src/turn/turn-backend.js';
+import type { NodeTurnDefect, RelayedBytesSink, TurnBackendConfig, TurnEvents, TurnRefusal } from '../../src/turn/turn-backend.js';
+import type { TurnLimits } from '../../src/turn/limits.js';
 import type { Authenticator } from '../../src/auth/authenticator.js';
+import type { AuthGate } from '../../src/auth/guess-throttle.js';
 
 export const REALM = 'turn.test';
 export const TURN_USERS: Readonly<Record<string, string>> = { alice: 'alice-pw', bob: 'bob-pw' };
@@ -50,6 +52,32 @@ export interface BackendOptions {
   nonce?: TurnBackendConfig['nonce'];
   logger?: Logger;
   relayed?: RelayedBytesSink;
+  limits?: Partial<TurnLimits>;
+  authGate?: AuthGate;
+  events?: TurnEvents;
+}
+
+/** A TurnEvents sink that counts what it is told. */
+export class CountingEvents implements TurnEvents {
+  authFailures = 0;
+  throttled: Record<'ip' | 'username', number> = { ip: 0, username: 0 };
+  refusals: Partial<Record<TurnRefusal, number>> = {};
+
+  authFailed(): void {
+    this.authFailures++;
+  }
+
+  authThrottled(scope: 'ip' | 'username'): void {
+    this.throttled[scope]++;
+  }
+
+  refused(reason: TurnRefusal): void {
+    this.refusals[reason] = (this.refusals[reason] ?? 0) + 1;
+  }
+
+  refusedFor(reason: TurnRefusal): number {
+    return this.refusals[reason] ?? 0;
+  }
 }
 
 /** A started backend on 127.0.0.1:0; loopback peers allowed unless `peers` says otherwise. */
@@ -69,6 +97,9 @@ export async function startBackend(o: BackendOptions = {}): Promise<{ backend: N
     logger: o.logger ?? silentLogger,
     ...(o.nonce ? { nonce: o.nonce } : {}),
     ...(o.relayed ? { relayed: o.relayed } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.authGate ? { authGate: o.authGate } : {}),
+    ...(o.events ? { events: o.events } : {}),
     ...(o.unmended ? { unmended: new Set(o.unmended) } : {}),
   });
   const { port } = await backend.start();
@@ -91,9 +122,10 @@ export class UdpEndpoint {
     });
   }
 
-  static async open(): Promise<UdpEndpoint> {
+  /** A socket on `host` (any 127.x.y.z works on Linux loopback: another source IP). */
+  static async open(host = '127.0.0.1'): Promise<UdpEndpoint> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
     return new UdpEndpoint(socket);
   }
 
@@ -171,8 +203,8 @@ export class RawTurnClient {
     readonly password: string,
   ) {}
 
-  static async open(server: TransportAddress, username = 'alice', password = TURN_USERS[username] ?? ''): Promise<RawTurnClient> {
-    return new RawTurnClient(await UdpEndpoint.open(), server, username, password);
+  static async open(server: TransportAddress, username = 'alice', password = TURN_USERS[username] ?? '', host = '127.0.0.1'): Promise<RawTurnClient> {
+    return new RawTurnClient(await UdpEndpoint.open(host), server, username, password);
   }
 
   get key(): Buffer {

@@ -11,12 +11,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DependencyContainer } from 'tsyringe';
 import { restPassword } from '../../src/auth/authenticator.js';
-import { METRICS, REGISTRY } from '../../src/di/tokens.js';
+import { GUESS_THROTTLE, METRICS, REGISTRY } from '../../src/di/tokens.js';
 import type { Options } from '../../src/options.js';
 import { TURN_CREDENTIALS, TurnCredentialCache } from '../../src/turn/credential-cache.js';
 import { TURN_LISTENER_NAME, turnCredentialCache } from '../../src/turn/turn-listener.js';
 import type { TurnListener } from '../../src/turn/turn-listener.js';
-import { StunClass, StunMethod } from '../../src/turn/stun.js';
+import { Attr, encodeStun, longTermKey, newTransactionId, StunClass, StunMethod } from '../../src/turn/stun.js';
 import { buildContainer } from '../../supervisors/app.js';
 import type { Supervisor } from '../../supervisors/supervisor.js';
 import { turnChildSpecs, turnSupSpec } from '../../supervisors/turn_sup.js';
@@ -98,6 +98,43 @@ describe('metrics', () => {
     await relayOnce('second');
     assert.equal(tally.total, 11, 'the total carries on across the restart');
     assert.equal(listener()!.stats().relayedBytes, 6, 'the new backend counts its own');
+  });
+});
+
+describe('hardening wiring: the server\'s metrics and guess throttle', () => {
+  /** The value of one sample in the Prometheus text (0 when absent). */
+  function sample(text: string, series: string): number {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  }
+
+  test('TURN auth failures, throttled guesses and refusals reach /metrics; the guess throttle is the server\'s (shared with signaling)', async (t) => {
+    const { c, sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    const guesser = await RawTurnClient.open(serverOf(listener()!), 'alice', 'guess');
+    t.after(async () => { guesser.close(); await sup.stop(); });
+    const server = serverOf(listener()!);
+    guesser.learn(await guesser.request(StunMethod.ALLOCATE, [[Attr.REQUESTED_TRANSPORT, Buffer.from([17, 0, 0, 0])]]));
+    // 25 wrong passwords at once: the default throttle checks 20 (an IP's burst), drops 5
+    for (let i = 0; i < 25; i++) {
+      guesser.udp.send(encodeStun(StunMethod.ALLOCATE, StunClass.REQUEST, newTransactionId(), [
+        [Attr.REQUESTED_TRANSPORT, Buffer.from([17, 0, 0, 0])], [Attr.USERNAME, Buffer.from('alice')],
+        [Attr.REALM, Buffer.from(guesser.realm!)], [Attr.NONCE, Buffer.from(guesser.nonce!)],
+      ], { integrityKey: longTermKey('alice', guesser.realm!, `guess-${i}`) }), server);
+    }
+    // 30 unauthenticated Allocates from one source: over its budget of 401s
+    const flooder = await UdpEndpoint.open();
+    t.after(() => flooder.close());
+    for (let i = 0; i < 30; i++) flooder.send(encodeStun(StunMethod.ALLOCATE, StunClass.REQUEST, newTransactionId(), []), server);
+    let text = '';
+    assert.ok(await eventually(async () => {
+      text = (await c.resolve(METRICS).expose()).body;
+      return sample(text, 'webrtc_auth_failures_total{transport="turn"}') === 20
+        && sample(text, 'webrtc_auth_throttled_total{transport="turn",scope="ip"}') === 5;
+    }, 40, 50), text.split('\n').filter((l) => /turn/.test(l) && !l.startsWith('#')).join('\n'));
+    assert.ok(sample(text, 'webrtc_turn_refused_total{reason="challenge_rate"}') >= 1);
+    assert.match(text, /webrtc_turn_refused_total\{reason="permission_quota"\} 0/, 'every reason has its series from the start');
+    // the same throttle as signaling: the IP is now refused there too
+    assert.equal(c.resolve(GUESS_THROTTLE).admit('127.0.0.1', 'anyone'), 'ip');
   });
 });
 

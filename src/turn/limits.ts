@@ -1,0 +1,74 @@
+/**
+ * The TURN adapter's limits against abuse by one client or one source
+ * (the "Hardening" issue). Every default is justified here; the README's
+ * "Security and limits" table repeats them. Credential lookup limits live in
+ * `TurnCredentialsOptions` (credentials.ts), allocation quotas in quota.ts.
+ */
+
+export interface TurnLimits {
+  /**
+   * Most permissions (peer IP addresses, RFC 8656 section 9) one allocation
+   * holds; a CreatePermission or ChannelBind that would exceed it gets 508
+   * Insufficient Capacity. eturnal's `max_permissions` default: a call needs
+   * one per remote candidate address, rarely more than a handful.
+   */
+  maxPermissions: number;
+  /**
+   * Most XOR-PEER-ADDRESS attributes in one CreatePermission (RFC 8656
+   * section 9.1 allows several); beyond, 400 Bad Request before any per-peer
+   * work. Equal to `maxPermissions`: a request could not install more anyway.
+   */
+  maxPeersPerRequest: number;
+  /**
+   * Largest STUN message accepted, bytes, except Send indications (which
+   * carry relayed DATA, up to a UDP datagram). RFC 8489 section 6.1: STUN
+   * over UDP should fit the path MTU; 1500 is Ethernet's. A larger request
+   * gets 400 from its header alone (no attribute decoded, no HMAC).
+   */
+  maxMessageBytes: number;
+  /** Most attributes in a Send indication (XOR-PEER-ADDRESS, DATA, DONT-FRAGMENT, FINGERPRINT...). */
+  maxSendAttributes: number;
+  /**
+   * Unauthenticated error answers (401, 438, and 400/437 to requests not yet
+   * authenticated) per source IP: a bucket of `challengeBurst`, refilled at
+   * `challengePerSecond`. Beyond, requests are dropped silently, so a ~28 byte
+   * spoofed request cannot draw a ~100 byte answer at line rate.
+   */
+  challengeBurst: number;
+  challengePerSecond: number;
+  /** Source IPs whose challenge budget is tracked (the oldest go first; a full bucket is forgotten). */
+  challengeMaxSources: number;
+  /** TURN authentication failures logged per second at most (a summary says how many were not). */
+  authLogPerSecond: number;
+  /**
+   * How often expired permissions and channels are deleted from every
+   * allocation, ms. Each permission change purges its own allocation at once;
+   * the gauges may lag expiry by up to this much.
+   */
+  sweepIntervalMs: number;
+  /** RFC 8656 section 9: a permission lasts 300 s. Tests only. */
+  permissionLifetimeMs: number;
+  /** RFC 8656 section 12: a channel binding lasts 600 s. Tests only. */
+  channelLifetimeMs: number;
+  /** RFC 8656 section 7.2 (EVEN-PORT R bit): a reservation lasts about 30 s. Tests only. */
+  reservationMs: number;
+}
+
+export const DEFAULT_TURN_LIMITS: Readonly<TurnLimits> = Object.freeze({
+  maxPermissions: 10,
+  maxPeersPerRequest: 10,
+  maxMessageBytes: 1500,
+  maxSendAttributes: 16,
+  challengeBurst: 16,
+  challengePerSecond: 4,
+  challengeMaxSources: 10_000,
+  authLogPerSecond: 10,
+  sweepIntervalMs: 30_000,
+  permissionLifetimeMs: 300_000,
+  channelLifetimeMs: 600_000,
+  reservationMs: 30_000,
+});
+
+export function resolveLimits(limits: Partial<TurnLimits> = {}): Readonly<TurnLimits> {
+  return Object.freeze({ ...DEFAULT_TURN_LIMITS, ...limits });
+}
