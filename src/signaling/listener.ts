@@ -28,6 +28,9 @@ import { PeerIds } from './protocol.js';
 
 export type AnyHttpServer = HttpServer | HttpsServer;
 export type TlsReload = { reloaded: true; validTo: string } | { reloaded: false; reason: string };
+const RESPONSE_408 = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
+const RESPONSE_400 = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+const RESPONSE_431 = 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
 /** How long a connection over a cap may take to send its request and be told why it is refused. */
 const OVER_LIMIT_GRACE_MS = 1000;
 export const CONNECTION_SUP_NAME = 'connection_sup';
@@ -82,6 +85,13 @@ export class SignalingListener implements Worker {
   private readonly peerIds = new PeerIds();
   private readonly admission: Admission;
   private readonly onConnection = (socket: Socket): void => this.connected(socket);
+  /** A request that timed out (handshakeTimeout: 408, counted) or could not be parsed (400), as Node answers them. */
+  private readonly onClientError = (err: Error & { code?: string }, socket: Duplex): void => {
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut) this.metrics.connectionRefused('handshake_timeout');
+    if (socket.writable) socket.write(timedOut ? RESPONSE_408 : err.code === 'HPE_HEADER_OVERFLOW' ? RESPONSE_431 : RESPONSE_400);
+    socket.destroy();
+  };
   /** Connections that were over a cap when they connected: cut short unless an upgrade is accepted meanwhile. */
   private readonly graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
@@ -113,6 +123,7 @@ export class SignalingListener implements Worker {
     this.server.on('upgrade', this.onUpgrade);
     if (!this.owned) return this;
     this.server.on('request', this.onRequest);
+    this.server.on('clientError', this.onClientError);
     // Counted from the TCP connection on (TLS: before the handshake), so idle or half-sent upgrades count too.
     this.server.on('connection', this.onConnection);
     await new Promise<void>((resolve, reject) => {
@@ -151,6 +162,7 @@ export class SignalingListener implements Worker {
     if (this.owned) {
       this.server.off('request', this.onRequest);
       this.server.off('connection', this.onConnection);
+      this.server.off('clientError', this.onClientError);
       this.server.close();
       this.server.closeIdleConnections();
     }

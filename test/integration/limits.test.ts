@@ -165,6 +165,7 @@ describe('handshakeTimeout', () => {
       assert.ok(after >= 450 && after < 2500, `closed after ${Math.round(after)} ms`);
     }
     assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.equal(await metric(server.port, 'webrtc_connections_refused_total{reason="handshake_timeout"}'), 2);
     const ok = await TestClient.open(server.port, 'room');
     assert.equal(ok.ws.readyState, WebSocket.OPEN, 'the listener goes on');
     ok.close();
