@@ -159,6 +159,8 @@ describe('metrics and health', () => {
       for (let i = 0; i < 100 && sample(await scrape(), series) !== value; i++) await new Promise((r) => setTimeout(r, 50));
     };
     let m = await scrape();
+    assert.ok(!/nodejs_active_(handles|resources)/.test(m), 'no default metric that walks every handle');
+    assert.ok((sample(m, 'webrtc_server_process_open_fds') ?? 0) > 26, 'open fds are still reported (read off the event loop)');
     assert.equal(sample(m, 'webrtc_connections{state="inRoom"}'), 24);
     assert.equal(sample(m, 'webrtc_connections{state="unauthenticated"}'), 2);
     assert.equal(sample(m, 'webrtc_rooms'), 6);
