@@ -1,3 +1,5 @@
+import { SupervisorError, SupervisorErrorCode } from './otp/errors.js';
+
 /**
  * One table of every error code the server produces, and the WebSocket close
  * code each protocol fault maps to (PROTOCOL.md, "Close codes").
@@ -31,21 +33,27 @@ export const CloseReason = {
   INTERNAL: 'internal error',
 } as const;
 
-/** Codes of errors thrown to users of the library and CLI. */
+/** Codes of errors thrown to users of the library and CLI (the supervisor library's included). */
 export const ErrorCode = {
   INVALID_OPTION: 'WRS_ERR_INVALID_OPTION',
   CONFIG_FILE: 'WRS_ERR_CONFIG_FILE',
   AUTH_MODULE: 'WRS_ERR_AUTH_MODULE',
   CALLBACKS_MODULE: 'WRS_ERR_CALLBACKS_MODULE',
   LISTEN: 'WRS_ERR_LISTEN',
-  NOT_RUNNING: 'WRS_ERR_NOT_RUNNING',
-  MAX_RESTART_INTENSITY: 'WRS_ERR_MAX_RESTART_INTENSITY',
-  CHILD_START: 'WRS_ERR_CHILD_START',
+  ...SupervisorErrorCode,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Every error the library throws on purpose carries one of the codes above. */
+/**
+ * Every error the library throws on purpose carries one of the codes above.
+ * The supervisor library (src/otp) throws its own `SupervisorError`, which
+ * counts as a ServerError too (`instanceof`), so users catch one kind.
+ */
 export class ServerError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof SupervisorError || (typeof value === 'object' && value !== null && Object.prototype.isPrototypeOf.call(ServerError.prototype, value));
+  }
+
   readonly code: ErrorCode;
   /** The option the error is about, when there is one. */
   readonly option: string | undefined;

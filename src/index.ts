@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import { startApplication } from '../supervisors/app.js';
 import type { AppEnvironment, ServerHandle } from '../supervisors/app.js';
 import type { Options } from './options.js';
-import type { AnyHttpServer } from './signaling/listener.js';
+import type { AnyHttpServer } from './api.js';
 
 /** Starts a server that listens on its own port (see INTERFACE.md). */
 export function startServer(options: Options = {}, env: Omit<AppEnvironment, 'attachTo'> = {}): Promise<ServerHandle> {
@@ -24,15 +24,14 @@ export function attach(server: AnyHttpServer, options: Options = {}, env: Omit<A
 
 export { rootSupervisorSpec } from '../supervisors/app.js';
 export type { AppEnvironment, ServerHandle } from '../supervisors/app.js';
-export type { Health, PeerSummary, ServerApi } from './server-api.js';
-export { Supervisor } from '../supervisors/supervisor.js';
-export type { ChildInfo, Strategy, SupervisorFlags } from '../supervisors/supervisor.js';
-export { DynamicSupervisor } from '../supervisors/dynamic_supervisor.js';
-export type { ChildSpec, ExitReason, RestartType, Worker } from '../supervisors/worker.js';
+export type { AnyHttpServer, Health, PeerSummary, ServerApi, TlsReload } from './api.js';
+export { Supervisor } from './otp/supervisor.js';
+export type { ChildInfo, Strategy, SupervisorFlags } from './otp/supervisor.js';
+export { DynamicSupervisor } from './otp/dynamic-supervisor.js';
+export type { ChildSpec, ExitReason, RestartType, Worker } from './otp/worker.js';
 export { DEFAULTS, OPTION_NAMES, parseOptions } from './options.js';
 export type { AuthOption, Callbacks, CallbacksOption, LifecycleCallback, LogLevel, Options, PasswordLookup, ResolvedOptions } from './options.js';
 export { CloseCode, ErrorCode, ServerError } from './errors.js';
 export { restPassword } from './auth/authenticator.js';
-export type { AnyHttpServer } from './signaling/listener.js';
 export { EX_SOFTWARE, installProcessGuards, PROCESS_GUARD_DEFAULTS } from './process-guard.js';
 export type { ProcessGuardOptions, Stoppable } from './process-guard.js';

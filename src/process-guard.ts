@@ -19,7 +19,7 @@
  *   a synchronous destination (`pino.destination({ sync: true })`).
  */
 import type { Logger } from 'pino';
-import { RestartIntensity } from '../supervisors/worker.js';
+import { RestartIntensity } from './otp/worker.js';
 import { PROCESS_ERRORS } from './observability/metrics.js';
 import type { ProcessErrorKind, ProcessErrorTally } from './observability/metrics.js';
 

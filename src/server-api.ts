@@ -4,57 +4,17 @@
  * through the server's registry at call time, so it follows restarts.
  */
 import type { DependencyContainer } from 'tsyringe';
-import { isInspectable } from '../supervisors/supervisor.js';
-import type { ChildInfo } from '../supervisors/supervisor.js';
-import type { DynamicSupervisor } from '../supervisors/dynamic_supervisor.js';
-import type { Worker } from '../supervisors/worker.js';
+import { isInspectable } from './otp/supervisor.js';
+import type { DynamicSupervisor } from './otp/dynamic-supervisor.js';
+import type { Worker } from './otp/worker.js';
 import { LIFECYCLE, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from './di/tokens.js';
 import { ConnectionFactory } from './signaling/connection.actor.js';
 import type { Connection } from './signaling/connection.actor.js';
-import { CONNECTION_SUP_NAME, LISTENER_NAME } from './signaling/listener.js';
-import type { SignalingListener, TlsReload } from './signaling/listener.js';
+import { CONNECTION_SUP_NAME, METRICS_LISTENER_NAME, SIGNALING_LISTENER_NAME, TURN_LISTENER_NAME } from './names.js';
+import type { SignalingListener } from './signaling/listener.js';
+import type { Addressable, ServerApi } from './api.js';
 import { encodeEvent } from './signaling/protocol.js';
-import { TURN_LISTENER_NAME } from './turn/turn-listener.js';
-import { METRICS_LISTENER_NAME } from './http/metrics-listener.js';
 import type { TurnListener } from './turn/turn-listener.js';
-
-export interface PeerSummary {
-  peerId: string;
-  username: string;
-}
-
-export interface Health {
-  ready: boolean;
-  draining: boolean;
-  listeners: { signaling: boolean; turn: boolean | null };
-}
-
-/** A listener with an address (signaling, TURN). */
-export interface Addressable {
-  address(): { host: string; port: number } | null;
-}
-
-export interface ServerApi {
-  signalingAddress(): { host: string; port: number } | null;
-  turnAddress(): { host: string; port: number } | null;
-  /** The loopback metrics listener (`metricsPort`), or null. */
-  metricsAddress(): { host: string; port: number } | null;
-  /** Members of `room` in join order; [] for an unknown room. */
-  peers(room: string): PeerSummary[];
-  /** Rooms with their member counts. */
-  rooms(): { room: string; members: number }[];
-  /** Sends `{"event", "data"?}` to every member of `room`; returns how many got it. */
-  publish(room: string, event: string, data?: unknown): number;
-  /** Sends `{"event", "data"?}` to one peer; false for an unknown peer. */
-  send(peerId: string, event: string, data?: unknown): boolean;
-  /** Closes a peer with 1008 after it leaves its room; false for an unknown peer. */
-  kick(peerId: string): boolean;
-  /** The live supervisor tree: each child's id, state and restart count. */
-  tree(): ChildInfo[];
-  health(): Health;
-  /** Serves new TLS handshakes with `certfile`/`keyfile` read again (what SIGHUP does); open connections keep theirs. */
-  reloadTls(): TlsReload;
-}
 
 export function serverApi(c: DependencyContainer, root: () => Worker | null): ServerApi {
   const bus = c.resolve(ROOM_BUS);
@@ -65,7 +25,7 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
   const connections = () => registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME);
   const address = (name: string) => registry.whereis<Addressable>(name)?.address() ?? null;
   return {
-    signalingAddress: () => address(LISTENER_NAME),
+    signalingAddress: () => address(SIGNALING_LISTENER_NAME),
     turnAddress: () => address(TURN_LISTENER_NAME),
     metricsAddress: () => address(METRICS_LISTENER_NAME),
     peers: (room) => bus.members(room).map((m) => ({ peerId: m.peerId, username: m.username })),
@@ -88,9 +48,9 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
       const children = isInspectable(worker) ? worker.whichChildren() : [];
       return [{ id: 'root_sup', type: 'supervisor', restart: 'permanent', state: 'running', restarts: 0, children }];
     },
-    reloadTls: () => registry.whereis<SignalingListener>(LISTENER_NAME)?.reloadTls() ?? { reloaded: false, reason: 'the signaling listener is not running' },
+    reloadTls: () => registry.whereis<SignalingListener>(SIGNALING_LISTENER_NAME)?.reloadTls() ?? { reloaded: false, reason: 'the signaling listener is not running' },
     health: () => {
-      const signaling = registry.whereis(LISTENER_NAME) !== undefined;
+      const signaling = registry.whereis(SIGNALING_LISTENER_NAME) !== undefined;
       const turn = options.turnPort === false ? null : registry.whereis(TURN_LISTENER_NAME) !== undefined;
       const draining = lifecycle.draining;
       return { ready: signaling && turn !== false && !draining, draining, listeners: { signaling, turn } };

@@ -23,18 +23,17 @@ import { HttpRoutes } from '../src/http/routes.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Metrics } from '../src/observability/metrics.js';
 import { gaugeSources, serverApi } from '../src/server-api.js';
-import type { ServerApi } from '../src/server-api.js';
+import type { AnyHttpServer, ServerApi } from '../src/api.js';
 import { parseOptions } from '../src/options.js';
 import type { Options, ResolvedOptions } from '../src/options.js';
-import { NameRegistry } from '../src/registry.js';
+import { NameRegistry } from '../src/otp/registry.js';
 import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
 import { LocalRoomBus } from '../src/rooms/room-bus.js';
 import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import { TURN_CREDENTIALS, TurnCredentialCache } from '../src/turn/credential-cache.js';
 import { TURN_BOUND_PORT } from '../src/turn/turn-listener.js';
-import type { AnyHttpServer } from '../src/signaling/listener.js';
 import { rootSupSpec } from './root_sup.js';
-import type { ChildSpec, ExitReason, SupervisorSnapshot } from './worker.js';
+import type { ChildSpec, ExitReason, SupervisorSnapshot } from '../src/otp/worker.js';
 
 export interface AppEnvironment {
   /** Mount on this http(s) server instead of listening (the `attach` API). */

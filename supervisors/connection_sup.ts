@@ -6,10 +6,10 @@
 import type { DependencyContainer } from 'tsyringe';
 import { LOGGER, REGISTRY, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
 import type { Connection } from '../src/signaling/connection.actor.js';
-import { CONNECTION_SUP_NAME } from '../src/signaling/listener.js';
-import { DynamicSupervisor } from './dynamic_supervisor.js';
-import type { ChildTemplate } from './dynamic_supervisor.js';
-import type { ChildSpec } from './worker.js';
+import { CONNECTION_SUP_NAME } from '../src/names.js';
+import { DynamicSupervisor } from '../src/otp/dynamic-supervisor.js';
+import type { ChildTemplate } from '../src/otp/dynamic-supervisor.js';
+import type { ChildSpec } from '../src/otp/worker.js';
 
 export const CONNECTION_SUP_FLAGS = { intensity: 0, period: 1_000 };
 export const CONNECTION_CHILD: ChildTemplate = { restart: 'temporary', shutdown: 5_000, type: 'worker' };

@@ -7,9 +7,9 @@ import type { DependencyContainer } from 'tsyringe';
 import { ACTOR_FACTORY, CALLBACK_RUNNER, LOGGER, REGISTRY, ROOM_BUS, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
 import { RoomDirectory } from '../src/rooms/room-directory.js';
 import type { RoomWorker } from '../src/rooms/room-directory.js';
-import { DynamicSupervisor } from './dynamic_supervisor.js';
-import type { ChildTemplate } from './dynamic_supervisor.js';
-import type { ChildSpec } from './worker.js';
+import { DynamicSupervisor } from '../src/otp/dynamic-supervisor.js';
+import type { ChildTemplate } from '../src/otp/dynamic-supervisor.js';
+import type { ChildSpec } from '../src/otp/worker.js';
 
 export const ROOM_SUP_FLAGS = { intensity: 10, period: 10_000 };
 export const ROOM_CHILD: ChildTemplate = { restart: 'temporary', shutdown: 1_000, type: 'worker' };

@@ -15,14 +15,15 @@
  */
 import type { DependencyContainer } from 'tsyringe';
 import { INSPECTION, LOGGER, METRICS, OPTIONS, REGISTRY, SERVER_API, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
-import { METRICS_LISTENER_NAME, MetricsListener } from '../src/http/metrics-listener.js';
+import { MetricsListener } from '../src/http/metrics-listener.js';
+import { METRICS_LISTENER_NAME } from '../src/names.js';
 import { HttpRoutes } from '../src/http/routes.js';
 import { startInspectorRelay } from '../src/observability/inspector.js';
 import { signalingSupSpec } from './signaling_sup.js';
-import { Supervisor } from './supervisor.js';
-import type { SupervisorFlags } from './supervisor.js';
+import { Supervisor } from '../src/otp/supervisor.js';
+import type { SupervisorFlags } from '../src/otp/supervisor.js';
 import { turnSupSpec } from './turn_sup.js';
-import type { ChildSpec } from './worker.js';
+import type { ChildSpec } from '../src/otp/worker.js';
 
 export const ROOT_SUP_FLAGS: SupervisorFlags = { strategy: 'one_for_one', intensity: 3, period: 10_000 };
 

@@ -13,9 +13,9 @@ import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import { SignalingListener } from '../src/signaling/listener.js';
 import { connectionSupSpec } from './connection_sup.js';
 import { roomSupSpec } from './room_sup.js';
-import { Supervisor } from './supervisor.js';
-import type { SupervisorFlags } from './supervisor.js';
-import type { ChildSpec } from './worker.js';
+import { Supervisor } from '../src/otp/supervisor.js';
+import type { SupervisorFlags } from '../src/otp/supervisor.js';
+import type { ChildSpec } from '../src/otp/worker.js';
 
 export const SIGNALING_SUP_FLAGS: SupervisorFlags = { strategy: 'rest_for_one', intensity: 3, period: 5_000 };
 

@@ -5,10 +5,11 @@
  */
 import type { DependencyContainer } from 'tsyringe';
 import { LOGGER, OPTIONS, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
-import { startTurnListener, TURN_LISTENER_NAME } from '../src/turn/turn-listener.js';
-import { Supervisor } from './supervisor.js';
-import type { SupervisorFlags } from './supervisor.js';
-import type { ChildSpec } from './worker.js';
+import { startTurnListener } from '../src/turn/turn-listener.js';
+import { TURN_LISTENER_NAME } from '../src/names.js';
+import { Supervisor } from '../src/otp/supervisor.js';
+import type { SupervisorFlags } from '../src/otp/supervisor.js';
+import type { ChildSpec } from '../src/otp/worker.js';
 
 export const TURN_SUP_FLAGS: SupervisorFlags = { strategy: 'one_for_one', intensity: 5, period: 10_000 };
 

@@ -12,13 +12,12 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { GuessThrottle } from '../auth/guess-throttle.js';
 import type { CallbackRunner } from '../rooms/callback-runner.js';
 import type { RoomBus } from '../rooms/room-bus.js';
-import type { NameRegistry } from '../registry.js';
+import type { NameRegistry } from '../otp/registry.js';
 import type { ActorFactory } from '../actor-factory.js';
-import type { AnyHttpServer } from '../signaling/listener.js';
+import type { AnyHttpServer, ServerApi } from '../api.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Inspection } from '../observability/inspector.js';
-import type { ServerApi } from '../server-api.js';
-import type { SupervisorObserver, Worker } from '../../supervisors/worker.js';
+import type { SupervisorObserver, Worker } from '../otp/worker.js';
 
 export const OPTIONS: InjectionToken<ResolvedOptions> = Symbol('options');
 export const LOGGER: InjectionToken<Logger> = Symbol('logger');

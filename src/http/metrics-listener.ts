@@ -9,12 +9,12 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { ExitReason, Worker } from '../../supervisors/worker.js';
+import type { ExitReason, Worker } from '../otp/worker.js';
 import { ErrorCode, ServerError } from '../errors.js';
-import type { NameRegistry } from '../registry.js';
+import type { NameRegistry } from '../otp/registry.js';
 import type { HttpRoutes } from './routes.js';
+import { METRICS_LISTENER_NAME } from '../names.js';
 
-export const METRICS_LISTENER_NAME = 'metrics_listener';
 /** Scrapers and admin scripts get this long to send a request; then 408. */
 const REQUEST_TIMEOUT_MS = 10_000;
 

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeEqual } from '../auth/authenticator.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { ServerApi } from '../server-api.js';
+import type { ServerApi } from '../api.js';
 import { ExampleSite } from './static-example.js';
 
 const MAX_BODY_BYTES = 65_536;

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createWebSocketInspector } from '@statelyai/inspect';
 import type { InspectionEvent, Observer } from 'xstate';
-import type { ExitReason, SupervisorObserver, SupervisorSnapshot, Worker } from '../../supervisors/worker.js';
+import type { ExitReason, SupervisorObserver, SupervisorSnapshot, Worker } from '../otp/worker.js';
 import { ReplayBuffer } from './replay-buffer.js';
 
 /** Messages the relay replays to a new client... */

@@ -10,19 +10,18 @@
  */
 import type { Actor } from 'xstate';
 import type { Logger } from 'pino';
-import type { DynamicSupervisor } from '../../supervisors/dynamic_supervisor.js';
-import type { ChildInfo, Inspectable } from '../../supervisors/supervisor.js';
-import type { ExitReason, Worker } from '../../supervisors/worker.js';
-import type { NameRegistry } from '../registry.js';
+import type { DynamicSupervisor } from '../otp/dynamic-supervisor.js';
+import type { ChildInfo, Inspectable } from '../otp/supervisor.js';
+import type { ExitReason, Worker } from '../otp/worker.js';
+import type { NameRegistry } from '../otp/registry.js';
 import type { ActorFactory } from '../actor-factory.js';
 import { ServerFrames } from '../signaling/protocol.js';
 import type { CallbackRunner } from './callback-runner.js';
+import { ROOM_SUP_NAME } from '../names.js';
 import type { Member, RoomBus } from './room-bus.js';
 import { roomMachine } from './room.machine.js';
 import type { JoinRequester } from './room.machine.js';
 
-/** Name under which the room supervisor registers its directory. */
-export const ROOM_DIRECTORY_NAME = 'room_sup';
 
 const names = (members: readonly Member[]): string[] => members.map((m) => m.username);
 
@@ -42,7 +41,7 @@ export class RoomDirectory implements Worker, Inspectable {
     private readonly logger: Logger,
     private readonly registry: NameRegistry,
   ) {
-    registry.register(ROOM_DIRECTORY_NAME, this);
+    registry.register(ROOM_SUP_NAME, this);
     this.machine = roomMachine.provide({
       actions: {
         admit: ({ context }, { member, requester }) => {
@@ -67,14 +66,14 @@ export class RoomDirectory implements Worker, Inspectable {
   }
 
   async stop(): Promise<void> {
-    this.registry.unregister(ROOM_DIRECTORY_NAME, this);
+    this.registry.unregister(ROOM_SUP_NAME, this);
     await this.supervisor.stop();
     await this.callbacks.drain();
   }
 
   onExit(listener: (reason: ExitReason) => void): void {
     this.supervisor.onExit((reason) => {
-      this.registry.unregister(ROOM_DIRECTORY_NAME, this);
+      this.registry.unregister(ROOM_SUP_NAME, this);
       listener(reason);
     });
   }

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { Actor } from 'xstate';
 import { fromPromise } from 'xstate';
-import type { ExitReason, Worker } from '../../supervisors/worker.js';
+import type { ExitReason, Worker } from '../otp/worker.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Clock } from '../clock.js';
@@ -22,8 +22,8 @@ import { TURN_CREDENTIALS } from '../turn/credential-cache.js';
 import type { TurnCredentialCache } from '../turn/credential-cache.js';
 import { CloseCode, CloseReason } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import type { NameRegistry } from '../registry.js';
-import { ROOM_DIRECTORY_NAME } from '../rooms/room-directory.js';
+import type { NameRegistry } from '../otp/registry.js';
+import { ROOM_SUP_NAME } from '../names.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import type { Member, MemberSink, RoomBus } from '../rooms/room-bus.js';
 import { connectionMachine } from './connection.machine.js';
@@ -125,7 +125,7 @@ export class ConnectionFactory {
   }
 
   directory(): RoomDirectory | undefined {
-    return this.registry.whereis<RoomDirectory>(ROOM_DIRECTORY_NAME);
+    return this.registry.whereis<RoomDirectory>(ROOM_SUP_NAME);
   }
 
   /** Starts the connection actor of a freshly upgraded socket. */

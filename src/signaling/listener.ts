@@ -6,7 +6,7 @@
  * stops next, drains the sockets.
  */
 import { createServer as createHttpServer } from 'node:http';
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
 import { X509Certificate } from 'node:crypto';
@@ -15,26 +15,25 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import type { DynamicSupervisor } from '../../supervisors/dynamic_supervisor.js';
-import type { ExitReason, Worker } from '../../supervisors/worker.js';
+import type { DynamicSupervisor } from '../otp/dynamic-supervisor.js';
+import type { ExitReason, Worker } from '../otp/worker.js';
 import { ErrorCode, ServerError } from '../errors.js';
 import type { HttpRoutes } from '../http/routes.js';
 import type { ResolvedOptions } from '../options.js';
-import type { NameRegistry } from '../registry.js';
+import type { NameRegistry } from '../otp/registry.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { AnyHttpServer, TlsReload } from '../api.js';
+import { CONNECTION_SUP_NAME, SIGNALING_LISTENER_NAME } from '../names.js';
 import { Admission } from './admission.js';
 import type { Connection, ConnectionFactory } from './connection.actor.js';
 import { PeerIds } from './protocol.js';
 
-export type AnyHttpServer = HttpServer | HttpsServer;
-export type TlsReload = { reloaded: true; validTo: string } | { reloaded: false; reason: string };
+
 const RESPONSE_408 = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 const RESPONSE_400 = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 const RESPONSE_431 = 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
 /** How long a connection over a cap may take to send its request and be told why it is refused. */
 const OVER_LIMIT_GRACE_MS = 1000;
-export const CONNECTION_SUP_NAME = 'connection_sup';
-export const LISTENER_NAME = 'signaling_listener';
 
 /** `/websocket/:room` → the room, or the HTTP status refusing the path. */
 export function roomFromPath(url: string | undefined): { room: string } | { status: 400 | 404 } {
@@ -119,7 +118,7 @@ export class SignalingListener implements Worker {
 
   /** Listens (own server) or attaches (user's server). */
   async start(): Promise<this> {
-    this.registry.register(LISTENER_NAME, this);
+    this.registry.register(SIGNALING_LISTENER_NAME, this);
     this.server.on('upgrade', this.onUpgrade);
     if (!this.owned) return this;
     this.server.on('request', this.onRequest);
@@ -129,7 +128,7 @@ export class SignalingListener implements Worker {
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => {
         this.server.off('upgrade', this.onUpgrade);
-        this.registry.unregister(LISTENER_NAME, this);
+        this.registry.unregister(SIGNALING_LISTENER_NAME, this);
         reject(new ServerError(ErrorCode.LISTEN, `cannot listen on ${this.options.host}:${this.options.port}: ${err.message}`, { cause: err }));
       };
       this.server.once('error', failed);
@@ -157,7 +156,7 @@ export class SignalingListener implements Worker {
   async stop(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.registry.unregister(LISTENER_NAME, this);
+    this.registry.unregister(SIGNALING_LISTENER_NAME, this);
     this.server.off('upgrade', this.onUpgrade);
     if (this.owned) {
       this.server.off('request', this.onRequest);

@@ -12,8 +12,8 @@ import type { AuthGate } from '../auth/guess-throttle.js';
 import { AUTHENTICATOR, GUESS_THROTTLE, LOGGER, METRICS, OPTIONS, REGISTRY } from '../di/tokens.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedOptions } from '../options.js';
-import type { NameRegistry } from '../registry.js';
-import type { ExitReason, Worker } from '../../supervisors/worker.js';
+import type { NameRegistry } from '../otp/registry.js';
+import type { ExitReason, Worker } from '../otp/worker.js';
 import { TURN_CREDENTIALS, TurnCredentialCache } from './credential-cache.js';
 import { TurnCredentials } from './credentials.js';
 import type { TurnCredentialsOptions } from './credentials.js';
@@ -27,7 +27,6 @@ import { resolveRelayAddress } from './relay-address.js';
 import type { LookupA } from './relay-address.js';
 import type { NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnBackend, TurnBackendConfig, TurnEvents } from './turn-backend.js';
 
-export const TURN_LISTENER_NAME = 'turn_listener';
 
 /** Settings that are not (yet) options: defaults suit production; tests tune them. */
 export interface TurnTuning {
@@ -167,6 +166,8 @@ export class TurnListener implements Worker {
 }
 
 /** Per server (in its container): the port the TURN listener first bound, so a restart keeps it. */
+import { TURN_LISTENER_NAME } from '../names.js';
+
 export const TURN_BOUND_PORT: InjectionToken<{ port: number | null }> = Symbol('turnBoundPort');
 
 /** The server's TURN credential cache (signaling logins fill it). */

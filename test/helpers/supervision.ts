@@ -6,7 +6,7 @@
  */
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import type { ChildSpec, ExitReason, RestartType, Worker } from '../../supervisors/worker.js';
+import type { ChildSpec, ExitReason, RestartType, Worker } from '../../src/otp/worker.js';
 
 export const silentLogger: Logger = pino({ level: 'silent' });
 

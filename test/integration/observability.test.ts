@@ -13,7 +13,7 @@ import { TestClient } from '../helpers/client.js';
 import { freePort, waitFor } from '../helpers/fixtures.js';
 import { memoryLogger, testServer } from '../helpers/server.js';
 import { LocalRoomBus } from '../../src/rooms/room-bus.js';
-import { DynamicSupervisor } from '../../supervisors/dynamic_supervisor.js';
+import { DynamicSupervisor } from '../../src/otp/dynamic-supervisor.js';
 
 const SECRET = 'Sup3r-Secret-Pa55';
 const TOKEN = 'admin-token-0123456789';

@@ -16,9 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { REGISTRY } from '../../src/di/tokens.js';
-import { LISTENER_NAME } from '../../src/signaling/listener.js';
+import { SIGNALING_LISTENER_NAME, TURN_LISTENER_NAME } from '../../src/names.js';
 import type { SignalingListener } from '../../src/signaling/listener.js';
-import { TURN_LISTENER_NAME } from '../../src/turn/turn-listener.js';
 import type { TurnListener } from '../../src/turn/turn-listener.js';
 import { buildContainer } from '../../supervisors/app.js';
 import { rootSupSpec } from '../../supervisors/root_sup.js';
@@ -69,7 +68,7 @@ test('two Chromium pages in one room call each other relay-only through our TURN
   const root = await rootSupSpec(c).start();
   t.after(() => root.stop());
   const registry = c.resolve(REGISTRY);
-  const signaling = registry.whereis<SignalingListener>(LISTENER_NAME)!.address()!;
+  const signaling = registry.whereis<SignalingListener>(SIGNALING_LISTENER_NAME)!.address()!;
   const turnListener = () => registry.whereis<TurnListener>(TURN_LISTENER_NAME)!;
   const turn = turnListener().address()!;
 

@@ -14,11 +14,12 @@ import { restPassword } from '../../src/auth/authenticator.js';
 import { GUESS_THROTTLE, METRICS, REGISTRY } from '../../src/di/tokens.js';
 import type { Options } from '../../src/options.js';
 import { TURN_CREDENTIALS, TurnCredentialCache } from '../../src/turn/credential-cache.js';
-import { TURN_LISTENER_NAME, turnCredentialCache } from '../../src/turn/turn-listener.js';
+import { turnCredentialCache } from '../../src/turn/turn-listener.js';
+import { TURN_LISTENER_NAME } from '../../src/names.js';
 import type { TurnListener } from '../../src/turn/turn-listener.js';
 import { Attr, encodeStun, longTermKey, newTransactionId, StunClass, StunMethod } from '../../src/turn/stun.js';
 import { buildContainer } from '../../supervisors/app.js';
-import type { Supervisor } from '../../supervisors/supervisor.js';
+import type { Supervisor } from '../../src/otp/supervisor.js';
 import { turnChildSpecs, turnSupSpec } from '../../supervisors/turn_sup.js';
 import { errorCodeOf, eventually, lifetimeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
 

@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Supervisor } from '../../supervisors/supervisor.js';
-import type { SupervisorFlags, Strategy } from '../../supervisors/supervisor.js';
-import { RestartIntensity, shutdownWorker } from '../../supervisors/worker.js';
-import type { ChildSpec, ExitReason } from '../../supervisors/worker.js';
+import { Supervisor } from '../../src/otp/supervisor.js';
+import type { SupervisorFlags, Strategy } from '../../src/otp/supervisor.js';
+import { RestartIntensity, shutdownWorker } from '../../src/otp/worker.js';
+import type { ChildSpec, ExitReason } from '../../src/otp/worker.js';
 import { ErrorCode, ServerError } from '../../src/errors.js';
 import { FakeChildren, FakeWorker, settle, silentLogger, until } from '../helpers/supervision.js';
 

@@ -5,12 +5,12 @@
  * for dynamic children, then awaited.
  */
 import type { Logger } from 'pino';
-import { ErrorCode, ServerError } from '../src/errors.js';
+import { SupervisorError, SupervisorErrorCode } from './errors.js';
 import { shouldRestart } from './supervisor.js';
 import type { ChildInfo, Inspectable } from './supervisor.js';
 import { isCrash, RestartIntensity, shutdownWorker } from './worker.js';
 import type { ChildSpec, ExitReason, SupervisorObserver, Worker } from './worker.js';
-import type { NameRegistry } from '../src/registry.js';
+import type { NameRegistry } from './registry.js';
 
 export type ChildTemplate = Pick<ChildSpec, 'restart' | 'shutdown' | 'type'>;
 
@@ -52,7 +52,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
 
   /** Starts a child under `id` (unique). Throws if the supervisor is stopping. */
   startChild(id: string, start: () => W): W {
-    if (this.state !== 'running') throw new ServerError(ErrorCode.NOT_RUNNING, `${this.name} is ${this.state}`);
+    if (this.state !== 'running') throw new SupervisorError(SupervisorErrorCode.NOT_RUNNING, `${this.name} is ${this.state}`);
     if (this.children.has(id)) throw new Error(`${this.name}: child ${id} already exists`);
     const child: DynamicChild<W> = { worker: start(), start, restarts: 0 };
     this.children.set(id, child);
@@ -138,8 +138,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
   private async escalate(): Promise<void> {
     this.logger.error({ supervisor: this.name, ...this.flags }, 'restart intensity reached: shutting down and escalating');
     await this.stop();
-    const reason = new ServerError(
-      ErrorCode.MAX_RESTART_INTENSITY,
+    const reason = new SupervisorError(SupervisorErrorCode.MAX_RESTART_INTENSITY,
       `${this.name}: more than ${this.flags.intensity} restarts in ${this.flags.period} ms`,
     );
     this.exitReason = reason;

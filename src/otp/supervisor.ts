@@ -6,7 +6,7 @@
  * with an error, which its own supervisor then handles (escalation).
  */
 import type { Logger } from 'pino';
-import { ErrorCode, ServerError } from '../src/errors.js';
+import { SupervisorError, SupervisorErrorCode } from './errors.js';
 import { isCrash, RestartIntensity, shutdownWorker } from './worker.js';
 import type { ChildSpec, ExitReason, SupervisorObserver, Worker } from './worker.js';
 
@@ -93,7 +93,7 @@ export class Supervisor implements Worker, Inspectable {
         await this.stopChildren(this.children);
         this.state = 'stopped';
         const why = cause instanceof Error ? cause.message : String(cause);
-        throw new ServerError(ErrorCode.CHILD_START, `${this.name}: child ${record.spec.id} failed to start: ${why}`, { cause });
+        throw new SupervisorError(SupervisorErrorCode.CHILD_START, `${this.name}: child ${record.spec.id} failed to start: ${why}`, { cause });
       }
     }
     this.state = 'running';
@@ -197,8 +197,7 @@ export class Supervisor implements Worker, Inspectable {
     await this.stopChildren(this.children);
     this.state = 'stopped';
     this.notify();
-    const reason = new ServerError(
-      ErrorCode.MAX_RESTART_INTENSITY,
+    const reason = new SupervisorError(SupervisorErrorCode.MAX_RESTART_INTENSITY,
       `${this.name}: more than ${this.flags.intensity} restarts in ${this.flags.period} ms`,
     );
     this.exitReason = reason;

@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DynamicSupervisor } from '../../supervisors/dynamic_supervisor.js';
-import type { ChildTemplate } from '../../supervisors/dynamic_supervisor.js';
-import type { ExitReason } from '../../supervisors/worker.js';
+import { DynamicSupervisor } from '../../src/otp/dynamic-supervisor.js';
+import type { ChildTemplate } from '../../src/otp/dynamic-supervisor.js';
+import type { ExitReason } from '../../src/otp/worker.js';
 import { ErrorCode, ServerError } from '../../src/errors.js';
-import { NameRegistry } from '../../src/registry.js';
+import { NameRegistry } from '../../src/otp/registry.js';
 import { FakeChildren, FakeWorker, settle, silentLogger, until } from '../helpers/supervision.js';
 
 const template = (restart: ChildTemplate['restart'], shutdown = 1_000): ChildTemplate => ({ restart, shutdown, type: 'worker' });
