@@ -1,27 +1,33 @@
 /**
- * What users of a running server can do (INTERFACE.md, "Embedding API"),
- * and what the admin API and health endpoints read. Everything is looked up
- * through the server's registry at call time, so it follows restarts.
+ * What users of a running server can do (docs/configuration.md,
+ * "Embedding"), and what the admin API and health endpoints read. Workers
+ * are looked up through the server's registry at call time, so it follows
+ * restarts.
  */
-import type { DependencyContainer } from 'tsyringe';
 import { isInspectable } from './otp/supervisor.js';
 import type { DynamicSupervisor } from './otp/dynamic-supervisor.js';
-import type { Worker } from './otp/worker.js';
-import { LIFECYCLE, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from './di/tokens.js';
-import { ConnectionFactory } from './signaling/connection.actor.js';
-import type { Connection } from './signaling/connection.actor.js';
+import type { NameRegistry } from './otp/registry.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { GaugeSources, Metrics } from './observability/metrics.js';
+import type { ResolvedOptions } from './options.js';
+import type { RoomBus } from './rooms/room-bus.js';
+import type { Connection, ConnectionCensus } from './signaling/connection.actor.js';
 import { CONNECTION_SUP_NAME, METRICS_LISTENER_NAME, SIGNALING_LISTENER_NAME, TURN_LISTENER_NAME } from './names.js';
 import type { SignalingListener } from './signaling/listener.js';
 import type { Addressable, ServerApi } from './api.js';
 import { encodeEvent } from './signaling/protocol.js';
 import type { TurnListener } from './turn/turn-listener.js';
 
-export function serverApi(c: DependencyContainer, root: () => Worker | null): ServerApi {
-  const bus = c.resolve(ROOM_BUS);
-  const registry = c.resolve(REGISTRY);
-  const metrics = c.resolve(METRICS);
-  const options = c.resolve(OPTIONS);
-  const lifecycle = c.resolve(LIFECYCLE);
+/** What the server API reads. */
+export interface ServerApiParts {
+  options: ResolvedOptions;
+  bus: RoomBus;
+  registry: NameRegistry;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+}
+
+export function serverApi({ options, bus, registry, metrics, lifecycle }: ServerApiParts): ServerApi {
   const connections = () => registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME);
   const address = (name: string) => registry.whereis<Addressable>(name)?.address() ?? null;
   return {
@@ -43,7 +49,7 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
       return true;
     },
     tree: () => {
-      const worker = root();
+      const worker = lifecycle.current;
       if (!worker) return [];
       const children = isInspectable(worker) ? worker.whichChildren() : [];
       return [{ id: 'root_sup', type: 'supervisor', restart: 'permanent', state: 'running', restarts: 0, children }];
@@ -58,14 +64,11 @@ export function serverApi(c: DependencyContainer, root: () => Worker | null): Se
   };
 }
 
-/** Connection counts by state and room figures, for the metrics gauges. */
-export function gaugeSources(c: DependencyContainer) {
-  // Resolved when scraped, not when the container is built (tests replace registrations after that).
-  const bus = () => c.resolve(ROOM_BUS);
-  const registry = c.resolve(REGISTRY);
+/** Where the metrics gauges read from: counts kept as things change, nothing walked. */
+export function gaugeSources(bus: RoomBus, census: ConnectionCensus, registry: NameRegistry): GaugeSources {
   return {
-    connectionsByState: () => ({ ...c.resolve(ConnectionFactory).census }),
-    rooms: () => bus().counts(),
+    connectionsByState: () => ({ ...census }),
+    rooms: () => bus.counts(),
     turn: () => {
       const stats = registry.whereis<TurnListener>(TURN_LISTENER_NAME)?.stats();
       return stats ? { allocations: stats.allocations, permissions: stats.permissions, channels: stats.channels } : null;

@@ -1,48 +1,21 @@
 /**
- * The application: validates options, builds the server's own dependency
- * container (a tsyringe child container, so servers in one process share
- * nothing), and starts root_sup. If root_sup exits on its own (restart
- * intensity escalated to the top), the application is over: it logs why and
- * tells its `onExit` listeners (the daemon then exits non-zero).
+ * The application (ranch_app): builds one server (the composition root,
+ * composition.ts) and starts its root_sup. If root_sup exits on its own
+ * (restart intensity escalated to the top), the application is over: it
+ * logs why and tells its `onExit` listeners (the daemon then exits non-zero).
  */
-import 'reflect-metadata';
-import { container as globalContainer } from 'tsyringe';
-import type { DependencyContainer } from 'tsyringe';
-import { pino } from 'pino';
-import type { Logger } from 'pino';
-import { ActorFactory } from '../src/actor-factory.js';
-import { createAuthenticator, DEV_USERS } from '../src/auth/authenticator.js';
-import { GuessThrottle } from '../src/auth/guess-throttle.js';
-import { systemClock } from '../src/clock.js';
-import {
-  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, GUESS_THROTTLE, CLOCK, LIFECYCLE, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS,
-  INSPECTION, ROOT, SERVER_API, SUPERVISOR_OBSERVER,
-} from '../src/di/tokens.js';
-import { Inspection } from '../src/observability/inspector.js';
-import { HttpRoutes } from '../src/http/routes.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Metrics } from '../src/observability/metrics.js';
-import { gaugeSources, serverApi } from '../src/server-api.js';
-import type { AnyHttpServer, ServerApi } from '../src/api.js';
-import { parseOptions } from '../src/options.js';
+import type { DependencyContainer } from 'tsyringe';
+import type { ServerApi } from '../src/api.js';
+import { DEV_USERS } from '../src/auth/authenticator.js';
+import { LIFECYCLE, LOGGER, METRICS, OPTIONS, SERVER_API } from '../src/di/tokens.js';
+import { HttpRoutes } from '../src/http/routes.js';
 import type { Options, ResolvedOptions } from '../src/options.js';
-import { NameRegistry } from '../src/otp/registry.js';
-import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
-import { LocalRoomBus } from '../src/rooms/room-bus.js';
-import { ConnectionFactory } from '../src/signaling/connection.actor.js';
-import { TURN_CREDENTIALS, TurnCredentialCache } from '../src/turn/credential-cache.js';
-import { TURN_BOUND_PORT } from '../src/turn/turn-listener.js';
-import { rootSupSpec } from './root_sup.js';
-import type { ChildSpec, ExitReason, SupervisorSnapshot } from '../src/otp/worker.js';
+import type { ChildSpec, ExitReason } from '../src/otp/worker.js';
+import { buildContainer, tree } from './composition.js';
+import type { AppEnvironment } from './composition.js';
 
-export interface AppEnvironment {
-  /** Mount on this http(s) server instead of listening (the `attach` API). */
-  attachTo?: AnyHttpServer;
-  /** Folder against which relative `module` paths resolve (default: cwd). */
-  baseDir?: string;
-  /** A pino logger to use instead of one writing to stdout. */
-  logger?: Logger;
-}
+export type { AppEnvironment } from './composition.js';
 
 export interface ServerHandle extends ServerApi {
   readonly options: ResolvedOptions;
@@ -57,48 +30,9 @@ export interface ServerHandle extends ServerApi {
   onExit(listener: (reason: ExitReason) => void): void;
 }
 
-/** Validates `input`, loads the modules it names and builds the container. */
-export async function buildContainer(input: Options | unknown, env: AppEnvironment = {}): Promise<DependencyContainer> {
-  const options = parseOptions(input);
-  const baseDir = env.baseDir ?? process.cwd();
-  const logger = env.logger ?? pino({ level: options.logLevel, base: { service: 'webrtc-server' } });
-  const c = globalContainer.createChildContainer();
-  c.register(OPTIONS, { useValue: options });
-  c.register(LOGGER, { useValue: logger });
-  c.register(CLOCK, { useValue: systemClock });
-  c.register(REGISTRY, { useValue: new NameRegistry() });
-  c.register(ATTACH_TO, { useValue: { server: env.attachTo ?? null } });
-  c.register(AUTHENTICATOR, { useValue: await createAuthenticator(options.auth, { baseDir }) });
-  c.register(GUESS_THROTTLE, { useValue: new GuessThrottle() });
-  const metrics = new Metrics();
-  c.register(METRICS, { useValue: metrics });
-  const inspection = options.inspect === null ? null : new Inspection();
-  c.register(INSPECTION, { useValue: { inspection } });
-  c.register(SUPERVISOR_OBSERVER, {
-    useValue: {
-      restarted: (supervisor: string, child: string) => metrics.restarted(supervisor, child),
-      changed: (supervisor: string, snapshot: SupervisorSnapshot) => inspection?.supervisors.changed?.(supervisor, snapshot),
-    },
-  });
-  c.register(LIFECYCLE, { useValue: { draining: false } });
-  const callbacks = await loadCallbacks(options.callbacks, baseDir);
-  c.register(CALLBACK_RUNNER, { useValue: new CallbackRunner(callbacks, logger, { onError: () => metrics.callbackErrors.inc(), onDrop: () => metrics.callbacksDropped.inc() }) });
-  c.register(ROOM_BUS, { useValue: new LocalRoomBus() });
-  c.register(TURN_CREDENTIALS, { useValue: new TurnCredentialCache() });
-  c.register(TURN_BOUND_PORT, { useValue: { port: null } });
-  c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
-  c.registerSingleton(ConnectionFactory);
-  c.register(ROOT, { useValue: { current: null } });
-  c.register(SERVER_API, { useValue: serverApi(c, () => c.resolve(ROOT).current) });
-  metrics.setSources(gaugeSources(c));
-  return c;
-}
-
 function logDevMode(c: DependencyContainer): void {
-  const options = c.resolve(OPTIONS);
-  if (!options.dev) return;
-  const logger = c.resolve(LOGGER);
-  logger.warn(
+  if (!c.resolve(OPTIONS).dev) return;
+  c.resolve(LOGGER).warn(
     { users: Object.keys(DEV_USERS), password: DEV_USERS.alice },
     'DEV MODE: no "auth" configured; accepting the demo users listed here, on loopback only. NOT FOR PRODUCTION: configure "auth".',
   );
@@ -109,27 +43,29 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
   const c = await buildContainer(input, env);
   const options = c.resolve(OPTIONS);
   const logger = c.resolve(LOGGER);
+  const lifecycle = c.resolve(LIFECYCLE);
+  const api = c.resolve(SERVER_API);
   logDevMode(c);
-  const root = await rootSupSpec(c).start();
-  c.resolve(ROOT).current = root;
+  const root = await tree(c).root.start();
+  lifecycle.running(root);
   let stopping: Promise<void> | null = null;
   const exitListeners: ((reason: ExitReason) => void)[] = [];
   root.onExit((reason) => {
-    c.resolve(ROOT).current = null;
+    lifecycle.stopped();
     logger.fatal({ err: reason }, 'root supervisor exited: server stopped');
     for (const listener of exitListeners) listener(reason);
   });
-  const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, { observability: true, example: false });
+  const routes = new HttpRoutes(api, c.resolve(METRICS), options.adminToken, { observability: true, example: false });
   return {
-    ...c.resolve(SERVER_API),
+    ...api,
     options,
     handleHttp: (req, res) => routes.handle(req, res),
     stop() {
       stopping ??= (async () => {
-        c.resolve(LIFECYCLE).draining = true;
+        lifecycle.drain();
         logger.info('stopping');
         await root.stop();
-        c.resolve(ROOT).current = null;
+        lifecycle.stopped();
         logger.info('stopped');
       })();
       return stopping;
@@ -148,15 +84,15 @@ export async function startApplication(input: Options | unknown, env: AppEnviron
 export async function rootSupervisorSpec(input: Options | unknown, env: AppEnvironment = {}): Promise<ChildSpec & { server: ServerApi }> {
   const c = await buildContainer(input, env);
   logDevMode(c);
-  const spec = rootSupSpec(c);
+  const spec = tree(c).root;
+  const lifecycle = c.resolve(LIFECYCLE);
   return {
     ...spec,
     start: async () => {
       const worker = await spec.start();
-      c.resolve(ROOT).current = worker;
+      lifecycle.running(worker);
       return worker;
     },
     server: c.resolve(SERVER_API),
   };
 }
-

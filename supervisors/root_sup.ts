@@ -13,56 +13,29 @@
  *       ├── connection_sup (dynamic)    one connection actor per socket
  *       └── signaling_listener          http(s) + WebSocket upgrades
  */
-import type { DependencyContainer } from 'tsyringe';
-import { INSPECTION, LOGGER, METRICS, OPTIONS, REGISTRY, SERVER_API, SUPERVISOR_OBSERVER } from '../src/di/tokens.js';
-import { MetricsListener } from '../src/http/metrics-listener.js';
 import { METRICS_LISTENER_NAME } from '../src/names.js';
-import { HttpRoutes } from '../src/http/routes.js';
-import { startInspectorRelay } from '../src/observability/inspector.js';
-import { signalingSupSpec } from './signaling_sup.js';
-import { Supervisor } from '../src/otp/supervisor.js';
-import type { SupervisorFlags } from '../src/otp/supervisor.js';
-import { turnSupSpec } from './turn_sup.js';
-import type { ChildSpec } from '../src/otp/worker.js';
+import { supervisorSpec } from '../src/otp/supervisor.js';
+import type { SupervisorContext, SupervisorFlags } from '../src/otp/supervisor.js';
+import type { ChildSpec, Worker } from '../src/otp/worker.js';
 
 export const ROOT_SUP_FLAGS: SupervisorFlags = { strategy: 'one_for_one', intensity: 3, period: 10_000 };
 
-export function rootSupSpec(c: DependencyContainer): ChildSpec {
-  return {
-    id: 'root_sup',
-    type: 'supervisor',
-    restart: 'permanent',
-    shutdown: 60_000,
-    start: () =>
-      new Supervisor('root_sup', ROOT_SUP_FLAGS, [...inspectorSpecs(c), ...metricsListenerSpecs(c), turnSupSpec(c), signalingSupSpec(c)], c.resolve(LOGGER), c.resolve(SUPERVISOR_OBSERVER)).start(),
-  };
+export interface RootChildren {
+  /** With `inspect`. */
+  inspectorRelay: (() => Promise<Worker>) | null;
+  /** With `metricsPort`. */
+  metricsListener: (() => Promise<Worker>) | null;
+  turnSup: ChildSpec;
+  signalingSup: ChildSpec;
 }
 
-/** The loopback metrics listener, when `metricsPort` is set. */
-export function metricsListenerSpecs(c: DependencyContainer): ChildSpec[] {
-  const options = c.resolve(OPTIONS);
-  const port = options.metricsPort;
-  if (port === null) return [];
-  return [
-    {
-      id: METRICS_LISTENER_NAME,
-      type: 'worker',
-      restart: 'permanent',
-      shutdown: 2_000,
-      start: () => {
-        const routes = new HttpRoutes(c.resolve(SERVER_API), c.resolve(METRICS), options.adminToken, { observability: true, example: false });
-        return MetricsListener.start(port, routes, c.resolve(REGISTRY), c.resolve(LOGGER));
-      },
-    },
-  ];
-}
-
-/** The inspector relay, when `inspect` is on. */
-export function inspectorSpecs(c: DependencyContainer): ChildSpec[] {
-  const { inspection } = c.resolve(INSPECTION);
-  const port = c.resolve(OPTIONS).inspect;
-  if (inspection === null || port === null) return [];
-  return [
-    { id: 'inspector_relay', type: 'worker', restart: 'permanent', shutdown: 2_000, start: () => startInspectorRelay(port, inspection, c.resolve(LOGGER)) },
-  ];
+export function rootSupSpec(children: RootChildren, context: SupervisorContext): ChildSpec {
+  const optional = (id: string, start: (() => Promise<Worker>) | null): ChildSpec[] =>
+    start ? [{ id, type: 'worker', restart: 'permanent', shutdown: 2_000, start }] : [];
+  return supervisorSpec('root_sup', ROOT_SUP_FLAGS, [
+    ...optional('inspector_relay', children.inspectorRelay),
+    ...optional(METRICS_LISTENER_NAME, children.metricsListener),
+    children.turnSup,
+    children.signalingSup,
+  ], context, 60_000);
 }

@@ -15,9 +15,12 @@ import type { RoomBus } from '../rooms/room-bus.js';
 import type { NameRegistry } from '../otp/registry.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { AnyHttpServer, ServerApi } from '../api.js';
+import type { LoginListener } from '../auth/logins.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { TurnCredentialCache } from '../turn/credential-cache.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Inspection } from '../observability/inspector.js';
-import type { SupervisorObserver, Worker } from '../otp/worker.js';
+import type { SupervisorObserver } from '../otp/worker.js';
 
 export const OPTIONS: InjectionToken<ResolvedOptions> = Symbol('options');
 export const LOGGER: InjectionToken<Logger> = Symbol('logger');
@@ -29,15 +32,17 @@ export const CALLBACK_RUNNER: InjectionToken<CallbackRunner> = Symbol('callbackR
 export const ROOM_BUS: InjectionToken<RoomBus> = Symbol('roomBus');
 export const REGISTRY: InjectionToken<NameRegistry> = Symbol('registry');
 export const ACTOR_FACTORY: InjectionToken<ActorFactory> = Symbol('actorFactory');
-/** The user's http(s) server when attached; `server` is null when we own the listener. */
-export const ATTACH_TO: InjectionToken<{ server: AnyHttpServer | null }> = Symbol('attachTo');
+/** The user's http(s) server; registered only when attached (`attach`). */
+export const ATTACH_TO: InjectionToken<AnyHttpServer> = Symbol('attachTo');
 export const METRICS: InjectionToken<Metrics> = Symbol('metrics');
 /** Told of supervisor restarts and changes (metrics, inspector). */
 export const SUPERVISOR_OBSERVER: InjectionToken<SupervisorObserver> = Symbol('supervisorObserver');
-/** Server-wide flags: `draining` once stop() began (for /readyz). */
-export const LIFECYCLE: InjectionToken<{ draining: boolean }> = Symbol('lifecycle');
+/** The running root supervisor and whether the server drains. */
+export const LIFECYCLE: InjectionToken<Lifecycle> = Symbol('lifecycle');
 export const SERVER_API: InjectionToken<ServerApi> = Symbol('serverApi');
-/** The running root supervisor (null while stopped), for the server API. */
-export const ROOT: InjectionToken<{ current: Worker | null }> = Symbol('root');
-/** The inspector link when `inspect` is on; `inspection` is null otherwise. */
-export const INSPECTION: InjectionToken<{ inspection: Inspection | null }> = Symbol('inspection');
+/** The inspector link; registered only when `inspect` is on. */
+export const INSPECTION: InjectionToken<Inspection> = Symbol('inspection');
+/** TURN's credential cache: outlives a restart of the TURN listener. */
+export const TURN_CREDENTIALS: InjectionToken<TurnCredentialCache> = Symbol('turnCredentials');
+/** Told of every successful signaling login (the signaling-TURN seam). */
+export const LOGINS: InjectionToken<LoginListener> = Symbol('logins');

@@ -223,3 +223,20 @@ export class Supervisor implements Worker, Inspectable {
 export function isInspectable(worker: Worker): worker is Worker & Inspectable {
   return typeof (worker as Partial<Inspectable>).whichChildren === 'function';
 }
+
+/** What every supervisor of a tree is given besides its flags and children. */
+export interface SupervisorContext {
+  logger: Logger;
+  observer?: SupervisorObserver;
+}
+
+/** A permanent supervisor child: `name` with `flags` over `children`, given `shutdown` ms to stop. */
+export function supervisorSpec(name: string, flags: SupervisorFlags, children: readonly ChildSpec[], context: SupervisorContext, shutdown: number): ChildSpec {
+  return {
+    id: name,
+    type: 'supervisor',
+    restart: 'permanent',
+    shutdown,
+    start: () => new Supervisor(name, flags, children, context.logger, context.observer).start(),
+  };
+}

@@ -15,11 +15,10 @@ import type { ExitReason, Worker } from '../otp/worker.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Clock } from '../clock.js';
-import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, GUESS_THROTTLE, LOGGER, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
+import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, GUESS_THROTTLE, LOGGER, LOGINS, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
 import type { AuthGate } from '../auth/guess-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
-import { TURN_CREDENTIALS } from '../turn/credential-cache.js';
-import type { TurnCredentialCache } from '../turn/credential-cache.js';
+import type { LoginListener } from '../auth/logins.js';
 import { CloseCode, CloseReason } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../otp/registry.js';
@@ -51,13 +50,15 @@ const SLOW_CONSUMER: ConnectionEvent = { type: 'slow.consumer' };
 export const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024;
 
 type ConnectionActor = Actor<typeof connectionMachine>;
+/** Open connections per state. */
+export type ConnectionCensus = Record<Exclude<CountedState, 'closed'>, number>;
 
 @injectable()
 export class ConnectionFactory {
   readonly machine;
   readonly coalescer = new WriteCoalescer();
   /** Open connections per state, kept as they move (a scrape reads it in O(1)). */
-  readonly census: Record<Exclude<CountedState, 'closed'>, number> = { unauthenticated: 0, authenticated: 0, inRoom: 0 };
+  readonly census: ConnectionCensus = { unauthenticated: 0, authenticated: 0, inRoom: 0 };
   /** The Connection behind each actor, for the effects provided below. */
   private readonly connections = new WeakMap<object, Connection>();
 
@@ -70,7 +71,7 @@ export class ConnectionFactory {
     @inject(ACTOR_FACTORY) readonly actors: ActorFactory,
     @inject(LOGGER) readonly logger: Logger,
     @inject(METRICS) readonly metrics: Metrics,
-    @inject(TURN_CREDENTIALS) turnCredentials: TurnCredentialCache,
+    @inject(LOGINS) logins: LoginListener,
     @inject(GUESS_THROTTLE) guesses: AuthGate,
   ) {
     const of = (self: object): Connection => this.connections.get(self)!;
@@ -107,7 +108,7 @@ export class ConnectionFactory {
       },
       actors: {
         // Guessing is throttled per source IP and username (shared with TURN). A successful login
-        // also lets TURN use these credentials (TURN needs them synchronously).
+        // is told to the login listener (TURN then accepts the same credentials).
         checkCredentials: fromPromise<string | null, CheckInput>(async ({ input }) => {
           const verdict = guesses.admit(input.source, input.username);
           if (verdict !== 'ok') {
@@ -117,7 +118,7 @@ export class ConnectionFactory {
           const name = await authenticator.check(input.username, input.password);
           if (name === null) return null;
           guesses.succeeded(input.source, input.username);
-          turnCredentials.rememberLogin(input.username, input.password, name);
+          logins.loggedIn(input.username, input.password, name);
           return name;
         }),
       },

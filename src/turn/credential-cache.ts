@@ -4,7 +4,8 @@
  * `auth` may be an async function. So TURN reads passwords from this
  * short-lived, bounded cache, filled two ways:
  *
- *  - by signaling, when a user authenticates there (`remember`): the password
+ *  - by signaling, when a user authenticates there (`loggedIn`, the
+ *    LoginListener seam of src/auth/logins.ts): the password
  *    the user just proved is valid for TURN for `ttlMs`;
  *  - by the TURN adapter itself on a miss: it holds the request, asks the
  *    `Authenticator` (async), remembers the answer briefly, then goes on.
@@ -12,7 +13,7 @@
  * One cache per server (registered in the server's container), so it outlives
  * a restart of the TURN listener.
  */
-import type { InjectionToken } from 'tsyringe';
+import type { LoginListener } from '../auth/logins.js';
 
 export interface CachedCredential {
   password: string;
@@ -43,7 +44,7 @@ export function capAtRestExpiry(username: string, ttlMs: number, wallClock: () =
   return m ? Math.min(ttlMs, Number(m[1]) * 1000 - wallClock()) : ttlMs;
 }
 
-export class TurnCredentialCache {
+export class TurnCredentialCache implements LoginListener {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -61,12 +62,13 @@ export class TurnCredentialCache {
   }
 
   /**
-   * What signaling calls when `username` authenticates with `password` and is
-   * known in the room as `name`: TURN then accepts the same credentials
-   * without asking `auth` again (the way an async `auth` works with TURN).
+   * LoginListener: `username` authenticated over signaling with `password`
+   * and is known in the room as `name`: TURN then accepts the same
+   * credentials without asking `auth` again (the way an async `auth` works
+   * with TURN), for SIGNALING_LOGIN_TTL_MS.
    */
-  rememberLogin(username: string, password: string, name: string, ttlMs: number = SIGNALING_LOGIN_TTL_MS): void {
-    this.remember(username, password, ttlMs, name);
+  loggedIn(username: string, password: string, name: string): void {
+    this.remember(username, password, SIGNALING_LOGIN_TTL_MS, name);
   }
 
   /** `username` is known to have no credential, for `ttlMs` (spares the auth backend). */
@@ -107,6 +109,3 @@ export class TurnCredentialCache {
     }
   }
 }
-
-/** Where the server's container keeps its cache (move to src/di/tokens.ts when wiring). */
-export const TURN_CREDENTIALS: InjectionToken<TurnCredentialCache> = Symbol('turnCredentials');

@@ -5,16 +5,14 @@
  * `turnAddress()` finds it again after a restart, and reports an engine
  * failure as a crash so its supervisor restarts it on the same port.
  */
-import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AuthGate } from '../auth/guess-throttle.js';
-import { AUTHENTICATOR, GUESS_THROTTLE, LOGGER, METRICS, OPTIONS, REGISTRY } from '../di/tokens.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../otp/registry.js';
 import type { ExitReason, Worker } from '../otp/worker.js';
-import { TURN_CREDENTIALS, TurnCredentialCache } from './credential-cache.js';
+import type { TurnCredentialCache } from './credential-cache.js';
 import { TurnCredentials } from './credentials.js';
 import type { TurnCredentialsOptions } from './credentials.js';
 import type { TurnLimits } from './limits.js';
@@ -26,7 +24,7 @@ import type { QuotaLimits } from './quota.js';
 import { resolveRelayAddress } from './relay-address.js';
 import type { LookupA } from './relay-address.js';
 import type { NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnBackend, TurnBackendConfig, TurnEvents } from './turn-backend.js';
-
+import { TURN_LISTENER_NAME } from '../names.js';
 
 /** Settings that are not (yet) options: defaults suit production; tests tune them. */
 export interface TurnTuning {
@@ -165,16 +163,6 @@ export class TurnListener implements Worker {
   }
 }
 
-/** Per server (in its container): the port the TURN listener first bound, so a restart keeps it. */
-import { TURN_LISTENER_NAME } from '../names.js';
-
-export const TURN_BOUND_PORT: InjectionToken<{ port: number | null }> = Symbol('turnBoundPort');
-
-/** The server's TURN credential cache (signaling logins fill it). */
-export function turnCredentialCache(c: DependencyContainer): TurnCredentialCache {
-  return c.resolve(TURN_CREDENTIALS);
-}
-
 /** The server's metrics as the TURN adapter's narrow events sink. */
 export function turnEvents(metrics: Metrics): TurnEvents {
   return {
@@ -185,32 +173,26 @@ export function turnEvents(metrics: Metrics): TurnEvents {
 }
 
 /**
- * Starts the TURN listener of the server in `c`. A restart binds the port the
- * first start got (so `turnPort: 0` keeps its port); if that port was taken
- * meanwhile and the option was 0, any free port will do.
+ * Starts the server's TURN listener, again and again under turn_sup: a
+ * restart binds the port the first start got (so `turnPort: 0` keeps its
+ * port); if that port was taken meanwhile and the option was 0, any free
+ * port will do. One per server.
  */
-export async function startTurnListener(c: DependencyContainer, tuning?: TurnTuning): Promise<TurnListener> {
-  const options = c.resolve(OPTIONS);
-  const deps: TurnListenerDeps = {
-    options,
-    logger: c.resolve(LOGGER),
-    authenticator: c.resolve(AUTHENTICATOR),
-    registry: c.resolve(REGISTRY),
-    cache: turnCredentialCache(c),
-    ...(c.isRegistered(METRICS, true) ? { relayed: c.resolve(METRICS).turnRelayed, events: turnEvents(c.resolve(METRICS)) } : {}),
-    ...(c.isRegistered(GUESS_THROTTLE, true) ? { authGate: c.resolve(GUESS_THROTTLE) } : {}),
-    ...(tuning ? { tuning } : {}),
+export class TurnListenerStarter {
+  private boundPort: number | null = null;
+
+  constructor(private readonly deps: TurnListenerDeps) {}
+
+  readonly start = async (): Promise<TurnListener> => {
+    const previous = this.boundPort;
+    let listener: TurnListener;
+    try {
+      listener = await TurnListener.start(previous === null ? this.deps : { ...this.deps, port: previous });
+    } catch (err) {
+      if (previous === null || this.deps.options.turnPort !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      listener = await TurnListener.start(this.deps);
+    }
+    this.boundPort = listener.address()?.port ?? this.boundPort;
+    return listener;
   };
-  const bound = c.resolve(TURN_BOUND_PORT);
-  const previous = bound.port ?? undefined;
-  let listener: TurnListener;
-  try {
-    listener = await TurnListener.start({ ...deps, ...(previous !== undefined ? { port: previous } : {}) });
-  } catch (err) {
-    if (previous === undefined || options.turnPort !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    listener = await TurnListener.start(deps);
-  }
-  const port = listener.address()?.port;
-  if (port !== undefined) bound.port = port;
-  return listener;
 }

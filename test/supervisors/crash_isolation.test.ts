@@ -8,13 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DependencyContainer } from 'tsyringe';
-import { buildContainer } from '../../supervisors/app.js';
-import { serverApi } from '../../src/server-api.js';
+import { buildContainer, tree } from '../../supervisors/composition.js';
 import type { ServerApi } from '../../src/api.js';
-import { rootSupSpec } from '../../supervisors/root_sup.js';
 import type { ChildInfo } from '../../src/otp/supervisor.js';
 import type { Worker } from '../../src/otp/worker.js';
-import { ROOM_BUS } from '../../src/di/tokens.js';
+import { LIFECYCLE, SERVER_API } from '../../src/di/tokens.js';
 import { LocalRoomBus } from '../../src/rooms/room-bus.js';
 import type { Member } from '../../src/rooms/room-bus.js';
 import type { Options } from '../../src/options.js';
@@ -72,11 +70,11 @@ async function startFaulty(extra: Options = {}): Promise<Running> {
       callbacks: { leave: (room: string, user: string, others: string[]) => void leaves.push(`${room}:${user}:[${others.join(',')}]`) },
       ...extra,
     },
-    { logger },
+    { logger, roomBus: new FaultyRoomBus() },
   );
-  c.register(ROOM_BUS, { useValue: new FaultyRoomBus() });
-  const root: Worker = await rootSupSpec(c).start();
-  const api = serverApi(c, () => root);
+  const root: Worker = await tree(c).root.start();
+  c.resolve(LIFECYCLE).running(root);
+  const api = c.resolve(SERVER_API);
   return { api, port: api.signalingAddress()!.port, stop: () => root.stop(), leaves, lines };
 }
 

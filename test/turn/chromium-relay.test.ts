@@ -19,8 +19,7 @@ import { REGISTRY } from '../../src/di/tokens.js';
 import { SIGNALING_LISTENER_NAME, TURN_LISTENER_NAME } from '../../src/names.js';
 import type { SignalingListener } from '../../src/signaling/listener.js';
 import type { TurnListener } from '../../src/turn/turn-listener.js';
-import { buildContainer } from '../../supervisors/app.js';
-import { rootSupSpec } from '../../supervisors/root_sup.js';
+import { buildContainer, tree } from '../../supervisors/composition.js';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../helpers/browser.js';
 
 const skip = chromiumAvailable() ? false : `no Chromium at ${CHROMIUM_PATH}`;
@@ -65,7 +64,7 @@ test('two Chromium pages in one room call each other relay-only through our TURN
     host: '127.0.0.1', port: 0, turnPort: 0, allowLoopbackPeers: true, turnLifetime: TURN_LIFETIME,
     logLevel: 'silent', auth: { users: USERS },
   });
-  const root = await rootSupSpec(c).start();
+  const root = await tree(c).root.start();
   t.after(() => root.stop());
   const registry = c.resolve(REGISTRY);
   const signaling = registry.whereis<SignalingListener>(SIGNALING_LISTENER_NAME)!.address()!;

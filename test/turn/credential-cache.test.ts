@@ -24,12 +24,12 @@ describe('TurnCredentialCache', () => {
   });
 });
 
-describe('TurnCredentialCache#rememberLogin', () => {
+describe('TurnCredentialCache#loggedIn', () => {
   test('signaling\'s login: the room name, the default TTL, a REST username capped at its expiry', () => {
     let mono = 0;
     const cache = new TurnCredentialCache({ now: () => mono, wallClock: () => 5_000_000 });
-    cache.rememberLogin('alice', 'pw', 'Alice');
-    cache.rememberLogin('5060:bob', 'pw2', 'bob');
+    cache.loggedIn('alice', 'pw', 'Alice');
+    cache.loggedIn('5060:bob', 'pw2', 'bob');
     assert.deepEqual(cache.lookup('alice'), { password: 'pw', name: 'Alice' });
     mono += 60_001;
     assert.equal(cache.lookup('5060:bob'), undefined);

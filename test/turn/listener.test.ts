@@ -11,23 +11,21 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DependencyContainer } from 'tsyringe';
 import { restPassword } from '../../src/auth/authenticator.js';
-import { GUESS_THROTTLE, METRICS, REGISTRY } from '../../src/di/tokens.js';
+import { GUESS_THROTTLE, METRICS, REGISTRY, TURN_CREDENTIALS } from '../../src/di/tokens.js';
 import type { Options } from '../../src/options.js';
-import { TURN_CREDENTIALS, TurnCredentialCache } from '../../src/turn/credential-cache.js';
-import { turnCredentialCache } from '../../src/turn/turn-listener.js';
+import { TurnCredentialCache } from '../../src/turn/credential-cache.js';
 import { TURN_LISTENER_NAME } from '../../src/names.js';
 import type { TurnListener } from '../../src/turn/turn-listener.js';
 import { Attr, encodeStun, longTermKey, newTransactionId, StunClass, StunMethod } from '../../src/turn/stun.js';
-import { buildContainer } from '../../supervisors/app.js';
+import { buildContainer, tree } from '../../supervisors/composition.js';
 import type { Supervisor } from '../../src/otp/supervisor.js';
-import { turnChildSpecs, turnSupSpec } from '../../supervisors/turn_sup.js';
 import { errorCodeOf, eventually, lifetimeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
 
 const BASE: Options = { host: '127.0.0.1', port: 0, turnPort: 0, logLevel: 'silent', allowLoopbackPeers: true };
 
 async function startTurnSup(options: Options): Promise<{ c: DependencyContainer; sup: Supervisor; listener: () => TurnListener | undefined }> {
   const c = await buildContainer({ ...BASE, ...options });
-  const sup = (await turnSupSpec(c).start()) as Supervisor;
+  const sup = (await tree(c).turnSup.start()) as Supervisor;
   const registry = c.resolve(REGISTRY);
   return { c, sup, listener: () => registry.whereis<TurnListener>(TURN_LISTENER_NAME) };
 }
@@ -40,7 +38,7 @@ function serverOf(listener: TurnListener): { address: string; port: number } {
 describe('turn_sup', () => {
   test('turnPort false: no TURN child', async () => {
     const c = await buildContainer({ ...BASE, turnPort: false, auth: { users: { alice: 'pw' } } });
-    assert.deepEqual(turnChildSpecs(c), []);
+    assert.equal(tree(c).turnListener, null);
   });
 
   test('turnPort 0: one permanent worker, registered, on a real free port', async (t) => {
@@ -179,9 +177,9 @@ describe('TURN auth is signaling\'s auth', () => {
     const c = await buildContainer({ ...BASE, auth: { users: {} } });
     const cache = new TurnCredentialCache();
     c.register(TURN_CREDENTIALS, { useValue: cache });
-    assert.equal(turnCredentialCache(c), cache);
+    assert.equal(c.resolve(TURN_CREDENTIALS), cache);
     cache.remember('frank', 'frank-pw', 60_000);
-    const sup = (await turnSupSpec(c).start()) as Supervisor;
+    const sup = (await tree(c).turnSup.start()) as Supervisor;
     const listener = c.resolve(REGISTRY).whereis<TurnListener>(TURN_LISTENER_NAME)!;
     const client = await RawTurnClient.open(serverOf(listener), 'frank', 'frank-pw');
     t.after(async () => { client.close(); await sup.stop(); });

@@ -1,0 +1,166 @@
+/**
+ * The composition root: the one place that builds a server's object graph.
+ * `buildContainer` validates the options, loads the modules they name and
+ * registers every service of one server, by explicit token, in a tsyringe
+ * child container of its own (servers in one process share nothing).
+ * `tree` then assembles the supervision tree from those services: the
+ * `*_sup.ts` files hold flags and child specs only, and get what their
+ * children need from here.
+ */
+import 'reflect-metadata';
+import { container as globalContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { AnyHttpServer } from '../src/api.js';
+import { ActorFactory } from '../src/actor-factory.js';
+import { createAuthenticator } from '../src/auth/authenticator.js';
+import { GuessThrottle } from '../src/auth/guess-throttle.js';
+import { systemClock } from '../src/clock.js';
+import {
+  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, GUESS_THROTTLE, INSPECTION, LIFECYCLE, LOGGER, LOGINS,
+  METRICS, OPTIONS, REGISTRY, ROOM_BUS, SERVER_API, SUPERVISOR_OBSERVER, TURN_CREDENTIALS,
+} from '../src/di/tokens.js';
+import { MetricsListener } from '../src/http/metrics-listener.js';
+import { HttpRoutes } from '../src/http/routes.js';
+import type { RouteSet } from '../src/http/routes.js';
+import { Lifecycle } from '../src/lifecycle.js';
+import { Inspection, startInspectorRelay } from '../src/observability/inspector.js';
+import { Metrics } from '../src/observability/metrics.js';
+import { parseOptions } from '../src/options.js';
+import type { Options } from '../src/options.js';
+import { NameRegistry } from '../src/otp/registry.js';
+import type { SupervisorContext } from '../src/otp/supervisor.js';
+import type { ChildSpec, SupervisorSnapshot } from '../src/otp/worker.js';
+import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
+import { LocalRoomBus } from '../src/rooms/room-bus.js';
+import type { RoomBus } from '../src/rooms/room-bus.js';
+import { RoomDirectory } from '../src/rooms/room-directory.js';
+import type { RoomWorker } from '../src/rooms/room-directory.js';
+import { gaugeSources, serverApi } from '../src/server-api.js';
+import { ConnectionFactory } from '../src/signaling/connection.actor.js';
+import { SignalingListener } from '../src/signaling/listener.js';
+import { TurnCredentialCache } from '../src/turn/credential-cache.js';
+import { turnEvents, TurnListenerStarter } from '../src/turn/turn-listener.js';
+import { connectionSupSpec } from './connection_sup.js';
+import { roomSupSpec } from './room_sup.js';
+import { rootSupSpec } from './root_sup.js';
+import { signalingSupSpec } from './signaling_sup.js';
+import { turnListenerSpec, turnSupSpec } from './turn_sup.js';
+
+export interface AppEnvironment {
+  /** Mount on this http(s) server instead of listening (the `attach` API). */
+  attachTo?: AnyHttpServer;
+  /** Folder against which relative `module` paths resolve (default: cwd). */
+  baseDir?: string;
+  /** A pino logger to use instead of one writing to stdout. */
+  logger?: Logger;
+  /** The room bus to use instead of the in-process one (tests inject faults here). */
+  roomBus?: RoomBus;
+}
+
+/** Validates `input`, loads the modules it names and registers one server's services. */
+export async function buildContainer(input: Options | unknown, env: AppEnvironment = {}): Promise<DependencyContainer> {
+  const options = parseOptions(input);
+  const baseDir = env.baseDir ?? process.cwd();
+  const logger = env.logger ?? pino({ level: options.logLevel, base: { service: 'webrtc-server' } });
+  const metrics = new Metrics();
+  const inspection = options.inspect === null ? null : new Inspection();
+  const c = globalContainer.createChildContainer();
+  c.register(OPTIONS, { useValue: options });
+  c.register(LOGGER, { useValue: logger });
+  c.register(CLOCK, { useValue: systemClock });
+  c.register(REGISTRY, { useValue: new NameRegistry() });
+  c.register(LIFECYCLE, { useValue: new Lifecycle() });
+  c.register(METRICS, { useValue: metrics });
+  if (inspection) c.register(INSPECTION, { useValue: inspection });
+  if (env.attachTo) c.register(ATTACH_TO, { useValue: env.attachTo });
+  c.register(SUPERVISOR_OBSERVER, {
+    useValue: {
+      restarted: (supervisor: string, child: string) => metrics.restarted(supervisor, child),
+      changed: (supervisor: string, snapshot: SupervisorSnapshot) => inspection?.supervisors.changed?.(supervisor, snapshot),
+    },
+  });
+  c.register(AUTHENTICATOR, { useValue: await createAuthenticator(options.auth, { baseDir }) });
+  c.register(GUESS_THROTTLE, { useValue: new GuessThrottle() });
+  const callbacks = await loadCallbacks(options.callbacks, baseDir);
+  c.register(CALLBACK_RUNNER, {
+    useValue: new CallbackRunner(callbacks, logger, { onError: () => metrics.callbackErrors.inc(), onDrop: () => metrics.callbacksDropped.inc() }),
+  });
+  c.register(ROOM_BUS, { useValue: env.roomBus ?? new LocalRoomBus() });
+  c.register(TURN_CREDENTIALS, { useValue: new TurnCredentialCache() });
+  c.register(LOGINS, { useToken: TURN_CREDENTIALS }); // signaling logins are remembered for TURN
+  c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
+  c.registerSingleton(ConnectionFactory);
+  c.register(SERVER_API, {
+    useValue: serverApi({ options, bus: c.resolve(ROOM_BUS), registry: c.resolve(REGISTRY), metrics, lifecycle: c.resolve(LIFECYCLE) }),
+  });
+  metrics.setSources(gaugeSources(c.resolve(ROOM_BUS), c.resolve(ConnectionFactory).census, c.resolve(REGISTRY)));
+  return c;
+}
+
+/** The supervision tree of the server in `c`, and its parts (tests start parts alone). */
+export interface Tree {
+  root: ChildSpec;
+  turnSup: ChildSpec;
+  signalingSup: ChildSpec;
+  /** null when TURN is off. */
+  turnListener: ChildSpec | null;
+}
+
+/** Assembles the tree of the server in `c`: what each child starts, with which services. */
+export function tree(c: DependencyContainer): Tree {
+  const options = c.resolve(OPTIONS);
+  const logger = c.resolve(LOGGER);
+  const registry = c.resolve(REGISTRY);
+  const metrics = c.resolve(METRICS);
+  const context: SupervisorContext = { logger, observer: c.resolve(SUPERVISOR_OBSERVER) };
+  const routes = (set: RouteSet) => new HttpRoutes(c.resolve(SERVER_API), metrics, options.adminToken, set);
+
+  const turnListener = turnListenerSpec(
+    options.turnPort === false
+      ? null
+      : new TurnListenerStarter({
+          options,
+          logger,
+          authenticator: c.resolve(AUTHENTICATOR),
+          registry,
+          cache: c.resolve(TURN_CREDENTIALS),
+          relayed: metrics.turnRelayed,
+          events: turnEvents(metrics),
+          authGate: c.resolve(GUESS_THROTTLE),
+        }).start,
+  );
+  const turnSup = turnSupSpec(turnListener, context);
+
+  const attachTo = c.isRegistered(ATTACH_TO) ? c.resolve(ATTACH_TO) : null;
+  const signalingSup = signalingSupSpec(
+    {
+      roomSup: roomSupSpec<RoomWorker>(
+        (rooms) => new RoomDirectory(rooms, c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY), logger, registry),
+        context,
+      ),
+      connectionSup: connectionSupSpec(registry, context),
+      listener: () =>
+        new SignalingListener(
+          options, c.resolve(ConnectionFactory), registry, logger, attachTo,
+          routes({ observability: options.metricsPort === null, example: options.dev }), metrics,
+        ).start(),
+    },
+    context,
+  );
+
+  const inspection = c.isRegistered(INSPECTION) ? c.resolve(INSPECTION) : null;
+  const inspectPort = options.inspect;
+  const metricsPort = options.metricsPort;
+  const root = rootSupSpec(
+    {
+      inspectorRelay: inspection && inspectPort !== null ? () => startInspectorRelay(inspectPort, inspection, logger) : null,
+      metricsListener: metricsPort === null ? null : () => MetricsListener.start(metricsPort, routes({ observability: true, example: false }), registry, logger),
+      turnSup,
+      signalingSup,
+    },
+    context,
+  );
+  return { root, turnSup, signalingSup, turnListener };
+}
