@@ -36,7 +36,8 @@ import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
 import { LocalRoomBus } from '../src/rooms/room-bus.js';
 import type { RoomBus } from '../src/rooms/room-bus.js';
 import { RoomDirectory } from '../src/rooms/room-directory.js';
-import type { RoomWorker } from '../src/rooms/room-directory.js';
+import { RoomActors } from '../src/rooms/room.actor.js';
+import type { RoomWorker } from '../src/rooms/room.actor.js';
 import { gaugeSources, serverApi } from '../src/server-api.js';
 import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import { SignalingListener } from '../src/signaling/listener.js';
@@ -133,11 +134,12 @@ export function tree(c: DependencyContainer): Tree {
   );
   const turnSup = turnSupSpec(turnListener, context);
 
+  const roomActors = new RoomActors(c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY));
   const attachTo = c.isRegistered(ATTACH_TO) ? c.resolve(ATTACH_TO) : null;
   const signalingSup = signalingSupSpec(
     {
       roomSup: roomSupSpec<RoomWorker>(
-        (rooms) => new RoomDirectory(rooms, c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY), logger, registry),
+        (supervisor) => new RoomDirectory(supervisor, roomActors, c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), logger, registry),
         context,
       ),
       connectionSup: connectionSupSpec(registry, context),

@@ -1,12 +1,16 @@
 /**
  * The room actor: one per room, started when its first member authenticates
- * and done when its last member leaves. It orders every membership change of
- * its room: `admit` (joined to the others, authenticated to the newcomer,
- * create/join callbacks) and `release` (left to the others, leave callback)
- * are named effects that `room-directory.ts` provides over the room bus.
- * Messages between members do not pass through it: they fan out through the
- * bus from the sender's connection, as the original fanned out over its
- * process group.
+ * and done when its last member leaves. It orders the membership changes of
+ * its room. Membership itself lives in one place, the room bus (the store):
+ * the actor asks it to add or remove a member (`storeJoin`, `storeLeave`),
+ * the store answers with what it decided (`room.admitted` with the members
+ * before, `room.removed` with the members still there), and the actor then
+ * announces it (`announceJoin`: `joined` to the others, `authenticated` to
+ * the newcomer, the create/join callbacks, the answer to the requester;
+ * `announceLeave`: `left`, the leave callback). Every effect is named and
+ * provided by room.actor.ts; the machine does no I/O. Messages between
+ * members do not pass through it: they fan out through the bus from the
+ * sender's connection, as the original fanned out over its process group.
  */
 import { assign, setup } from 'xstate';
 import type { Member } from './room-bus.js';
@@ -22,13 +26,20 @@ export interface RoomInput {
 
 export interface RoomContext {
   readonly room: string;
-  /** This node's members in join order (what the inspector and admin show). */
-  readonly members: readonly { readonly peerId: string; readonly username: string }[];
+  /** How many members the room has (the members themselves are in the room bus). */
+  readonly members: number;
 }
 
 export type RoomEvent =
   | { type: 'room.join'; member: Member; requester: JoinRequester }
-  | { type: 'room.leave'; peerId: string };
+  | { type: 'room.leave'; peerId: string }
+  /** The store added `member` after `before` (in join order). */
+  | { type: 'room.admitted'; member: Member; before: readonly Member[]; requester: JoinRequester }
+  /** The store removed `member`; `remaining` are still there, in join order. */
+  | { type: 'room.removed'; member: Member; remaining: readonly Member[] };
+
+type Admitted = Extract<RoomEvent, { type: 'room.admitted' }>;
+type Removed = Extract<RoomEvent, { type: 'room.removed' }>;
 
 export const roomMachine = setup({
   types: {
@@ -37,45 +48,48 @@ export const roomMachine = setup({
     events: {} as RoomEvent,
   },
   actions: {
-    /** Adds the member to the room bus, announces it, runs create/join, answers the requester. */
-    admit: (_, _params: { member: Member; requester: JoinRequester }) => {},
-    /** Removes the member from the room bus, announces it, runs leave. */
-    release: (_, _params: { peerId: string }) => {},
-    addMember: assign({
-      members: ({ context, event }) =>
-        event.type === 'room.join'
-          ? [...context.members, { peerId: event.member.peerId, username: event.member.username }]
-          : context.members,
-    }),
-    removeMember: assign({
-      members: ({ context, event }) =>
-        event.type === 'room.leave' ? context.members.filter((m) => m.peerId !== event.peerId) : context.members,
-    }),
+    /** Asks the store to add the member; it answers `room.admitted`. */
+    storeJoin: (_, _params: { member: Member; requester: JoinRequester }) => {},
+    /** Asks the store to remove the member; it answers `room.removed` if it was there. */
+    storeLeave: (_, _params: { peerId: string }) => {},
+    /** `joined` to the others, `authenticated` to the newcomer, create/join callbacks, the requester answered. */
+    announceJoin: (_, _params: Omit<Admitted, 'type'>) => {},
+    /** `left` to the others, the leave callback. */
+    announceLeave: (_, _params: Omit<Removed, 'type'>) => {},
   },
   guards: {
-    isMember: ({ context, event }) => event.type === 'room.leave' && context.members.some((m) => m.peerId === event.peerId),
-    isLastMember: ({ context, event }) =>
-      event.type === 'room.leave' && context.members.length === 1 && context.members[0]!.peerId === event.peerId,
+    wasLast: ({ event }) => event.type === 'room.removed' && event.remaining.length === 0,
   },
 }).createMachine({
   id: 'room',
-  context: ({ input }) => ({ room: input.room, members: [] }),
+  context: ({ input }) => ({ room: input.room, members: 0 }),
   initial: 'open',
   states: {
     open: {
       on: {
         'room.join': {
-          actions: ['addMember', { type: 'admit', params: ({ event }) => ({ member: event.member, requester: event.requester }) }],
+          actions: { type: 'storeJoin', params: ({ event }) => ({ member: event.member, requester: event.requester }) },
         },
-        'room.leave': [
+        'room.leave': {
+          actions: { type: 'storeLeave', params: ({ event }) => ({ peerId: event.peerId }) },
+        },
+        'room.admitted': {
+          actions: [
+            assign({ members: ({ event }) => event.before.length + 1 }),
+            { type: 'announceJoin', params: ({ event }) => ({ member: event.member, before: event.before, requester: event.requester }) },
+          ],
+        },
+        'room.removed': [
           {
-            guard: 'isLastMember',
+            guard: 'wasLast',
             target: 'closed',
-            actions: ['removeMember', { type: 'release', params: ({ event }) => ({ peerId: event.peerId }) }],
+            actions: [assign({ members: 0 }), { type: 'announceLeave', params: ({ event }) => ({ member: event.member, remaining: event.remaining }) }],
           },
           {
-            guard: 'isMember',
-            actions: ['removeMember', { type: 'release', params: ({ event }) => ({ peerId: event.peerId }) }],
+            actions: [
+              assign({ members: ({ event }) => event.remaining.length }),
+              { type: 'announceLeave', params: ({ event }) => ({ member: event.member, remaining: event.remaining }) },
+            ],
           },
         ],
       },

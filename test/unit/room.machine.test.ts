@@ -4,23 +4,36 @@ import { createActor } from 'xstate';
 import { ManualClock } from '../../src/clock.js';
 import { roomMachine } from '../../src/rooms/room.machine.js';
 import type { JoinRequester } from '../../src/rooms/room.machine.js';
+import { LocalRoomBus } from '../../src/rooms/room-bus.js';
 import type { Member } from '../../src/rooms/room-bus.js';
 
 function member(peerId: string, username = peerId): Member {
   return { peerId, username, sink: { deliver: () => {}, evicted: () => {} } };
 }
 
+/**
+ * A room actor whose store is a real LocalRoomBus (the one source of
+ * membership); its announcements are recorded.
+ */
 function room(name = 'r') {
   const log: string[] = [];
+  const bus = new LocalRoomBus();
   const requesters = new Map<string, JoinRequester>();
   const machine = roomMachine.provide({
     actions: {
-      admit: ({ context }, { member: m, requester }) => {
+      storeJoin: ({ context, self }, { member: m, requester }) => {
+        self.send({ type: 'room.admitted', member: m, before: bus.join(context.room, m), requester });
+      },
+      storeLeave: ({ context, self }, { peerId }) => {
+        const out = bus.leave(context.room, peerId);
+        if (out) self.send({ type: 'room.removed', member: out.member, remaining: out.remaining });
+      },
+      announceJoin: ({ context }, { member: m, requester }) => {
         log.push(`admit:${context.room}:${m.peerId}:${m.username}`);
         assert.equal(requester, requesters.get(m.peerId));
       },
-      release: ({ context }, { peerId }) => {
-        log.push(`release:${context.room}:${peerId}`);
+      announceLeave: ({ context }, { member: m }) => {
+        log.push(`release:${context.room}:${m.peerId}`);
       },
     },
   });
@@ -32,7 +45,7 @@ function room(name = 'r') {
     actor.send({ type: 'room.join', member: member(peerId, username), requester });
   };
   const leave = (peerId: string) => actor.send({ type: 'room.leave', peerId });
-  const members = () => actor.getSnapshot().context.members.map((m) => `${m.peerId}:${m.username}`);
+  const members = () => bus.members(name).map((m) => `${m.peerId}:${m.username}`);
   return { actor, log, join, leave, members };
 }
 
@@ -42,7 +55,7 @@ describe('room machine', () => {
     const snap = actor.getSnapshot();
     assert.equal(snap.value, 'open');
     assert.equal(snap.context.room, 'lobby');
-    assert.deepEqual(snap.context.members, []);
+    assert.equal(snap.context.members, 0);
     assert.deepEqual(log, []);
   });
 
