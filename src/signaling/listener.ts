@@ -26,7 +26,7 @@ import type { AnyHttpServer, TlsReload } from '../api.js';
 import { CONNECTION_SUP_NAME, SIGNALING_LISTENER_NAME } from '../names.js';
 import { Admission } from './admission.js';
 import type { Connection, ConnectionFactory } from './connection.actor.js';
-import { PeerIds } from './protocol.js';
+import { PeerIds } from './peer-ids.js';
 
 
 const RESPONSE_408 = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';

@@ -10,8 +10,6 @@ export interface QuotaLimits {
   total: number;
 }
 
-export const DEFAULT_QUOTAS: Readonly<QuotaLimits> = Object.freeze({ perUser: 32, total: 1000 });
-
 export class AllocationQuota {
   private readonly perUser = new Map<string, number>();
   private count = 0;
@@ -40,7 +38,4 @@ export class AllocationQuota {
     return this.count;
   }
 
-  heldBy(user: string): number {
-    return this.perUser.get(user) ?? 0;
-  }
 }

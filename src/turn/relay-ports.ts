@@ -87,10 +87,6 @@ export class RelayPorts {
     return this.handOver(reservation.socket).socket;
   }
 
-  get reserved(): number {
-    return this.reservations.size;
-  }
-
   /** Sockets still owned here (binding or reserved). */
   get open(): number {
     return this.owned.size;

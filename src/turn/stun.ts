@@ -373,7 +373,10 @@ export function newTransactionId(): Buffer {
   return randomBytes(12);
 }
 
-/** RFC 8656 section 12: channel numbers 0x4000 through 0x4FFF (RFC 5766 allowed up to 0x7FFE). */
+/**
+ * Channel numbers we accept: 0x4000 through 0x7FFE, RFC 5766's range, so that
+ * older clients still bind (RFC 8656 section 12 narrows new ones to 0x4FFF).
+ */
 export function isChannelNumber(n: number): boolean {
   return n >= 0x4000 && n <= 0x7ffe;
 }

@@ -45,17 +45,6 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Polls `check` every 20 ms until it returns a truthy value; rejects after `ms`. */
-export async function waitFor<T>(check: () => T | undefined | null | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Opens `url` (any scheme), authenticates, and waits for `authenticated`. */
 export async function joinUrl(url: string, username: string, password: string, options?: WebSocket.ClientOptions): Promise<TestClient> {
   const c = new TestClient(url, options);

@@ -6,6 +6,9 @@ import type { Options, ServerHandle } from '../../src/index.js';
 
 export const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } as const;
 
+/** A logger that writes nothing. */
+export const silentLogger: Logger = pino({ level: 'silent' });
+
 /** A logger that keeps every line, for tests that look at logs. */
 export function memoryLogger(level: pino.Level = 'debug'): { logger: Logger; lines: () => any[] } {
   const chunks: string[] = [];

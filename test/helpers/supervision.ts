@@ -4,11 +4,8 @@
  * normally. A worker can be slow (or never done) to stop, and a child spec
  * can be told to fail its next start(s).
  */
-import { pino } from 'pino';
-import type { Logger } from 'pino';
 import type { ChildSpec, ExitReason, RestartType, Worker } from '../../src/otp/worker.js';
 
-export const silentLogger: Logger = pino({ level: 'silent' });
 
 export interface FakeWorkerOptions {
   /** `stop()` resolves only when `finishStop()` is called (or never). */
@@ -131,18 +128,6 @@ export class FakeChildren {
       start: options.syncStart ? () => this.create(id, options) : async () => this.create(id, options),
     };
   }
-}
-
-/**
- * Waits (bounded: at most `rounds` macrotask turns, about 2 s) until `cond()` holds;
- * throws with `what` otherwise.
- */
-export async function until(cond: () => boolean, what = 'condition', rounds = 2_000): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    if (cond()) return;
-    await new Promise<void>((r) => setTimeout(r, i < 50 ? 0 : 1));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Lets pending promise callbacks and immediate tasks run (a fixed number of turns). */

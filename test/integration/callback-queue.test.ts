@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestClient } from '../helpers/client.js';
-import { waitFor } from '../helpers/fixtures.js';
 import { memoryLogger, testServer, USERS } from '../helpers/server.js';
 import { MAX_QUEUED_PER_ROOM } from '../../src/rooms/callback-runner.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function metric(port: number, series: string): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -14,8 +14,9 @@ import { within } from '../helpers/protocol.js';
 import { ROOT, runDaemonToExit, spawnDaemon, startDaemon } from '../helpers/daemon.js';
 import type { Daemon, LogLine } from '../helpers/daemon.js';
 import {
-  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir, waitFor,
+  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir,
 } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LOCAL = ['--port', '0', '--turn-port', 'false'];
 const PINO_WARN = 40;

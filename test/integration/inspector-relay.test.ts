@@ -15,8 +15,9 @@ import {
 } from '../../src/observability/inspector.js';
 import { TestClient } from '../helpers/client.js';
 import { within } from '../helpers/protocol.js';
-import { freePort, waitFor } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/fixtures.js';
 import { memoryLogger, sleep, testServer, USERS } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 

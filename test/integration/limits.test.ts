@@ -16,6 +16,7 @@ import type { Options } from '../../src/index.js';
 import { TestClient } from '../helpers/client.js';
 import { authFrame, gate, nextJson, upgradeStatus, within } from '../helpers/protocol.js';
 import { sleep, testServer, USERS } from '../helpers/server.js';
+import { poll } from '../helpers/wait.js';
 
 type Server = Awaited<ReturnType<typeof testServer>>;
 
@@ -46,14 +47,11 @@ function rawConnection(t: TestContext, port: number, bytes = ''): Promise<Socket
 }
 
 /** The first upgrade status that is not 429/503 within a second (the server sees a close a little after the client). */
-async function upgradeEventually(port: number, path: string): Promise<number> {
-  let status = 0;
-  for (let i = 0; i < 20; i++) {
-    status = await upgradeStatus(port, path);
-    if (status !== 429 && status !== 503) return status;
-    await sleep(50);
-  }
-  return status;
+async function upgradeEventually(port: number, path: string): Promise<number | undefined> {
+  return poll(async () => {
+    const status = await upgradeStatus(port, path);
+    return status === 429 || status === 503 ? undefined : status;
+  }, 1_000, 50);
 }
 
 /** The status of an upgrade with these extra headers (101 when accepted). */

@@ -10,10 +10,11 @@ import { createWebSocketReceiver } from '@statelyai/inspect';
 import { createTurnClient } from 'werift-ice';
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import { TestClient } from '../helpers/client.js';
-import { freePort, waitFor } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/fixtures.js';
 import { memoryLogger, testServer } from '../helpers/server.js';
 import { LocalRoomBus } from '../../src/rooms/room-bus.js';
 import { DynamicSupervisor } from '../../src/otp/dynamic-supervisor.js';
+import { poll, waitFor } from '../helpers/wait.js';
 
 const SECRET = 'Sup3r-Secret-Pa55';
 const TOKEN = 'admin-token-0123456789';
@@ -155,9 +156,7 @@ describe('metrics and health', () => {
         for (const undo of restore) undo();
       }
     };
-    const until = async (series: string, value: number) => {
-      for (let i = 0; i < 100 && sample(await scrape(), series) !== value; i++) await new Promise((r) => setTimeout(r, 50));
-    };
+    const until = (series: string, value: number) => poll(async () => sample(await scrape(), series) === value, 5_000, 50);
     let m = await scrape();
     assert.ok(!/nodejs_active_(handles|resources)/.test(m), 'no default metric that walks every handle');
     assert.ok((sample(m, 'webrtc_server_process_open_fds') ?? 0) > 26, 'open fds are still reported (read off the event loop)');

@@ -17,8 +17,9 @@ import { TestClient } from '../helpers/client.js';
 import { within } from '../helpers/protocol.js';
 import { sleep } from '../helpers/server.js';
 import {
-  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir, waitFor,
+  authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir,
 } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BASE: Options = { host: '127.0.0.1', port: 0, turnPort: false, logLevel: 'silent' };
 const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };

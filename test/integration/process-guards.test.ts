@@ -15,9 +15,10 @@ import { TestClient } from '../helpers/client.js';
 import { within } from '../helpers/protocol.js';
 import { Daemon, ROOT, startDaemon } from '../helpers/daemon.js';
 import type { LogLine } from '../helpers/daemon.js';
-import { joinUrl, tempDir, waitFor } from '../helpers/fixtures.js';
+import { joinUrl, tempDir } from '../helpers/fixtures.js';
 import { memoryLogger, testServer } from '../helpers/server.js';
 import { installProcessGuards } from '../../src/process-guard.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LOCAL = ['--port', '0', '--turn-port', 'false'];
 const PINO_ERROR = 50;

@@ -5,7 +5,9 @@ import type { ChildTemplate } from '../../src/otp/dynamic-supervisor.js';
 import type { ExitReason } from '../../src/otp/worker.js';
 import { ErrorCode, ServerError } from '../../src/errors.js';
 import { NameRegistry } from '../../src/otp/registry.js';
-import { FakeChildren, FakeWorker, settle, silentLogger, until } from '../helpers/supervision.js';
+import { FakeChildren, FakeWorker, settle} from '../helpers/supervision.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/server.js';
 
 const template = (restart: ChildTemplate['restart'], shutdown = 1_000): ChildTemplate => ({ restart, shutdown, type: 'worker' });
 
@@ -142,7 +144,7 @@ describe('DynamicSupervisor restart intensity', () => {
     assert.deepEqual(reasons, []);
     fake.log.length = 0;
     fake.current('b').crash();
-    await until(() => reasons.length > 0, 'escalation');
+    await waitFor(() => reasons.length > 0, 5_000, 'escalation', 1);
     assert.equal(fake.starts('b'), 3);
     assert.deepEqual([...fake.log].sort(), ['exit:b', 'stop:a', 'stop:c']);
     assert.equal(fake.current('a').stopCalls, 1);

@@ -5,7 +5,9 @@ import type { SupervisorFlags, Strategy } from '../../src/otp/supervisor.js';
 import { RestartIntensity, shutdownWorker } from '../../src/otp/worker.js';
 import type { ChildSpec, ExitReason } from '../../src/otp/worker.js';
 import { ErrorCode, ServerError } from '../../src/errors.js';
-import { FakeChildren, FakeWorker, settle, silentLogger, until } from '../helpers/supervision.js';
+import { FakeChildren, FakeWorker, settle} from '../helpers/supervision.js';
+import { waitFor } from '../helpers/wait.js';
+import { silentLogger } from '../helpers/server.js';
 
 const flags = (strategy: Strategy, intensity = 10, period = 60_000): SupervisorFlags => ({ strategy, intensity, period });
 
@@ -108,7 +110,7 @@ describe('Supervisor #start / #stop', () => {
     const second = sup.stop().then(() => {
       secondDone = true;
     });
-    await until(() => fake.log.includes('stop:b'), 'stop:b');
+    await waitFor(() => fake.log.includes('stop:b'), 5_000, 'stop:b', 1);
     await settle();
     assert.equal(secondDone, false, 'second stop() resolved while child b was still stopping');
     fake.current('b').finishStop();
@@ -143,7 +145,7 @@ describe('Supervisor strategies', () => {
     const sup = await started(fake, flags('one_for_one'), [fake.spec('a'), fake.spec('b'), fake.spec('c')]);
     const [a, c] = [fake.current('a'), fake.current('c')];
     fake.current('b').crash();
-    await until(() => fake.starts('b') === 2, 'b restarted');
+    await waitFor(() => fake.starts('b') === 2, 5_000, 'b restarted', 1);
     await settle();
     assert.deepEqual(fake.log, ['exit:b', 'start:b']);
     assert.equal(fake.current('a'), a);
@@ -161,7 +163,7 @@ describe('Supervisor strategies', () => {
     const fake = new FakeChildren();
     const sup = await started(fake, flags('one_for_all'), [fake.spec('a'), fake.spec('b'), fake.spec('c'), fake.spec('d')]);
     fake.current('b').crash();
-    await until(() => fake.starts('d') === 2, 'all restarted');
+    await waitFor(() => fake.starts('d') === 2, 5_000, 'all restarted', 1);
     await settle();
     assert.deepEqual(fake.log, ['exit:b', 'stop:d', 'stop:c', 'stop:a', 'start:a', 'start:b', 'start:c', 'start:d']);
     assert.deepEqual(sup.whichChildren().map((ch) => [ch.id, ch.state, ch.restarts]), [
@@ -178,7 +180,7 @@ describe('Supervisor strategies', () => {
     const sup = await started(fake, flags('rest_for_one'), [fake.spec('a'), fake.spec('b'), fake.spec('c'), fake.spec('d')]);
     const a = fake.current('a');
     fake.current('b').crash();
-    await until(() => fake.starts('d') === 2, 'rest restarted');
+    await waitFor(() => fake.starts('d') === 2, 5_000, 'rest restarted', 1);
     await settle();
     assert.deepEqual(fake.log, ['exit:b', 'stop:d', 'stop:c', 'start:b', 'start:c', 'start:d']);
     assert.equal(fake.current('a'), a);
@@ -191,7 +193,7 @@ describe('Supervisor strategies', () => {
     const fake = new FakeChildren();
     const sup = await started(fake, flags('rest_for_one'), [fake.spec('a'), fake.spec('b')]);
     fake.current('b').crash();
-    await until(() => fake.starts('b') === 2, 'b restarted');
+    await waitFor(() => fake.starts('b') === 2, 5_000, 'b restarted', 1);
     await settle();
     assert.deepEqual(fake.log, ['exit:b', 'start:b']);
     await sup.stop();
@@ -201,7 +203,7 @@ describe('Supervisor strategies', () => {
     const fake = new FakeChildren();
     const sup = await started(fake, flags('one_for_all'), [fake.spec('a'), fake.spec('t', 'temporary'), fake.spec('c')]);
     fake.current('a').crash();
-    await until(() => fake.starts('c') === 2, 'restarted');
+    await waitFor(() => fake.starts('c') === 2, 5_000, 'restarted', 1);
     await settle();
     assert.deepEqual(fake.log, ['exit:a', 'stop:c', 'stop:t', 'start:a', 'start:c']);
     assert.equal(fake.starts('t'), 1);
@@ -228,7 +230,7 @@ describe('Supervisor restart types', () => {
       const w = fake.current('w');
       if (reason === 'crash') w.crash();
       else w.exitNormally(reason);
-      if (restarted) await until(() => fake.starts('w') === 2, 'w restarted');
+      if (restarted) await waitFor(() => fake.starts('w') === 2, 5_000, 'w restarted', 1);
       await settle();
       assert.deepEqual(fake.log, restarted ? ['exit:w', 'start:w'] : ['exit:w']);
       assert.equal(fake.starts('w'), restarted ? 2 : 1);
@@ -278,14 +280,14 @@ describe('Supervisor restart intensity', () => {
     const sup = await started(fake, flags('one_for_one', 2, 60_000), [fake.spec('a'), fake.spec('b'), fake.spec('c')]);
     const reasons = exits(sup);
     fake.current('b').crash();
-    await until(() => fake.starts('b') === 2, 'first restart');
+    await waitFor(() => fake.starts('b') === 2, 5_000, 'first restart', 1);
     fake.current('b').crash();
-    await until(() => fake.starts('b') === 3, 'second restart');
+    await waitFor(() => fake.starts('b') === 3, 5_000, 'second restart', 1);
     await settle();
     assert.deepEqual(reasons, []);
     fake.log.length = 0;
     fake.current('b').crash();
-    await until(() => reasons.length > 0, 'escalation');
+    await waitFor(() => reasons.length > 0, 5_000, 'escalation', 1);
     assert.deepEqual(fake.log, ['exit:b', 'stop:c', 'stop:a']);
     assert.equal(fake.starts('b'), 3);
     assert.equal(reasons.length, 1);
@@ -307,9 +309,9 @@ describe('Supervisor restart intensity', () => {
     const sup = await started(fake, flags('one_for_one', 1, 60_000), [fake.spec('a'), fake.spec('b')]);
     const reasons = exits(sup);
     fake.current('a').crash();
-    await until(() => fake.starts('a') === 2, 'a restarted');
+    await waitFor(() => fake.starts('a') === 2, 5_000, 'a restarted', 1);
     fake.current('b').crash();
-    await until(() => reasons.length > 0, 'escalation');
+    await waitFor(() => reasons.length > 0, 5_000, 'escalation', 1);
     assert.equal((reasons[0] as ServerError).code, ErrorCode.MAX_RESTART_INTENSITY);
     assert.equal(fake.starts('b'), 1);
   });
@@ -319,7 +321,7 @@ describe('Supervisor restart intensity', () => {
     const sup = await started(fake, flags('one_for_one', 0, 60_000), [fake.spec('a'), fake.spec('b')]);
     const reasons = exits(sup);
     fake.current('a').crash();
-    await until(() => reasons.length > 0, 'escalation');
+    await waitFor(() => reasons.length > 0, 5_000, 'escalation', 1);
     assert.deepEqual(fake.log, ['exit:a', 'stop:b']);
     assert.equal((reasons[0] as ServerError).code, ErrorCode.MAX_RESTART_INTENSITY);
   });
@@ -329,10 +331,10 @@ describe('Supervisor restart intensity', () => {
     const sup = await started(fake, flags('one_for_one', 1, 30), [fake.spec('a')]);
     const reasons = exits(sup);
     fake.current('a').crash();
-    await until(() => fake.starts('a') === 2, 'first restart');
+    await waitFor(() => fake.starts('a') === 2, 5_000, 'first restart', 1);
     await new Promise((r) => setTimeout(r, 80)); // well past the 30 ms period
     fake.current('a').crash();
-    await until(() => fake.starts('a') === 3, 'second restart');
+    await waitFor(() => fake.starts('a') === 3, 5_000, 'second restart', 1);
     await settle();
     assert.deepEqual(reasons, []);
     assert.equal(stateOf(sup, 'a').restarts, 2);
@@ -356,7 +358,7 @@ describe('Supervisor restart intensity', () => {
     const reasons = exits(sup);
     fake.failNextStarts('b', 1);
     fake.current('b').crash();
-    await until(() => fake.starts('b') === 2, 'b restarted after a failed attempt');
+    await waitFor(() => fake.starts('b') === 2, 5_000, 'b restarted after a failed attempt', 1);
     await settle();
     assert.deepEqual(fake.log, ['exit:b', 'startfail:b', 'start:b']);
     assert.equal(stateOf(sup, 'b').restarts, 2);
@@ -371,7 +373,7 @@ describe('Supervisor restart intensity', () => {
     const reasons = exits(sup);
     fake.failNextStarts('b', 100);
     fake.current('b').crash();
-    await until(() => reasons.length > 0, 'escalation');
+    await waitFor(() => reasons.length > 0, 5_000, 'escalation', 1);
     // two restarts allowed, both fail; the third would exceed the intensity
     assert.deepEqual(fake.log, ['exit:b', 'startfail:b', 'startfail:b', 'stop:c', 'stop:a']);
     assert.equal((reasons[0] as ServerError).code, ErrorCode.MAX_RESTART_INTENSITY);
@@ -394,7 +396,7 @@ describe('Supervisor restart intensity', () => {
     const outer = await started(fake, flags('one_for_one', 5, 60_000), [fake.spec('a'), inner, fake.spec('b')]);
     const outerExits = exits(outer);
     fake.current('x').crash();
-    await until(() => fake.starts('y') === 2, 'inner restarted by outer');
+    await waitFor(() => fake.starts('y') === 2, 5_000, 'inner restarted by outer', 1);
     await settle();
     assert.deepEqual(fake.log, ['exit:x', 'stop:y', 'start:x', 'start:y']);
     assert.equal(innerStarts.length, 2);
@@ -423,9 +425,9 @@ describe('Supervisor restart intensity', () => {
     const outer = await started(fake, flags('one_for_one', 1, 60_000), [fake.spec('a'), inner]);
     const outerExits = exits(outer);
     fake.current('x').crash();
-    await until(() => fake.starts('x') === 2, 'inner restarted once');
+    await waitFor(() => fake.starts('x') === 2, 5_000, 'inner restarted once', 1);
     fake.current('x').crash();
-    await until(() => outerExits.length > 0, 'outer escalation');
+    await waitFor(() => outerExits.length > 0, 5_000, 'outer escalation', 1);
     assert.deepEqual(fake.log, ['exit:x', 'start:x', 'exit:x', 'stop:a']);
     assert.equal((outerExits[0] as ServerError).code, ErrorCode.MAX_RESTART_INTENSITY);
   });
@@ -437,7 +439,7 @@ describe('Supervisor #whichChildren', () => {
     const sup = await started(fake, flags('one_for_one', 10, 60_000), [fake.spec('a'), fake.spec('b')]);
     for (let i = 2; i <= 4; i++) {
       fake.current('a').crash();
-      await until(() => fake.starts('a') === i, `a restart ${i - 1}`);
+      await waitFor(() => fake.starts('a') === i, 5_000, `a restart ${i - 1}`, 1);
     }
     await settle();
     assert.deepEqual(sup.whichChildren(), [
@@ -463,11 +465,11 @@ describe('Supervisor #whichChildren', () => {
     };
     const sup = new Supervisor('sup', flags('one_for_one'), [fake.spec('a'), slowB], silentLogger);
     const starting = sup.start();
-    await until(() => fake.starts('a') === 1, 'a started');
+    await waitFor(() => fake.starts('a') === 1, 5_000, 'a started', 1);
     fake.current('a').crash();
     releaseB();
     await starting;
-    await until(() => fake.starts('a') === 2, 'a restarted after start() completed');
+    await waitFor(() => fake.starts('a') === 2, 5_000, 'a restarted after start() completed', 1);
     assert.equal(stateOf(sup, 'a').state, 'running');
     await sup.stop();
   });

@@ -19,7 +19,7 @@ import type { Options } from '../../src/options.js';
 import { TestClient } from '../helpers/client.js';
 import type { Received } from '../helpers/client.js';
 import { memoryLogger, testServer } from '../helpers/server.js';
-import { until } from '../helpers/supervision.js';
+import { waitFor } from '../helpers/wait.js';
 
 const USERS = { alice: 'a', bob: 'b', carol: 'c', dave: 'd', erin: 'e', crasher: 'x' } as const;
 
@@ -119,7 +119,7 @@ describe('a crashing room actor', () => {
     assert.deepEqual(bobEvents, ['close:1011']);
 
     // the leave callback ran for each evicted member, with the members still there after it
-    await until(() => leaves.length >= 2, 'leave callbacks');
+    await waitFor(() => leaves.length >= 2, 5_000, 'leave callbacks', 1);
     assert.deepEqual(leaves, ['boom:alice:[bob]', 'boom:bob:[]']);
 
     // the other room still works

@@ -10,7 +10,8 @@ import { createSocket } from 'node:dgram';
 import {
   Attr, decodeXorAddress, encodeStun, getAttribute, newTransactionId, StunClass, StunMethod,
 } from '../../src/turn/stun.js';
-import { errorCodeOf, eventually, lifetimeOf, RawTurnClient, REALM, startBackend, staticAuthenticator, UdpEndpoint } from './helpers.js';
+import { errorCodeOf, lifetimeOf, RawTurnClient, REALM, startBackend, staticAuthenticator, UdpEndpoint } from './helpers.js';
+import { poll } from '../helpers/wait.js';
 
 describe('NodeTurnBackend#start', () => {
   test('port 0 binds a real free port (node-turn alone would take 3478)', async (t) => {
@@ -216,7 +217,7 @@ describe('Refresh and expiry', () => {
     const client = await RawTurnClient.open(server);
     t.after(async () => { client.close(); await backend.stop(); });
     assert.equal(lifetimeOf(await client.allocate()), 1);
-    assert.ok(await eventually(() => backend.stats().allocations === 0 && backend.stats().relaySockets === 0));
+    assert.ok(await poll(() => backend.stats().allocations === 0 && backend.stats().relaySockets === 0, 5_000, 50));
     assert.equal(errorCodeOf(await client.refresh()), 437);
     // the port can be bound again by anyone
     const again = createSocket('udp4');

@@ -10,8 +10,9 @@ import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { Attr, decodeStun, encodeStun, getAttribute, newTransactionId, StunClass, StunMethod, u32 } from '../../src/turn/stun.js';
 import { NodeTurnDefect } from '../../src/turn/turn-backend.js';
-import { errorCodeOf, eventually, lifetimeOf, RawTurnClient, startBackend, UdpEndpoint } from './helpers.js';
+import { errorCodeOf, lifetimeOf, RawTurnClient, startBackend, UdpEndpoint } from './helpers.js';
 import type { BackendOptions } from './helpers.js';
+import { poll } from '../helpers/wait.js';
 
 async function allocated(o: BackendOptions = {}) {
   const { backend, server } = await startBackend(o);
@@ -49,7 +50,7 @@ describe('#1 Refresh deletes the allocation (NaN lifetime, LIFETIME 0)', () => {
     const r = await client.refresh(600);
     assert.equal(r.cls, StunClass.SUCCESS);
     assert.equal(lifetimeOf(r), 0);
-    assert.ok(await eventually(() => backend.stats().allocations === 0));
+    assert.ok(await poll(() => backend.stats().allocations === 0, 5_000, 50));
     assert.equal(errorCodeOf(await client.createPermission({ address: '127.0.0.1', port: 1 })), 437);
   });
 });
@@ -77,7 +78,7 @@ describe('#3 relay sockets are never closed', () => {
       const { backend, client, cleanup } = await allocated(o);
       const other = await RawTurnClient.open({ address: '127.0.0.1', port: backend.address()!.port });
       t.after(async () => { other.close(); await cleanup(); });
-      assert.ok(await eventually(() => backend.stats().allocations === 0), 'expired');
+      assert.ok(await poll(() => backend.stats().allocations === 0, 5_000, 50), 'expired');
       assert.equal(await canBind(client.relay!.port), mended);
       assert.equal((await other.allocate()).cls, StunClass.SUCCESS);
       await other.refresh(0);

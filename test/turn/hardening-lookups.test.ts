@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import { Attr, decodeStun, encodeStun, longTermKey, newTransactionId, StunClass, StunMethod } from '../../src/turn/stun.js';
 import type { TransportAddress } from '../../src/turn/stun.js';
-import { CountingEvents, errorCodeOf, eventually, RawTurnClient, REALM, startBackend, TURN_USERS } from './helpers.js';
+import { CountingEvents, errorCodeOf, RawTurnClient, REALM, startBackend, TURN_USERS } from './helpers.js';
+import { poll } from '../helpers/wait.js';
 
 const TRANSPORT_UDP: [number, Buffer] = [Attr.REQUESTED_TRANSPORT, Buffer.from([17, 0, 0, 0])];
 
@@ -83,14 +84,14 @@ describe('credential lookups under a hung auth backend', () => {
     const alice = await RawTurnClient.open(server);
     t.after(async () => { for (const a of attackers) a.close(); alice.close(); await backend.stop(); });
     for (let i = 0; i < 20; i++) attackers.push(await madeUpAllocates(server, `127.0.0.${i + 2}`, 16, `s${i}`));
-    assert.ok(await eventually(() => backend.stats().pendingAuthLookups === 256, 40, 25), `every slot taken: ${backend.stats().pendingAuthLookups}`);
+    assert.ok(await poll(() => backend.stats().pendingAuthLookups === 256, 1000, 25), `every slot taken: ${backend.stats().pendingAuthLookups}`);
 
     const { answer, ms } = await allocateRetransmitting(alice, 8_000);
     assert.ok(answer, 'the real user\'s Allocate is answered (before: never, the hung lookups held every slot for good)');
     assert.equal(answer.cls, StunClass.SUCCESS, `error ${errorCodeOf(answer)}`);
     t.diagnostic(`real user's Allocate answered after ${Math.round(ms)} ms (lookup deadline 2000 ms)`);
     assert.ok(ms < 4_000, `answered in ${ms} ms`);
-    assert.ok(await eventually(() => backend.stats().pendingAuthLookups === 0, 60, 50), 'every hung lookup gave its slot back');
+    assert.ok(await poll(() => backend.stats().pendingAuthLookups === 0, 3000, 50), 'every hung lookup gave its slot back');
     assert.ok(events.refusedFor('lookup_timeout') >= 256, `held requests dropped at the deadline: ${events.refusedFor('lookup_timeout')}`);
     assert.ok(events.refusedFor('lookup_busy') >= 64, `requests with no slot dropped: ${events.refusedFor('lookup_busy')}`);
     // nothing was cached for the made-up names (a timeout is not "no such user"): a later request asks again
@@ -106,7 +107,7 @@ describe('credential lookups under a hung auth backend', () => {
     let attacker: RawTurnClient | undefined;
     t.after(async () => { attacker?.close(); alice.close(); await backend.stop(); });
     attacker = await madeUpAllocates(server, '127.0.0.2', 300, 'one');
-    assert.ok(await eventually(() => events.refusedFor('lookup_busy') + backend.stats().pendingAuthLookups >= 300, 40, 25));
+    assert.ok(await poll(() => events.refusedFor('lookup_busy') + backend.stats().pendingAuthLookups >= 300, 1000, 25));
     assert.equal(backend.stats().pendingAuthLookups, 16, 'the per-source cap');
     const started = performance.now();
     const r = await alice.allocate(); // no retransmission: the first try must be answered

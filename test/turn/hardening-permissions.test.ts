@@ -12,8 +12,9 @@ import {
 } from '../../src/turn/stun.js';
 import type { StunMessage, TransportAddress } from '../../src/turn/stun.js';
 import type { NodeTurnBackend } from '../../src/turn/node-turn-backend.js';
-import { CountingEvents, errorCodeOf, eventually, RawTurnClient, REALM, startBackend, UdpEndpoint } from './helpers.js';
+import { CountingEvents, errorCodeOf, RawTurnClient, REALM, startBackend, UdpEndpoint } from './helpers.js';
 import type { Attrs } from './helpers.js';
+import { poll } from '../helpers/wait.js';
 
 /** The i-th distinct peer IP: 127.0.y.z (any 127/8 address is loopback, allowed in these tests). */
 const peer = (i: number, port = 5000): TransportAddress => ({ address: `127.0.${Math.floor(i / 250)}.${(i % 250) + 1}`, port });
@@ -86,7 +87,7 @@ describe('permissions per allocation', () => {
     assert.equal((await client.createPermission(...peers(0, 9))).cls, StunClass.SUCCESS);
     assert.equal((await client.channelBind(0x4001, peer(9))).cls, StunClass.SUCCESS);
     assert.deepEqual([backend.stats().permissions, backend.stats().channels], [10, 1]);
-    assert.ok(await eventually(() => backend.stats().permissions === 0 && backend.stats().channels === 0, 40, 50), 'the sweep deleted them');
+    assert.ok(await poll(() => backend.stats().permissions === 0 && backend.stats().channels === 0, 2000, 50), 'the sweep deleted them');
     assert.equal(heldPermissions(backend), 0, 'deleted, not just expired (node-turn never deletes them)');
     assert.deepEqual(Object.keys(Object.values(engineAllocations(backend))[0]!.channelBindings), [], 'the channel number is free again');
     // without a sweep, the next permission change purges its own allocation first
@@ -239,7 +240,7 @@ describe('EVEN-PORT reservations count in the allocation quota', () => {
     assert.equal((await a1!.allocate([R_BIT])).cls, StunClass.SUCCESS);
     assert.equal(errorCodeOf(await a2!.allocate()), 486);
     assert.equal(backend.stats().relaySockets, 2);
-    assert.ok(await eventually(async () => backend.stats().relaySockets === 1, 40, 25), 'the reservation expired');
+    assert.ok(await poll(async () => backend.stats().relaySockets === 1, 1000, 25), 'the reservation expired');
     assert.equal((await a2!.allocate()).cls, StunClass.SUCCESS, 'its slot is free again');
     assert.equal(errorCodeOf(await a3!.allocate([R_BIT])), 486, 'no slot left for a reservation');
     // total 3: alice holds 2; bob's reservation needs 2 slots, only 1 is left

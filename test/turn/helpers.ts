@@ -5,7 +5,6 @@
  */
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { TurnCredentialCache } from '../../src/turn/credential-cache.js';
 import { TurnCredentials } from '../../src/turn/credentials.js';
@@ -22,11 +21,11 @@ import type { NodeTurnDefect, RelayedBytesSink, TurnBackendConfig, TurnEvents, T
 import type { TurnLimits } from '../../src/turn/limits.js';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import type { AuthGate } from '../../src/auth/guess-throttle.js';
+import { silentLogger } from '../helpers/server.js';
 
 export const REALM = 'turn.test';
 export const TURN_USERS: Readonly<Record<string, string>> = { alice: 'alice-pw', bob: 'bob-pw' };
 
-export const silentLogger: Logger = pino({ level: 'silent' });
 
 /** An Authenticator over a static map (like `auth: {users}`), counting lookups. */
 export function staticAuthenticator(users: Readonly<Record<string, string>> = TURN_USERS): Pick<Authenticator, 'passwordFor'> & { lookups: number } {
@@ -315,11 +314,3 @@ export class RawTurnClient {
   }
 }
 
-/** Runs `fn` until it returns true, at most `tries` times `everyMs` apart. */
-export async function eventually(fn: () => boolean | Promise<boolean>, tries = 100, everyMs = 50): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if (await fn()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return false;
-}

@@ -19,7 +19,8 @@ import type { TurnListener } from '../../src/turn/turn-listener.js';
 import { Attr, encodeStun, longTermKey, newTransactionId, StunClass, StunMethod } from '../../src/turn/stun.js';
 import { buildContainer, tree } from '../../supervisors/composition.js';
 import type { Supervisor } from '../../src/otp/supervisor.js';
-import { errorCodeOf, eventually, lifetimeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
+import { errorCodeOf, lifetimeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
+import { poll } from '../helpers/wait.js';
 
 const BASE: Options = { host: '127.0.0.1', port: 0, turnPort: 0, logLevel: 'silent', allowLoopbackPeers: true };
 
@@ -62,7 +63,7 @@ describe('turn_sup', () => {
     const port = first.address()!.port;
     // fault injection: the engine's listening socket errors
     (first as unknown as { backend: { socket: { emit(e: string, err: Error): void } } }).backend.socket.emit('error', new Error('injected'));
-    assert.ok(await eventually(() => listener() !== undefined && listener() !== first));
+    assert.ok(await poll(() => listener() !== undefined && listener() !== first, 5_000, 50));
     assert.equal(listener()!.address()!.port, port);
     assert.equal(sup.whichChildren()[0]!.restarts, 1);
     const client = await RawTurnClient.open(serverOf(listener()!));
@@ -93,7 +94,7 @@ describe('metrics', () => {
     assert.equal(tally.total, 5);
     const first = listener()!;
     (first as unknown as { backend: { socket: { emit(e: string, err: Error): void } } }).backend.socket.emit('error', new Error('injected'));
-    assert.ok(await eventually(() => listener() !== undefined && listener() !== first));
+    assert.ok(await poll(() => listener() !== undefined && listener() !== first, 5_000, 50));
     await relayOnce('second');
     assert.equal(tally.total, 11, 'the total carries on across the restart');
     assert.equal(listener()!.stats().relayedBytes, 6, 'the new backend counts its own');
@@ -125,11 +126,11 @@ describe('hardening wiring: the server\'s metrics and guess throttle', () => {
     t.after(() => flooder.close());
     for (let i = 0; i < 30; i++) flooder.send(encodeStun(StunMethod.ALLOCATE, StunClass.REQUEST, newTransactionId(), []), server);
     let text = '';
-    assert.ok(await eventually(async () => {
+    assert.ok(await poll(async () => {
       text = (await c.resolve(METRICS).expose()).body;
       return sample(text, 'webrtc_auth_failures_total{transport="turn"}') === 20
         && sample(text, 'webrtc_auth_throttled_total{transport="turn",scope="ip"}') === 5;
-    }, 40, 50), text.split('\n').filter((l) => /turn/.test(l) && !l.startsWith('#')).join('\n'));
+    }, 2000, 50), text.split('\n').filter((l) => /turn/.test(l) && !l.startsWith('#')).join('\n'));
     assert.ok(sample(text, 'webrtc_turn_refused_total{reason="challenge_rate"}') >= 1);
     assert.match(text, /webrtc_turn_refused_total\{reason="permission_quota"\} 0/, 'every reason has its series from the start');
     // the same throttle as signaling: the IP is now refused there too

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, fromPromise } from 'xstate';
-import { ManualClock } from '../../src/clock.js';
+import { ManualClock } from '../helpers/clock.js';
 import { connectionMachine } from '../../src/signaling/connection.machine.js';
 import type { CheckInput, ConnectionEvent } from '../../src/signaling/connection.machine.js';
 import { parseClientFrame, PING_FRAME } from '../../src/signaling/protocol.js';

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../src/clock.js';
+import { ManualClock } from '../helpers/clock.js';
 import { IdleWatch } from '../../src/signaling/idle-watch.js';
 
 function watch(timeout: number) {

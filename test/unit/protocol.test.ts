@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeEvent, PeerIds, parseClientFrame, PING_FRAME, ServerFrames, withFrom } from '../../src/signaling/protocol.js';
+import { encodeEvent, parseClientFrame, PING_FRAME, ServerFrames, withFrom } from '../../src/signaling/protocol.js';
+import { PeerIds } from '../../src/signaling/peer-ids.js';
 
 describe('parseClientFrame', () => {
   test('exact "ping" is the ping frame; anything near it is not', () => {

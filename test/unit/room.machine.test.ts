@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor } from 'xstate';
-import { ManualClock } from '../../src/clock.js';
+import { ManualClock } from '../helpers/clock.js';
 import { roomMachine } from '../../src/rooms/room.machine.js';
 import type { JoinRequester } from '../../src/rooms/room.machine.js';
 import { LocalRoomBus } from '../../src/rooms/room-bus.js';
