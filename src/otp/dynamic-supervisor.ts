@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { SupervisorError, SupervisorErrorCode } from './errors.js';
 import { shouldRestart } from './supervisor.js';
 import type { ChildInfo, Inspectable } from './supervisor.js';
-import { isCrash, RestartIntensity, shutdownWorker } from './worker.js';
+import { ExitLink, isCrash, RestartIntensity, shutdownWorker } from './worker.js';
 import type { ChildSpec, ExitReason, SupervisorObserver, Worker } from './worker.js';
 import type { NameRegistry } from './registry.js';
 
@@ -25,8 +25,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
   private readonly intensity: RestartIntensity;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private stopping: Promise<void> | null = null;
-  private exitListener: ((reason: ExitReason) => void) | null = null;
-  private exitReason: ExitReason | null = null;
+  private readonly supervisorLink = new ExitLink();
 
   constructor(
     readonly name: string,
@@ -104,8 +103,7 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
   }
 
   onExit(listener: (reason: ExitReason) => void): void {
-    this.exitListener = listener;
-    if (this.exitReason !== null) listener(this.exitReason);
+    this.supervisorLink.onExit(listener);
   }
 
   private link(id: string, child: DynamicChild<W>): void {
@@ -141,7 +139,6 @@ export class DynamicSupervisor<W extends Worker> implements Worker, Inspectable 
     const reason = new SupervisorError(SupervisorErrorCode.MAX_RESTART_INTENSITY,
       `${this.name}: more than ${this.flags.intensity} restarts in ${this.flags.period} ms`,
     );
-    this.exitReason = reason;
-    this.exitListener?.(reason);
+    this.supervisorLink.exit(reason);
   }
 }

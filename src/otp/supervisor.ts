@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { SupervisorError, SupervisorErrorCode } from './errors.js';
-import { isCrash, RestartIntensity, shutdownWorker } from './worker.js';
+import { ExitLink, isCrash, RestartIntensity, shutdownWorker } from './worker.js';
 import type { ChildSpec, ExitReason, SupervisorObserver, Worker } from './worker.js';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
@@ -54,8 +54,7 @@ export class Supervisor implements Worker, Inspectable {
   /** Start and restarts run one at a time, in the order the exits came. */
   private queue: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | null = null;
-  private exitListener: ((reason: ExitReason) => void) | null = null;
-  private exitReason: ExitReason | null = null;
+  private readonly supervisorLink = new ExitLink();
 
   constructor(
     readonly name: string,
@@ -136,8 +135,7 @@ export class Supervisor implements Worker, Inspectable {
   }
 
   onExit(listener: (reason: ExitReason) => void): void {
-    this.exitListener = listener;
-    if (this.exitReason !== null) listener(this.exitReason);
+    this.supervisorLink.onExit(listener);
   }
 
   private async startChildRecord(record: ChildRecord): Promise<void> {
@@ -200,8 +198,7 @@ export class Supervisor implements Worker, Inspectable {
     const reason = new SupervisorError(SupervisorErrorCode.MAX_RESTART_INTENSITY,
       `${this.name}: more than ${this.flags.intensity} restarts in ${this.flags.period} ms`,
     );
-    this.exitReason = reason;
-    this.exitListener?.(reason);
+    this.supervisorLink.exit(reason);
   }
 
   /** Stops the running workers among `records`, in reverse order. */

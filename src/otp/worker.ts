@@ -77,3 +77,29 @@ export interface SupervisorSnapshot {
   /** Static supervisors list their children; dynamic ones count them. */
   children: { id: string; state: string; restarts: number }[] | number;
 }
+
+/**
+ * A worker's link to its supervisor (what `onExit` sets up): one listener,
+ * told once, even if it links after the exit.
+ */
+export class ExitLink {
+  private listener: ((reason: ExitReason) => void) | null = null;
+  private reason: ExitReason | null = null;
+
+  onExit(listener: (reason: ExitReason) => void): void {
+    this.listener = listener;
+    if (this.reason !== null) listener(this.reason);
+  }
+
+  /** Reports the exit, the first time only; false if it was reported already. */
+  exit(reason: ExitReason): boolean {
+    if (this.reason !== null) return false;
+    this.reason = reason;
+    this.listener?.(reason);
+    return true;
+  }
+
+  get exited(): boolean {
+    return this.reason !== null;
+  }
+}

@@ -6,6 +6,7 @@
  */
 import type { Actor } from 'xstate';
 import type { ActorFactory } from '../actor-factory.js';
+import { ExitLink } from '../otp/worker.js';
 import type { ExitReason, Worker } from '../otp/worker.js';
 import { ServerFrames } from '../signaling/protocol.js';
 import type { CallbackRunner } from './callback-runner.js';
@@ -60,8 +61,7 @@ export class RoomActors {
 
 /** A room actor as a supervised worker. */
 export class RoomWorker implements Worker {
-  private listener: ((reason: ExitReason) => void) | null = null;
-  private exit: ExitReason | null = null;
+  private readonly supervisorLink = new ExitLink();
   private stopping = false;
 
   constructor(
@@ -85,13 +85,11 @@ export class RoomWorker implements Worker {
   }
 
   onExit(listener: (reason: ExitReason) => void): void {
-    this.listener = listener;
-    if (this.exit !== null) listener(this.exit);
+    this.supervisorLink.onExit(listener);
   }
 
+  /** Told to the supervisor once, unless it is the one stopping us. */
   private exited(reason: ExitReason): void {
-    if (this.stopping || this.exit !== null) return;
-    this.exit = reason;
-    this.listener?.(reason);
+    if (!this.stopping) this.supervisorLink.exit(reason);
   }
 }

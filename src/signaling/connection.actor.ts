@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { Actor } from 'xstate';
 import { fromPromise } from 'xstate';
+import { ExitLink } from '../otp/worker.js';
 import type { ExitReason, Worker } from '../otp/worker.js';
 import type { ActorFactory } from '../actor-factory.js';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -154,8 +155,7 @@ export class Connection implements Worker, MemberSink {
   private readonly closed: Promise<void>;
   /** The TCP socket under `ws` (ws keeps it as `_socket`), for write coalescing. */
   private readonly socket: Socket;
-  private exitListener: ((reason: ExitReason) => void) | null = null;
-  private exit: ExitReason | null = null;
+  private readonly supervisorLink = new ExitLink();
   private stopping = false;
   /** The state this connection is counted in (the factory's census), or null once closed. */
   private countedIn: Exclude<CountedState, 'closed'> | null = null;
@@ -345,8 +345,7 @@ export class Connection implements Worker, MemberSink {
   }
 
   onExit(listener: (reason: ExitReason) => void): void {
-    this.exitListener = listener;
-    if (this.exit !== null) listener(this.exit);
+    this.supervisorLink.onExit(listener);
   }
 
   /** A bug in the machine: leave the room, close with 1011, report the crash. */
@@ -358,10 +357,9 @@ export class Connection implements Worker, MemberSink {
     this.exited(error);
   }
 
+  /** Told to the supervisor once, unless it is the one stopping us. */
   private exited(reason: ExitReason): void {
     this.counted(null);
-    if (this.exit !== null) return;
-    this.exit = reason;
-    if (!this.stopping) this.exitListener?.(reason);
+    if (!this.stopping) this.supervisorLink.exit(reason);
   }
 }

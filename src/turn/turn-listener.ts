@@ -11,6 +11,7 @@ import type { AuthGate } from '../auth/guess-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../otp/registry.js';
+import { ExitLink } from '../otp/worker.js';
 import type { ExitReason, Worker } from '../otp/worker.js';
 import type { TurnCredentialCache } from './credential-cache.js';
 import { TurnCredentials } from './credentials.js';
@@ -70,8 +71,7 @@ export function turnListenHost(options: ResolvedOptions): string {
 }
 
 export class TurnListener implements Worker {
-  private exitListener: ((reason: ExitReason) => void) | null = null;
-  private exitReason: ExitReason | null = null;
+  private readonly supervisorLink = new ExitLink();
   private stopped = false;
 
   private constructor(
@@ -150,16 +150,14 @@ export class TurnListener implements Worker {
   }
 
   onExit(listener: (reason: ExitReason) => void): void {
-    this.exitListener = listener;
-    if (this.exitReason !== null) listener(this.exitReason);
+    this.supervisorLink.onExit(listener);
   }
 
   private exit(reason: ExitReason): void {
     if (this.stopped) return;
     this.stopped = true;
     this.registry?.unregister(TURN_LISTENER_NAME, this);
-    this.exitReason = reason;
-    this.exitListener?.(reason);
+    this.supervisorLink.exit(reason);
   }
 }
 
