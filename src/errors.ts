@@ -2,7 +2,7 @@ import { SupervisorError, SupervisorErrorCode } from './otp/errors.js';
 
 /**
  * One table of every error code the server produces, and the WebSocket close
- * code each protocol fault maps to (PROTOCOL.md, "Close codes").
+ * code each protocol fault maps to (docs/protocol.md, "Close codes").
  */
 
 /** WebSocket close codes used by the signaling protocol. */

@@ -8,7 +8,7 @@ import type { AppEnvironment, ServerHandle } from '../supervisors/app.js';
 import type { Options } from './options.js';
 import type { AnyHttpServer } from './api.js';
 
-/** Starts a server that listens on its own port (see INTERFACE.md). */
+/** Starts a server that listens on its own port (see docs/configuration.md). */
 export function startServer(options: Options = {}, env: Omit<AppEnvironment, 'attachTo'> = {}): Promise<ServerHandle> {
   return startApplication(options, env);
 }

@@ -1,6 +1,6 @@
 /**
  * Options: the one object whose names are shared by the config file, the CLI,
- * the environment and the embedding API (INTERFACE.md). `parseOptions()`
+ * the environment and the embedding API (docs/configuration.md). `parseOptions()`
  * validates untrusted input with a schema and fills in defaults; the result is
  * frozen. Nothing here does I/O.
  */
@@ -102,7 +102,7 @@ export interface ResolvedOptions {
   readonly adminToken: string | null;
   readonly inspect: number | null;
   readonly logLevel: LogLevel;
-  /** True when no `auth` was configured (INTERFACE.md, "Dev mode"). */
+  /** True when no `auth` was configured (docs/configuration.md, "Dev mode"). */
   readonly dev: boolean;
 }
 
@@ -135,7 +135,7 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
 } as const;
 
-/** Every option name, in the order of INTERFACE.md. The CLI and env are derived from it. */
+/** Every option name, in the order of docs/configuration.md. The CLI and env are derived from it. */
 export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',

@@ -99,7 +99,7 @@ export async function createAuthenticator(auth: AuthOption | null, setup: Authen
   if ('users' in auth) return fromUsers({ ...auth.users });
   if ('secret' in auth) return fromSecret(auth.secret, setup.wallClock ?? Date.now);
   const mod = await loadModule(auth.module, setup.baseDir, 'auth');
-  // Without `export`: the default export, else `passwordFor` (INTERFACE.md's example name).
+  // Without `export`: the default export, else `passwordFor` (docs/configuration.md's example name).
   const exportName = auth.export ?? (typeof mod.default === 'function' ? 'default' : 'passwordFor');
   const fn = mod[exportName];
   if (typeof fn !== 'function') {

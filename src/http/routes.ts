@@ -1,5 +1,5 @@
 /**
- * The HTTP endpoints of the signaling listener (INTERFACE.md): `/metrics`,
+ * The HTTP endpoints of the signaling listener (docs/configuration.md): `/metrics`,
  * `/healthz`, `/readyz`, the admin API under `/admin/` (only with an
  * `adminToken`, checked in constant time), and the example client in dev mode.
  */

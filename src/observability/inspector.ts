@@ -1,5 +1,5 @@
 /**
- * The Stately inspector (INTERFACE.md `inspect`): every actor of the server
+ * The Stately inspector (docs/configuration.md `inspect`): every actor of the server
  * (connections, rooms, supervisors, TURN) reports to `@statelyai/inspect`'s
  * WebSocket inspector, which talks to a relay we run on 127.0.0.1 only. The
  * relay forwards each message to every other client as text and replays the

@@ -219,7 +219,7 @@ export class Connection implements Worker, MemberSink {
     if (pauseMs > 0 && this.throttle === null) this.throttled(now, pauseMs);
     this.idle.touch(now);
     if (isBinary) {
-      this.factory.metrics.drop('binary'); // binary frames are ignored (PROTOCOL.md)
+      this.factory.metrics.drop('binary'); // binary frames are ignored (docs/protocol.md)
       return;
     }
     if (data.length === 4 && data.toString('latin1') === 'ping') {

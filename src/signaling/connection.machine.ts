@@ -1,7 +1,7 @@
 /**
  * The connection actor: one per WebSocket. It moves through
  * `unauthenticated → authenticated → inRoom → closed` and decides what every
- * client frame means in each state (PROTOCOL.md). It does no I/O itself:
+ * client frame means in each state (docs/protocol.md). It does no I/O itself:
  * sending, closing, joining a room and checking a password are named
  * effects that `connection.actor.ts` provides; time comes from the actor's
  * clock. Nothing here allocates per message beyond XState's own step.

@@ -32,6 +32,6 @@ export function forwardFrame(bus: RoomBus, metrics: Metrics, room: string, peerI
     return null;
   }
   metrics.drop('unknown_peer');
-  // Never echo attacker-sized input: only a `to` with a peer id's shape comes back (PROTOCOL.md).
+  // Never echo attacker-sized input: only a `to` with a peer id's shape comes back (docs/protocol.md).
   return ServerFrames.invalid('unknown_peer', to.length <= MAX_ECHOED_PEER_ID ? to : undefined);
 }

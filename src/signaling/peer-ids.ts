@@ -8,7 +8,7 @@ const POOL_IDS = 256;
 
 /**
  * Makes peer ids: base64 of 10 cryptographically random bytes, 16 characters
- * ending in `==` (PROTOCOL.md). Bytes are drawn from a pool refilled 256 ids
+ * ending in `==` (docs/protocol.md). Bytes are drawn from a pool refilled 256 ids
  * at a time, so a connection costs no call into the random source of its own.
  * One per listener.
  */

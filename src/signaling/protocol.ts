@@ -1,5 +1,5 @@
 /**
- * The signaling wire protocol (PROTOCOL.md): turning untrusted client frames
+ * The signaling wire protocol (docs/protocol.md): turning untrusted client frames
  * into typed events, and server events into frames. Pure: no I/O, no state.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * The frame budget of one socket (`rateLimit`, PROTOCOL.md): a token bucket
+ * The frame budget of one socket (`rateLimit`, docs/protocol.md): a token bucket
  * of `burst` frames refilled at `perSecond`, which never drops a frame. A
  * frame that finds the bucket empty is still handled, on credit, and the
  * socket stops being read (TCP backpressure) until the debt is paid and a

@@ -60,7 +60,7 @@ export async function assertPingPong(client: TestClient): Promise<void> {
   assert.equal(r.json, undefined, 'pong is raw text, not JSON');
 }
 
-/** The `authenticate` frame of PROTOCOL.md. */
+/** The `authenticate` frame of docs/protocol.md. */
 export function authFrame(username: string, password: string): { event: 'authenticate'; data: { username: string; password: string } } {
   return { event: 'authenticate', data: { username, password } };
 }

@@ -1,5 +1,5 @@
 /**
- * The daemon (INTERFACE.md, "CLI", "Config file", "Dev mode"): the built
+ * The daemon (docs/configuration.md: "The daemon", "Config file", "Dev mode"): the built
  * `dist/src/cli.js` spawned as a real process, always on 127.0.0.1 and port 0.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * The embedding API (INTERFACE.md, "Embedding API"): several servers in one
+ * The embedding API (docs/configuration.md, "Embedding"): several servers in one
  * process, `attach` to the user's own http(s) server, our tree as a child of
  * the user's own `Supervisor`, and the package importable by its name.
  */

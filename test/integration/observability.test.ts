@@ -1,5 +1,5 @@
 /**
- * Observability (INTERFACE.md): the Stately inspector relay, Prometheus
+ * Observability (docs/configuration.md): the Stately inspector relay, Prometheus
  * metrics, health endpoints, the admin API and logs, on real sockets.
  */
 import { describe, test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Every option of INTERFACE.md that signaling implements, observed through
+ * Every option of docs/configuration.md that signaling implements, observed through
  * behaviour on a real server (`startServer`, 127.0.0.1, port 0). The TURN
  * rows, `adminToken` and `inspect` belong to other work: here they are only
  * checked to be accepted when valid and refused, by name, when not.
@@ -310,7 +310,7 @@ test('callbacks as functions: create, join, leave with (room, username, others);
       leave: (room, username, others) => void calls.push(['leave', room, username, others]),
     },
   });
-  // The worked example of PROTOCOL.md.
+  // The worked example of docs/protocol.md.
   const u1 = await joinAs(t, s.url('w'), 'alice', USERS.alice);
   const u2 = await joinAs(t, s.url('w'), 'bob', USERS.bob);
   assert.equal((await u1.next(5000)).json?.event, 'joined');

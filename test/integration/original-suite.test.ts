@@ -3,7 +3,7 @@
  * lambdaclass/webrtc-server `test/webrtc_ws_handler_SUITE.erl` (with its
  * `test/ws_client.erl`): join_and_send_message, auth_failure, callbacks,
  * ping, server_api. Each case keeps the original's steps and assertions;
- * where shared/PROTOCOL.md marks a "Fix", the case follows PROTOCOL.md and
+ * where docs/protocol.md marks a "Fix", the case follows docs/protocol.md and
  * a comment says what the original did.
  *
  * As in the original: one server for the whole suite (init_per_suite), an
@@ -77,7 +77,7 @@ describe('webrtc_ws_handler_SUITE (ported)', () => {
     const joined2 = await nextJson(conn1);
     assert.equal(joined2.event, 'joined');
     assert.equal(joined2.data.peer_id, peerId2);
-    // PROTOCOL.md adds: the username, and `peers` (Fix, additive) in `authenticated`.
+    // docs/protocol.md adds: the username, and `peers` (Fix, additive) in `authenticated`.
     assert.equal(joined2.data.username, user2);
     assert.deepEqual(auth2.data.peers, [{ peer_id: peerId1, username: user1 }]);
 
@@ -110,7 +110,7 @@ describe('webrtc_ws_handler_SUITE (ported)', () => {
     assert.deepEqual(await nextJson(conn3), { event: 'left', data: { username: user2, peer_id: peerId2 } });
 
     // "fails without `to` field": the original answered {"event":"invalid_message"} to a message
-    // without `to`. PROTOCOL.md follows the seed README instead: such a message is forwarded to
+    // without `to`. docs/protocol.md follows the seed README instead: such a message is forwarded to
     // the rest of the room with `from` set, and the sender gets nothing back.
     conn1.sendJson({ event: 'bye!' });
     assert.deepEqual(await nextJson(conn3), { event: 'bye!', from: peerId1 });
@@ -133,7 +133,7 @@ describe('webrtc_ws_handler_SUITE (ported)', () => {
     assert.deepEqual(auth2.data.peers, []);
     assert.deepEqual(server.peers(room), [{ peerId: auth2.data.peer_id, username: user2 }]);
 
-    // Compat (PROTOCOL.md): after `unauthorized` the socket stays open for a retry.
+    // Compat (docs/protocol.md): after `unauthorized` the socket stays open for a retry.
     await assertPingPong(conn1);
     assert.equal((await authenticate(conn1, user1)).event, 'authenticated');
   });
@@ -174,7 +174,7 @@ describe('webrtc_ws_handler_SUITE (ported)', () => {
       [user2, 'join', room, [user1]],
       [user2, 'leave', room, []],
     ]);
-    // PROTOCOL.md adds `create` (the original's create_callback of earlier versions): first, for user 1.
+    // docs/protocol.md adds `create` (the original's create_callback of earlier versions): first, for user 1.
     assert.deepEqual(ofThisRoom()[0], { kind: 'create', room, username: user1, others: [] });
     assert.equal(ofThisRoom().filter((c) => c.kind === 'create').length, 1);
   });
@@ -192,7 +192,7 @@ describe('webrtc_ws_handler_SUITE (ported)', () => {
   });
 
   // The stored copies of the suite end at `ping`; this case follows the server API it
-  // names (src/webrtc_server.erl: peers/1, publish/2,3, send/2,3) as PROTOCOL.md mirrors it.
+  // names (src/webrtc_server.erl: peers/1, publish/2,3, send/2,3) as docs/protocol.md mirrors it.
   test('server_api', async () => {
     const user1 = uniqueName('User1');
     const user2 = uniqueName('User2');
@@ -204,7 +204,7 @@ describe('webrtc_ws_handler_SUITE (ported)', () => {
     const peerId1: string = auth1.data.peer_id;
     const peerId2: string = auth2.data.peer_id;
 
-    // webrtc_server:peers(Room) -> [{PeerId, Username}] (PROTOCOL.md: in join order).
+    // webrtc_server:peers(Room) -> [{PeerId, Username}] (docs/protocol.md: in join order).
     assert.deepEqual(server.peers(room), [
       { peerId: peerId1, username: user1 },
       { peerId: peerId2, username: user2 },

@@ -1,5 +1,5 @@
 /**
- * The signaling wire protocol, row by row (shared/PROTOCOL.md): endpoint,
+ * The signaling wire protocol, row by row (docs/protocol.md): endpoint,
  * frames in each state, peer ids, leaving, idle timeout, callbacks, the
  * server API and the close codes. Real `ws` clients on 127.0.0.1, port 0.
  */

@@ -153,7 +153,7 @@ describe('encodeEvent / ServerFrames', () => {
     assert.equal(encodeEvent('x', 0), '{"event":"x","data":0}');
   });
 
-  test('server frames match PROTOCOL.md', () => {
+  test('server frames match docs/protocol.md', () => {
     assert.deepEqual(JSON.parse(ServerFrames.unauthorized()), { event: 'unauthorized' });
     assert.deepEqual(JSON.parse(ServerFrames.authenticated('P', [{ peer_id: 'Q', username: 'bob' }])), {
       event: 'authenticated',
