@@ -91,6 +91,10 @@ export class SignalingListener implements Worker {
     if (socket.writable) socket.write(timedOut ? RESPONSE_408 : err.code === 'HPE_HEADER_OVERFLOW' ? RESPONSE_431 : RESPONSE_400);
     socket.destroy();
   };
+  /** A TLS handshake not finished within handshakeTimeout (Node closes the socket): counted. */
+  private readonly onTlsClientError = (err: Error & { code?: string }): void => {
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.metrics.connectionRefused('handshake_timeout');
+  };
   /** Connections that were over a cap when they connected: cut short unless an upgrade is accepted meanwhile. */
   private readonly graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
@@ -123,6 +127,7 @@ export class SignalingListener implements Worker {
     if (!this.owned) return this;
     this.server.on('request', this.onRequest);
     this.server.on('clientError', this.onClientError);
+    this.server.on('tlsClientError', this.onTlsClientError);
     // Counted from the TCP connection on (TLS: before the handshake), so idle or half-sent upgrades count too.
     this.server.on('connection', this.onConnection);
     await new Promise<void>((resolve, reject) => {
@@ -162,6 +167,7 @@ export class SignalingListener implements Worker {
       this.server.off('request', this.onRequest);
       this.server.off('connection', this.onConnection);
       this.server.off('clientError', this.onClientError);
+      this.server.off('tlsClientError', this.onTlsClientError);
       this.server.close();
       this.server.closeIdleConnections();
     }

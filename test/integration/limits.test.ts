@@ -10,10 +10,12 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { createServer } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { WebSocket } from 'ws';
 import { attach } from '../../src/index.js';
 import type { Options } from '../../src/index.js';
 import { TestClient } from '../helpers/client.js';
+import { makeCert, tempDir } from '../helpers/fixtures.js';
 import { authFrame, gate, nextJson, upgradeStatus, within } from '../helpers/protocol.js';
 import { sleep, testServer, USERS } from '../helpers/server.js';
 import { poll } from '../helpers/wait.js';
@@ -52,6 +54,17 @@ async function upgradeEventually(port: number, path: string): Promise<number | u
     const status = await upgradeStatus(port, path);
     return status === 429 || status === 503 ? undefined : status;
   }, 1_000, 50);
+}
+
+/** GET over https from our own test certificate. */
+function getInsecure(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpsGet({ host: '127.0.0.1', port, path, rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }
 
 /** The status of an upgrade with these extra headers (101 when accepted). */
@@ -167,6 +180,17 @@ describe('handshakeTimeout', () => {
     const ok = await TestClient.open(server.port, 'room');
     assert.equal(ok.ws.readyState, WebSocket.OPEN, 'the listener goes on');
     ok.close();
+  });
+
+  test('with TLS, a connection that never finishes its handshake is closed after handshakeTimeout, and counted', async (t) => {
+    const { certfile, keyfile } = makeCert(tempDir(t));
+    const server = await start(t, { handshakeTimeout: 500, certfile, keyfile });
+    const started = performance.now();
+    const silent = await rawConnection(t, server.port);
+    const after = (await within(silent.closedAt, 5000, 'closed')) - started;
+    assert.ok(after >= 450 && after < 2500, `closed after ${Math.round(after)} ms`);
+    const text = await getInsecure(server.port, '/metrics');
+    assert.match(text, /^webrtc_connections_refused_total\{reason="handshake_timeout"\} 1$/m);
   });
 });
 
