@@ -73,16 +73,22 @@ export type Range = readonly [number, number];
  * separate source addresses since the server's limits are per source IP.
  */
 export interface SoakLoad {
-  /** Rooms kept open at once with long calls, and with short calls; each room lives one generation. */
+  /**
+   * Long calls: slots of `roomSize` seats (the sizes spread over the range),
+   * each seat taken again by a new connection as soon as its member leaves,
+   * so the population stays steady while connections turn over; a slot's
+   * newcomers go to a new room every `steadyRoomS` (the old one empties as
+   * its members leave).
+   */
   steadyRooms: number;
+  steadyRoomS: Range;
+  /** Short calls: rooms of the low end of `roomSize` (+1) whose members come, talk briefly and all go; then a new room. */
   briefRooms: number;
-  /** Members of a room (the brief rooms use the low end). */
+  /** Members of a room. */
   roomSize: Range;
   /** Seconds a member of a steady / brief room stays. */
   steadyLifetimeS: Range;
   briefLifetimeS: Range;
-  /** How many times a seat of a steady room is taken again by a new connection after its member left. */
-  replacements: Range;
   /** Messages per second each member sends (chosen once per member from this list; 0: only a ping every 20 s). */
   memberRates: number[];
   /** Candidates trickled after each offer or answer. */
@@ -149,14 +155,14 @@ export interface BenchConfig {
   deadlineMs: number;
 }
 
-/** The soak's mix, sized for 2 shared cores: about 45 members in rooms, 6 TURN sessions, one abuser of each kind at a time. */
+/** The soak's mix, sized for 2 shared cores: about 45 members in rooms, 6 TURN sessions, one abuser of each kind at a time (~15% of a core for the server). */
 const SOAK_LOAD: SoakLoad = {
   steadyRooms: 10,
+  steadyRoomS: [120, 300],
   briefRooms: 4,
   roomSize: [2, 6],
   steadyLifetimeS: [20, 90],
   briefLifetimeS: [2, 8],
-  replacements: [0, 2],
   memberRates: [0, 1, 1, 2, 5, 5, 10, 20],
   candidatesPerPeer: 8,
   usernames: 500,
@@ -252,9 +258,9 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
             ...SOAK_LOAD,
             steadyRooms: 2,
             briefRooms: 1,
-            steadyLifetimeS: [4, 8],
+            steadyRoomS: [5, 10],
+            steadyLifetimeS: [3, 6],
             briefLifetimeS: [1, 2],
-            replacements: [0, 1],
             turnSessions: 2,
             turnLifetimeS: [3, 6],
             turnAllocationLifetimeS: 6,

@@ -141,7 +141,7 @@ export function formatSoak(soak: SoakResult): string[] {
       `slopes over the ${soak.slopeSamples} samples after the first ${Math.round(c.warmupShare * 100)}% (warm-up)`,
   );
   out.push(
-    `   honest: ${l.steadyRooms} long-call rooms (${l.roomSize[0]}-${l.roomSize[1]} members, ${l.steadyLifetimeS[0]}-${l.steadyLifetimeS[1]} s each, seats re-taken) + ${l.briefRooms} short-call rooms, ` +
+    `   honest: ${l.steadyRooms} long-call rooms of ${l.roomSize[0]}-${l.roomSize[1]} (members stay ${l.steadyLifetimeS[0]}-${l.steadyLifetimeS[1]} s, seats re-taken, a new room every ${l.steadyRoomS[0]}-${l.steadyRoomS[1]} s) + ${l.briefRooms} short-call rooms (${l.briefLifetimeS[0]}-${l.briefLifetimeS[1]} s), ` +
       `offer/answer + ${l.candidatesPerPeer} candidates per peer, ${l.memberRates.join('/')} msgs/s per member; ${l.turnSessions} TURN sessions (${l.turnPps} pkt/s each way, ${l.turnLifetimeS[0]}-${l.turnLifetimeS[1]} s)`,
   );
   if (soak.status === 'failed') out.push(`   FAILED: ${soak.error}`);

@@ -232,8 +232,8 @@ class SoakRun {
     const load = this.load;
     if (this.role === 'honest') {
       await this.startEcho();
-      for (let i = 0; i < load.steadyRooms; i++) this.spawn(() => this.roomLoop(`s${i}`, false));
-      for (let i = 0; i < load.briefRooms; i++) this.spawn(() => this.roomLoop(`b${i}`, true));
+      for (let i = 0; i < load.steadyRooms; i++) this.spawn(() => this.steadySlot(i));
+      for (let i = 0; i < load.briefRooms; i++) this.spawn(() => this.briefSlot(i));
       for (let i = 0; i < load.turnSessions; i++) this.spawn(() => this.turnSeat(i));
       if (load.turnSessions > 0) this.dataTicker = setInterval(() => this.turnTick(), Math.max(5, Math.round(1000 / load.turnPps)));
     } else {
@@ -274,28 +274,51 @@ class SoakRun {
 
   // ------------------------------------------------------------ honest: rooms
 
-  /** Rooms one after the other in one slot: each generation a new room name, its seats taken again as members leave. */
-  private async roomLoop(slot: string, brief: boolean): Promise<void> {
+  /**
+   * A long-call slot: `size` seats, each taken again by a new connection as
+   * soon as its member left; newcomers go to the slot's current room, a new
+   * one every `steadyRoomS` (the previous room empties as its members leave).
+   */
+  private async steadySlot(slot: number): Promise<void> {
     const load = this.load;
-    for (let gen = 0; this.running; gen++) {
-      const room = `soak-${this.runId}-${slot}-${gen}`;
-      const size = brief ? randInt(load.roomSize[0], Math.min(load.roomSize[0] + 1, load.roomSize[1])) : randInt(load.roomSize[0], load.roomSize[1]);
-      const lifetime = brief ? load.briefLifetimeS : load.steadyLifetimeS;
-      this.count(brief ? 'honest.briefRooms' : 'honest.steadyRooms');
-      await Promise.all(
-        Array.from({ length: size }, (_, seat) =>
-          this.seat(room, lifetime, brief ? 0 : randInt(load.replacements[0], load.replacements[1]), seat * rand(100, 1500)),
-        ),
-      );
-      await this.sleep(rand(200, 1000));
-    }
+    const size = load.roomSize[0] + (slot % (load.roomSize[1] - load.roomSize[0] + 1));
+    const current = { gen: 0, until: Date.now() + rand(load.steadyRoomS[0], load.steadyRoomS[1]) * 1000, counted: -1 };
+    const room = () => {
+      if (Date.now() >= current.until) {
+        current.gen++;
+        current.until = Date.now() + rand(load.steadyRoomS[0], load.steadyRoomS[1]) * 1000;
+      }
+      if (current.counted !== current.gen) {
+        current.counted = current.gen;
+        this.count('honest.steadyRooms');
+      }
+      return `soak-${this.runId}-s${slot}-${current.gen}`;
+    };
+    await Promise.all(
+      Array.from({ length: size }, async (_, seat) => {
+        await this.sleep(seat * rand(100, 1500) + slot * 300);
+        while (this.running) {
+          await this.member(room(), rand(load.steadyLifetimeS[0], load.steadyLifetimeS[1]) * 1000);
+          await this.sleep(rand(200, 1500));
+        }
+      }),
+    );
   }
 
-  private async seat(room: string, lifetimeS: readonly [number, number], replacements: number, delayMs: number): Promise<void> {
-    await this.sleep(delayMs);
-    for (let n = 0; n <= replacements && this.running; n++) {
-      await this.member(room, rand(lifetimeS[0], lifetimeS[1]) * 1000);
-      if (n < replacements) await this.sleep(rand(200, 2000));
+  /** A short-call slot: a room of 2-3 whose members come, talk briefly and all go; then the next room. */
+  private async briefSlot(slot: number): Promise<void> {
+    const load = this.load;
+    for (let gen = 0; this.running; gen++) {
+      const room = `soak-${this.runId}-b${slot}-${gen}`;
+      const size = randInt(load.roomSize[0], Math.min(load.roomSize[0] + 1, load.roomSize[1]));
+      this.count('honest.briefRooms');
+      await Promise.all(
+        Array.from({ length: size }, async (_, seat) => {
+          await this.sleep(seat * rand(100, 1000));
+          await this.member(room, rand(load.briefLifetimeS[0], load.briefLifetimeS[1]) * 1000);
+        }),
+      );
+      await this.sleep(rand(200, 1000));
     }
   }
 
@@ -717,10 +740,12 @@ class SoakRun {
         else this.count('pw.otherAnswer');
         await this.sleep(this.load.wrongPasswordEveryMs);
       }
-      let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([closed, new Promise<null>((r) => (timer = setTimeout(() => r(null), 5_000)))]);
-      clearTimeout(timer);
-      this.count(`pw.closed.${code ?? 'none'}`);
+      if (this.running) {
+        let timer: NodeJS.Timeout | undefined;
+        const code = await Promise.race([closed, new Promise<null>((r) => (timer = setTimeout(() => r(null), 5_000)))]);
+        clearTimeout(timer);
+        this.count(`pw.closed.${code ?? 'none'}`);
+      }
       ws.terminate();
       this.untrack(item);
     }
