@@ -316,6 +316,8 @@ const HELP = `usage: npm run bench -- [options]
   --only LIST         suites to run, comma-separated: ${SUITES.join(',')}
   --connections N     idle connections (suite 2)
   --soak-minutes N    length of the soak (suite 5, only with --only soak; default 20, fractions allowed)
+  --soak-heap-snapshots  heap snapshots of the soak's server (idle, end of warm-up, end of load, settled) in
+                      bench/results/soak-heap-<date>/, and what grew between them (each pauses the server ~1 s)
   --no-competitors    skip y-webrtc and PeerJS
   --top N             functions to print with --profile (default 15)
   --out FILE          JSON output (default bench/results/latest.json, or profile.json with --profile)
@@ -329,7 +331,7 @@ export function parseArgs(argv: string[]): BenchConfig {
     const eq = argv.find((a) => a.startsWith(`${flag}=`));
     return eq?.slice(flag.length + 1);
   };
-  const known = ['--full', '--profile', '--rounds', '--only', '--connections', '--soak-minutes', '--no-competitors', '--top', '--out', '--help'];
+  const known = ['--full', '--profile', '--rounds', '--only', '--connections', '--soak-minutes', '--soak-heap-snapshots', '--no-competitors', '--top', '--out', '--help'];
   for (const arg of argv) {
     if (arg.startsWith('--') && !known.includes(arg.split('=')[0]!)) throw new Error(`unknown option ${arg}\n${HELP}`);
   }
@@ -363,6 +365,10 @@ export function parseArgs(argv: string[]): BenchConfig {
     config.fanout = { ...config.fanout, targets: { broadcast: config.fanout.targets.broadcast.filter((t) => t === 'ours' || t === 'bare'), unicast: config.fanout.targets.unicast.filter((t) => t === 'ours' || t === 'bare') } };
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  if (has('--soak-heap-snapshots')) {
+    if (!config.suites.includes('soak')) throw new Error('--soak-heap-snapshots is for the soak: add --only soak');
+    config.soak = { ...config.soak, heapSnapshots: join(ROOT, 'bench', 'results', `soak-heap-${stamp}`) };
+  }
   if (profile) config.profile = { dir: join(ROOT, 'bench', 'results', 'profiles', stamp), top: positive('--top') ?? 15 };
   config.out = value('--out') ?? join(ROOT, 'bench', 'results', profile ? 'profile.json' : 'latest.json');
   return config;

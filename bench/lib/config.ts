@@ -134,6 +134,8 @@ export interface SoakConfig {
   /** "Near the idle baseline" after the settle: this many fds / timers above it at most. */
   tolerance: { fds: number; timers: number };
   load: SoakLoad;
+  /** With `--soak-heap-snapshots`: the folder for heap snapshots of the server (idle, end of warm-up, end of load, settled). */
+  heapSnapshots: string | null;
 }
 
 export interface BenchConfig {
@@ -213,6 +215,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
       thresholds: { rssMiB: 1, heapMiB: 0.5, fds: 1, timers: 1 },
       tolerance: { fds: 4, timers: 4 },
       load: SOAK_LOAD,
+      heapSnapshots: null,
     },
     out: null,
     profile: null,

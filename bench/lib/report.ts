@@ -211,6 +211,19 @@ export function formatSoak(soak: SoakResult): string[] {
     const joinFailed = countsLine(a.counts, '').split(', ').filter((x) => x.includes('joinFailed') || x.startsWith('generator'));
     if (joinFailed.length) out.push(`  abusers that could not even join: ${joinFailed.join(', ')}`);
   }
+  if (soak.heap) {
+    const rows = (list: typeof soak.heap.underLoad) =>
+      list.slice(0, 15).map((g) => [g.key, g.count, (g.bytes / 1024).toFixed(1), g.countBefore, (g.bytesBefore / 1024).toFixed(1)]);
+    out.push(`heap snapshots: ${Object.values(soak.heap.files).join(', ') || 'none'}${soak.heap.error ? ` (${soak.heap.error})` : ''}`);
+    if (soak.heap.underLoad.length) {
+      out.push('grew under steady load (end of warm-up → end of load), by constructor / kind:');
+      out.push(table(['group', '+count', '+KiB', 'count before', 'KiB before'], rows(soak.heap.underLoad)));
+    }
+    if (soak.heap.retained.length) {
+      out.push('held once idle again (idle → settled):');
+      out.push(table(['group', '+count', '+KiB', 'count before', 'KiB before'], rows(soak.heap.retained)));
+    }
+  }
   const delta = soak.counters.delta;
   if (Object.keys(delta).length) {
     out.push('server counters over the run (/metrics, webrtc_*_total, change):');

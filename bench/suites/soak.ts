@@ -19,11 +19,14 @@
  * must have seen no error at all.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import type { BenchConfig, SoakConfig } from '../lib/config.js';
+import { diffHeaps, summarizeHeap } from '../lib/heap-diff.js';
+import type { HeapGrowth } from '../lib/heap-diff.js';
 import { Histogram } from '../lib/hist.js';
-import { sleep, startTarget } from '../lib/procs.js';
+import { machineCpu, procCpuSeconds, sleep, startTarget } from '../lib/procs.js';
 import type { LoadWorker, TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { SoakRole, SoakWorkerStats } from '../load/messages.js';
 import type { ProbeReply } from '../targets/ipc.js';
@@ -64,6 +67,9 @@ export interface SoakSample {
   loopMaxMs: number;
   /** Server CPU since the previous sample, percent of one core. */
   cpuPct: number | null;
+  /** The two load processes, and everything else on the machine (other people's work), percent of one core. */
+  generatorCpuPct: number | null;
+  otherCpuPct: number | null;
   gauges: SoakGauges | null;
   /** What the load processes had open and the honest errors so far. */
   honestMembers: number | null;
@@ -72,7 +78,7 @@ export interface SoakSample {
 }
 
 export interface SoakResource {
-  key: 'rssMiB' | 'heapUsedMiB' | 'externalMiB' | 'fds' | 'timers' | 'handles' | 'loopP99Ms' | 'cpuPct';
+  key: 'rssMiB' | 'heapUsedMiB' | 'externalMiB' | 'fds' | 'timers' | 'handles' | 'loopP99Ms' | 'cpuPct' | 'otherCpuPct';
   name: string;
   unit: string;
   /** Judged for flatness (the others are reported only). */
@@ -124,6 +130,8 @@ export interface SoakResult {
   /** The server's own counters (webrtc_*): at the idle baseline, after the settle, and the difference. */
   counters: { before: Record<string, number>; after: Record<string, number>; delta: Record<string, number> };
   verdict: { flat: boolean | null; settled: boolean | null; honestClean: boolean | null; pass: boolean | null };
+  /** With --soak-heap-snapshots: the files, and what grew under steady load (end of warm-up → end) and what stayed once idle (idle → settled). */
+  heap: { files: Record<string, string>; underLoad: HeapGrowth[]; retained: HeapGrowth[]; error: string | null } | null;
 }
 
 const MiB = 1024 * 1024;
@@ -147,6 +155,14 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
     abuse: null,
     counters: { before: {}, after: {}, delta: {} },
     verdict: { flat: null, settled: null, honestClean: null, pass: null },
+    heap: s.heapSnapshots ? { files: {}, underLoad: [], retained: [], error: null } : null,
+  };
+  const snapshot = async (name: string) => {
+    if (!s.heapSnapshots || !server || !result.heap) return;
+    mkdirSync(s.heapSnapshots, { recursive: true });
+    const reply = await server.ask<{ op: string; file: string }>({ op: 'heap-snapshot', file: join(s.heapSnapshots, `${name}.heapsnapshot`) }, 'heap-snapshot', 120_000);
+    if (reply) result.heap.files[name] = reply.file;
+    else result.heap.error = `no ${name} snapshot within 120 s`;
   };
   const durationMs = Math.round(s.minutes * 60_000);
   const workers = await pool.get(2);
@@ -162,7 +178,7 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
     server = await startTarget('ours', { script: 'soak.ts', exposeGc: true, exposeInternals: true, ourOptions: serverOptions });
     const target = server;
     if (target.turnPort === null || target.metricsPort === null) throw new Error('the soak target started without TURN or without its metrics listener');
-    const sampler = new Sampler(target);
+    const sampler = new Sampler(target, roles.map(([w]) => w.pid));
     // Idle baseline: let the start-up settle, then two readings (the first primes the CPU meter).
     await sleep(1_000);
     await sampler.take('baseline', -1);
@@ -170,6 +186,7 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
     const baseline = await sampler.take('baseline', 0);
     result.samples.push(baseline.sample);
     result.counters.before = baseline.counters;
+    await snapshot('idle');
 
     const runId = randomBytes(3).toString('hex');
     const server_ = { host: '127.0.0.1', port: target.port, turnPort: target.turnPort };
@@ -179,6 +196,7 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
     const t0 = performance.now();
     const elapsedS = () => (performance.now() - t0) / 1000;
     let lastLog = 0;
+    let warm = false;
     for (let i = 1; ; i++) {
       const due = t0 + i * s.sampleMs;
       if (due - t0 > durationMs) break;
@@ -186,6 +204,10 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
       const stats = await workerStats(roles);
       const { sample } = await sampler.take('load', elapsedS(), stats);
       result.samples.push(sample);
+      if (!warm && sample.tS >= (durationMs / 1000) * s.warmupShare) {
+        warm = true;
+        await snapshot('warm');
+      }
       if (performance.now() - lastLog > 60_000 || due - t0 + s.sampleMs > durationMs) {
         lastLog = performance.now();
         log(
@@ -195,6 +217,7 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
       }
     }
     result.loadS = round(elapsedS(), 1);
+    await snapshot('end');
 
     // Stop the load: honest members leave, honest allocations are deallocated, abusers are cut.
     const stops = await Promise.allSettled(roles.map(([w]) => w.request<SoakWorkerStats | null>({ op: 'soak-stop' }, 60_000)));
@@ -214,6 +237,7 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
     }
     result.settle.seconds = round((performance.now() - stoppedAt) / 1000, 1);
     result.counters.after = after.counters;
+    await snapshot('settled');
     log(`  load stopped; ${settled(s, baseline.sample, after.sample) ? 'back at the idle baseline' : 'NOT back at the idle baseline'} after ${result.settle.seconds} s`);
   } catch (err) {
     result.status = 'failed';
@@ -224,26 +248,53 @@ export async function runSoak(config: BenchConfig, pool: WorkerPool): Promise<So
     await server?.stop();
   }
   summarize(result, final);
+  if (result.heap) {
+    try {
+      const f = result.heap.files;
+      if (f.warm && f.end) result.heap.underLoad = diffHeaps(summarizeHeap(f.warm), summarizeHeap(f.end));
+      if (f.idle && f.settled) result.heap.retained = diffHeaps(summarizeHeap(f.idle), summarizeHeap(f.settled));
+    } catch (err) {
+      result.heap.error = errorText(err);
+    }
+  }
   return result;
 }
 
 // ---------------------------------------------------------------- sampling
 
 class Sampler {
-  private lastCpu: { s: number; at: number } | null = null;
+  private last: { at: number; server: number | null; generators: number | null; machine: number | null } | null = null;
 
-  constructor(private readonly server: TargetProcess) {}
+  constructor(
+    private readonly server: TargetProcess,
+    private readonly generatorPids: number[],
+  ) {}
+
+  /** CPU since the previous reading, percent of one core: the server, the load processes, everyone else. */
+  private cpu(): { cpuPct: number | null; generatorCpuPct: number | null; otherCpuPct: number | null } {
+    const now = { at: performance.now(), server: this.server.cpuSeconds(), generators: sum(this.generatorPids.map(procCpuSeconds)), machine: machineCpu()?.busy ?? null };
+    const last = this.last;
+    this.last = now;
+    if (!last) return { cpuPct: null, generatorCpuPct: null, otherCpuPct: null };
+    const seconds = (now.at - last.at) / 1000;
+    const d = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+    const server = d(now.server, last.server);
+    const generators = d(now.generators, last.generators);
+    const machine = d(now.machine, last.machine);
+    const pct = (v: number | null) => (v === null ? null : round((100 * v) / seconds, 0));
+    return {
+      cpuPct: pct(server),
+      generatorCpuPct: pct(generators),
+      otherCpuPct: machine === null || server === null || generators === null ? null : pct(Math.max(0, machine - server - generators)),
+    };
+  }
 
   /** One reading: the server's probe (after a GC), its fds, then /metrics (its connection closes before the next reading). */
   async take(phase: SoakSample['phase'], tS: number, stats?: Partial<Record<SoakRole, SoakWorkerStats | null>>): Promise<{ sample: SoakSample; counters: Record<string, number> }> {
     const probe = await this.server.ask<ProbeReply>({ op: 'probe', gc: true }, 'probe', 15_000);
     if (!probe) throw new Error('the soak target did not answer a probe within 15 s');
     const fds = countFds(this.server.pid);
-    const cpuS = this.server.cpuSeconds();
-    const now = performance.now();
-    let cpuPct: number | null = null;
-    if (cpuS !== null && this.lastCpu) cpuPct = round((100 * (cpuS - this.lastCpu.s)) / ((now - this.lastCpu.at) / 1000), 0);
-    if (cpuS !== null) this.lastCpu = { s: cpuS, at: now };
+    const cpu = this.cpu();
     const metrics = await scrape(this.server.metricsPort!).catch(() => null);
     const handles = Object.values(probe.resources).reduce((a, b) => a + b, 0);
     const honest = stats?.honest;
@@ -263,7 +314,7 @@ class Sampler {
       loopP50Ms: probe.lag.p50Ms,
       loopP99Ms: probe.lag.p99Ms,
       loopMaxMs: probe.lag.maxMs,
-      cpuPct,
+      ...cpu,
       gauges: metrics ? gauges(metrics) : null,
       honestMembers: honest?.live.members ?? null,
       honestTurnSessions: honest?.live.turnSessions ?? null,
@@ -271,6 +322,15 @@ class Sampler {
     };
     return { sample, counters: metrics ? counters(metrics) : {} };
   }
+}
+
+function sum(values: (number | null)[]): number | null {
+  let total = 0;
+  for (const v of values) {
+    if (v === null) return null;
+    total += v;
+  }
+  return total;
 }
 
 async function workerStats(roles: [LoadWorker, SoakRole][]): Promise<Partial<Record<SoakRole, SoakWorkerStats | null>>> {
@@ -401,6 +461,7 @@ const RESOURCES: { key: SoakResource['key']; name: string; unit: string; thresho
   { key: 'handles', name: 'active resources (all)', unit: '', threshold: () => null, digits: 0 },
   { key: 'loopP99Ms', name: 'event-loop delay p99', unit: 'ms', threshold: () => null, digits: 1 },
   { key: 'cpuPct', name: 'server CPU', unit: '%', threshold: () => null, digits: 0 },
+  { key: 'otherCpuPct', name: 'rest of the machine CPU', unit: '%', threshold: () => null, digits: 0 },
 ];
 
 function summarize(result: SoakResult, final: Partial<Record<SoakRole, SoakWorkerStats | null>>): void {

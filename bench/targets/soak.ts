@@ -11,13 +11,15 @@
  * Besides `usage` and `stop` (ipc.ts) it answers `probe`: event-loop delay
  * since the last probe, then (after a GC when asked; run it with
  * --expose-gc) memory, the active resources counted by type, and every
- * timer scheduled. process.getActiveResourcesInfo() lists only the timers
+ * timer scheduled; and `heap-snapshot` (a GC, then v8.writeHeapSnapshot to
+ * the file named). process.getActiveResourcesInfo() lists only the timers
  * that keep the process alive, and the server unrefs its own (src/clock.ts):
  * with --expose-internals the probe walks Node's timer lists, so unref'd
  * timers are counted too.
  */
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { startServer } from '../../src/index.js';
 import type { Options } from '../../src/index.js';
 import { BENCH_PASSWORD, SOAK_UNKNOWN_USER_PREFIX } from '../lib/protocols.js';
@@ -61,7 +63,13 @@ function scheduledTimers(): number | null {
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 process.on('message', (raw) => {
-  const message = raw as { op?: string; gc?: boolean };
+  const message = raw as { op?: string; gc?: boolean; file?: string };
+  if (message.op === 'heap-snapshot' && message.file) {
+    // Blocks the loop for a second or more: only with --soak-heap-snapshots.
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send?.({ op: 'heap-snapshot', file: writeHeapSnapshot(message.file) });
+    return;
+  }
   if (message.op !== 'probe') return;
   // Read (and restart) the loop delay first: the GC below would show in it.
   const ms = (ns: number) => Math.round(ns / 1e4) / 100;

@@ -118,7 +118,7 @@ describe('bench harness (smoke)', () => {
       assert.ok(phases('load').length >= 3, `${phases('load').length} samples under load`);
       assert.ok(phases('settle').length >= 1);
       for (const sample of soak.samples) {
-        for (const key of ['tS', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'fds', 'timers', 'timersRefed', 'handles', 'resources', 'loopP99Ms', 'cpuPct', 'gauges'] as const) {
+        for (const key of ['tS', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'fds', 'timers', 'timersRefed', 'handles', 'resources', 'loopP99Ms', 'cpuPct', 'otherCpuPct', 'gauges'] as const) {
           assert.ok(key in sample, `sample.${key}`);
         }
         assert.ok(sample.rssMiB > 0 && sample.heapUsedMiB > 0);
@@ -176,6 +176,9 @@ describe('bench harness (smoke)', () => {
     assert.equal(parseArgs(['--only', 'soak']).soak.minutes, 20);
     assert.throws(() => parseArgs(['--soak-minutes', '5']), /--only soak/);
     assert.throws(() => parseArgs(['--only', 'soak', '--soak-minutes', '0']), /soak-minutes/);
+    assert.equal(parseArgs(['--only', 'soak']).soak.heapSnapshots, null);
+    assert.match(parseArgs(['--only', 'soak', '--soak-heap-snapshots']).soak.heapSnapshots ?? '', /soak-heap-/);
+    assert.throws(() => parseArgs(['--soak-heap-snapshots']), /--only soak/);
     assert.throws(() => parseArgs(['--nope']), /unknown option/);
     assert.throws(() => parseArgs(['--only', 'x']), /unknown suite/);
   });
