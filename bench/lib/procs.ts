@@ -206,6 +206,10 @@ export interface TargetProcess {
   readonly base: string;
   /** Our server's STUN/TURN UDP port when its TURN is on; else null. */
   readonly turnPort: number | null;
+  /** The loopback metrics listener's port (the soak target); else null. */
+  readonly metricsPort: number | null;
+  /** Sends `message` over IPC and resolves with the first reply whose `op` is `replyOp`; null after `timeoutMs` or without IPC. */
+  ask<T extends { op: string }>(message: { op: string } & Record<string, unknown>, replyOp: string, timeoutMs?: number): Promise<T | null>;
   /** The server's own view of its CPU and memory (our wrappers only). */
   usage(gc?: boolean): Promise<UsageReply | null>;
   cpuSeconds(): number | null;
@@ -218,6 +222,8 @@ export interface StartOptions {
   /** Run under `node --cpu-prof`, writing its profiles into `<dir>/<name>/` (ours, bare). */
   profile?: { dir: string; name: string };
   exposeGc?: boolean;
+  /** `--expose-internals` (the soak target counts unref'd timers through internal/timers). */
+  exposeInternals?: boolean;
   /** Extra options for our server (BENCH_OPTIONS). */
   ourOptions?: Record<string, unknown>;
   /** Another server of bench/targets/ speaking the same IPC (`bare-turn.ts`: the Node TURN baseline). */
@@ -232,8 +238,9 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
   let child: ChildProcess;
   let port: number;
   let turnPort: number | null = null;
+  let metricsPort: number | null = null;
   if (kind === 'ours' || kind === 'bare') {
-    const flags = [...(options.exposeGc ? ['--expose-gc'] : [])];
+    const flags = [...(options.exposeGc ? ['--expose-gc'] : []), ...(options.exposeInternals ? ['--expose-internals'] : [])];
     // One folder per run: tsx's module hooks run on a thread of their own, which writes a profile too.
     if (options.profile) flags.push('--cpu-prof', `--cpu-prof-dir=${join(options.profile.dir, options.profile.name)}`);
     const file = join(ROOT, 'bench', 'targets', options.script ?? (kind === 'ours' ? 'ours.ts' : 'bare-relay.ts'));
@@ -248,10 +255,11 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     raiseFileLimit(child.pid!);
     port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${kind} did not start within 30 s: ${output()}`)), 30_000);
-      child.on('message', (m: { op?: string; port?: number; turnPort?: number | null }) => {
+      child.on('message', (m: { op?: string; port?: number; turnPort?: number | null; metricsPort?: number | null }) => {
         if (m.op === 'listening') {
           clearTimeout(timer);
           turnPort = m.turnPort ?? null;
+          metricsPort = m.metricsPort ?? null;
           resolve(m.port!);
         }
       });
@@ -277,29 +285,32 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     }
   }
   const pid = child.pid!;
-  const usage = (gc = false): Promise<UsageReply | null> => {
+  const ask = <T extends { op: string }>(message: { op: string } & Record<string, unknown>, replyOp: string, timeoutMs = 5_000): Promise<T | null> => {
     if (!child.connected) return Promise.resolve(null);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         child.off('message', onMessage);
         resolve(null);
-      }, 5_000);
-      const onMessage = (m: UsageReply) => {
-        if (m.op !== 'usage') return;
+      }, timeoutMs);
+      const onMessage = (m: T) => {
+        if (m.op !== replyOp) return;
         clearTimeout(timer);
         child.off('message', onMessage);
         resolve(m);
       };
       child.on('message', onMessage);
-      child.send({ op: 'usage', gc });
+      child.send(message);
     });
   };
+  const usage = (gc = false): Promise<UsageReply | null> => ask<UsageReply>({ op: 'usage', gc }, 'usage');
   return {
     kind,
     pid,
     port,
     base: `ws://127.0.0.1:${port}`,
     turnPort,
+    metricsPort,
+    ask,
     usage,
     cpuSeconds: () => procCpuSeconds(pid),
     rssKiB: () => procRssKiB(pid),

@@ -13,6 +13,8 @@ export type Mode = 'broadcast' | 'unicast';
 
 /** The password our server expects from every bench user (the bench target's auth function). */
 export const BENCH_PASSWORD = 'bench';
+/** The soak target knows no user whose name starts with this (made-up usernames, for the abusers). */
+export const SOAK_UNKNOWN_USER_PREFIX = 'ghost-';
 
 export interface ClientProtocol {
   readonly modes: readonly Mode[];

@@ -1,6 +1,7 @@
 /** The printed table of a bench run. */
 import type { BenchResult, Headline } from '../run.js';
 import type { StepResult } from '../suites/fanout.js';
+import type { SoakResult } from '../suites/soak.js';
 import type { ProfileSummary } from './profile.js';
 import { TARGET_LABELS } from './procs.js';
 
@@ -112,9 +113,124 @@ export function formatReport(result: BenchResult): string {
       );
     }
   }
+  if (result.soak) {
+    out.push('');
+    out.push(...formatSoak(result.soak));
+  }
   out.push('');
   out.push(formatHeadlines(result.headlines));
   return out.join('\n');
+}
+
+const yes = (v: boolean | null) => (v === null ? '-' : v ? 'yes' : 'NO');
+
+/** Counters whose name starts with `prefix`, as `rest n` pairs (`rest` without the prefix), in one line. */
+function countsLine(counts: Record<string, number>, prefix: string): string {
+  return Object.entries(counts)
+    .filter(([k]) => k.startsWith(prefix))
+    .map(([k, v]) => `${k.slice(prefix.length)} ${v}`)
+    .join(', ');
+}
+
+export function formatSoak(soak: SoakResult): string[] {
+  const out: string[] = [];
+  const c = soak.config;
+  const l = c.load;
+  out.push(
+    `5. Soak: ${c.minutes} min against ours (TURN on, default limits), honest and abusive load from separate addresses; a sample every ${c.sampleMs / 1000} s, ` +
+      `slopes over the ${soak.slopeSamples} samples after the first ${Math.round(c.warmupShare * 100)}% (warm-up)`,
+  );
+  out.push(
+    `   honest: ${l.steadyRooms} long-call rooms of ${l.roomSize[0]}-${l.roomSize[1]} (members stay ${l.steadyLifetimeS[0]}-${l.steadyLifetimeS[1]} s, seats re-taken, a new room every ${l.steadyRoomS[0]}-${l.steadyRoomS[1]} s) + ${l.briefRooms} short-call rooms (${l.briefLifetimeS[0]}-${l.briefLifetimeS[1]} s), ` +
+      `offer/answer + ${l.candidatesPerPeer} candidates per peer, ${l.memberRates.join('/')} msgs/s per member; ${l.turnSessions} TURN sessions (${l.turnPps} pkt/s each way, ${l.turnLifetimeS[0]}-${l.turnLifetimeS[1]} s)`,
+  );
+  if (soak.status === 'failed') out.push(`   FAILED: ${soak.error}`);
+  out.push(
+    table(
+      ['resource', 'unit', 'idle', 'start', 'end', 'max', 'slope/min', 'limit/min', 'flat', 'after stop'],
+      soak.resources.map((r) => [
+        r.name,
+        r.unit,
+        r.baseline,
+        r.start,
+        r.end,
+        r.max,
+        r.slopePerMin,
+        r.thresholdPerMin === null ? '(not judged)' : `< ${r.thresholdPerMin}`,
+        r.judged ? yes(r.flat) : '',
+        r.after,
+      ]),
+    ),
+  );
+  out.push(
+    `back at the idle baseline after the load stopped: ${yes(soak.settle.pass)} (after ${soak.settle.seconds ?? '?'} s: ` +
+      soak.settle.checks.map((ch) => `${ch.name} ${ch.after ?? '?'}${ch.limit !== null && ch.limit !== 0 ? ` ≤ ${ch.limit}` : ''}${ch.pass === false ? ' NO' : ''}`).join(', ') +
+      ')',
+  );
+  const h = soak.honest;
+  if (h) {
+    const n = (k: string) => h.counts[k] ?? 0;
+    out.push(
+      `honest clients: ${n('honest.connects')} connections (${n('honest.joined')} joined, ${n('honest.steadyRooms') + n('honest.briefRooms')} rooms), ` +
+        `${n('honest.sent')} messages sent (${n('honest.offers')} offers, ${n('honest.answers')} answers, ${n('honest.broadcasts')} broadcasts, ${n('honest.unicasts')} unicasts), ` +
+        `${n('honest.delivered')} delivered, latency p50 ${h.latencyP50Ms ?? '?'} ms p99 ${h.latencyP99Ms ?? '?'} ms max ${h.latencyMaxMs ?? '?'} ms; ` +
+        `${n('honest.unknownPeerRace')} unicasts raced a leave (unknown_peer)`,
+    );
+    out.push(
+      `honest TURN: ${n('turn.allocations')} allocations, ${n('turn.permissions')} permissions, ${n('turn.channelBinds')} channels, ${n('turn.refreshes')} refreshes, ` +
+        `${n('turn.deallocations')} deallocated, ${n('turn.vanished')} left to expire; ${n('turn.sent')} ChannelData + ${n('turn.sendIndications')} Send indications out, ` +
+        `${n('turn.received')} back (rtt p50 ${h.turnRttP50Ms ?? '?'} ms p99 ${h.turnRttP99Ms ?? '?'} ms), ${n('turn.dataIndications')} Data indications`,
+    );
+    out.push(`ERRORS SEEN BY HONEST CLIENTS: ${h.errors}${h.errors ? ` (${Object.entries(h.errorKinds).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`);
+    for (const e of h.firstErrors) out.push(`  ${e}`);
+  }
+  const a = soak.abuse;
+  if (a) {
+    const d = (k: string) => {
+      const x = a.durations[k];
+      return x ? `${(x.sumS / x.n).toFixed(1)} s mean, ${x.maxS.toFixed(1)} s max` : '-';
+    };
+    out.push('abuse (what the abusers did and got back):');
+    out.push(
+      table(
+        ['abuse', 'seen'],
+        [
+          ['member that stops reading', `${countsLine(a.counts, 'slow.')}; evicted after ${d('slowConsumerEvicted')}`],
+          ['over the rate limit', `${countsLine(a.counts, 'flood.')}; closed after ${d('rateLimitClosed')}`],
+          ['wrong passwords (signaling)', countsLine(a.counts, 'pw.')],
+          ['frames over maxMessageBytes', countsLine(a.counts, 'oversized.')],
+          ['idle TCP, never upgraded', `${countsLine(a.counts, 'idleTcp.')}; closed after ${d('idleTcpClosed')}`],
+          ['huge / invalid `to`', countsLine(a.counts, 'hugeTo.')],
+          ['TURN made-up usernames', countsLine(a.counts, 'turnMadeUp.')],
+          ['TURN wrong passwords', countsLine(a.counts, 'turnWrongPassword.')],
+          ['TURN minimal / malformed', countsLine(a.counts, 'turnMinimal.')],
+        ],
+        ['l', 'l'],
+      ),
+    );
+    const joinFailed = countsLine(a.counts, '').split(', ').filter((x) => x.includes('joinFailed') || x.startsWith('generator'));
+    if (joinFailed.length) out.push(`  abusers that could not even join: ${joinFailed.join(', ')}`);
+  }
+  if (soak.heap) {
+    const rows = (list: typeof soak.heap.underLoad) =>
+      list.slice(0, 15).map((g) => [g.key, g.count, (g.bytes / 1024).toFixed(1), g.countBefore, (g.bytesBefore / 1024).toFixed(1)]);
+    out.push(`heap snapshots: ${Object.values(soak.heap.files).join(', ') || 'none'}${soak.heap.error ? ` (${soak.heap.error})` : ''}`);
+    if (soak.heap.underLoad.length) {
+      out.push('grew under steady load (end of warm-up → end of load), by constructor / kind:');
+      out.push(table(['group', '+count', '+KiB', 'count before', 'KiB before'], rows(soak.heap.underLoad)));
+    }
+    if (soak.heap.retained.length) {
+      out.push('held once idle again (idle → settled):');
+      out.push(table(['group', '+count', '+KiB', 'count before', 'KiB before'], rows(soak.heap.retained)));
+    }
+  }
+  const delta = soak.counters.delta;
+  if (Object.keys(delta).length) {
+    out.push('server counters over the run (/metrics, webrtc_*_total, change):');
+    const short = (k: string) => k.replace(/^webrtc_/, '').replace(/_total/, '');
+    out.push(`  ${Object.entries(delta).map(([k, v]) => `${short(k)} ${v}`).join(', ')}`);
+  }
+  return out;
 }
 
 export function formatProfile(summary: ProfileSummary, title: string, top: number): string {

@@ -1,4 +1,5 @@
 /** The IPC vocabulary between the orchestrator and its load-generator processes. */
+import type { SoakLoad } from '../lib/config.js';
 import type { SparseHistogram } from '../lib/hist.js';
 import type { Mode, TargetKind } from '../lib/protocols.js';
 
@@ -51,7 +52,54 @@ export type WorkerRequest =
   | { op: 'turn-load'; window: number }
   | { op: 'turn-stop-load' }
   | { op: 'turn-measure-start' }
-  | { op: 'turn-measure-stop' };
+  | { op: 'turn-measure-stop' }
+  | SoakStartRequest
+  /** The soak's counters so far (cumulative). */
+  | { op: 'soak-stats' }
+  /** Stops the soak's loops, closes (honest: leaves, deallocates) everything, returns the final counters. */
+  | { op: 'soak-stop' };
+
+/** Honest clients must never be closed by a limit; abusers must be. */
+export type SoakRole = 'honest' | 'abuse';
+
+export interface SoakServerRef {
+  host: string;
+  /** Signaling (WebSocket) port. */
+  port: number;
+  /** STUN/TURN UDP port. */
+  turnPort: number;
+}
+
+/** Starts this process's share of the soak in the background; answers at once. */
+export interface SoakStartRequest {
+  op: 'soak-start';
+  role: SoakRole;
+  server: SoakServerRef;
+  load: SoakLoad;
+  /** Unique per run: room names and usernames carry it. */
+  runId: string;
+  /** The loops stop by themselves this long after the start, whatever the orchestrator does. */
+  stopAfterMs: number;
+}
+
+export interface SoakWorkerStats {
+  role: SoakRole;
+  /** Cumulative counters by name: what was done and what came back (`honest.sent`, `flood.closed.1008`…). */
+  counts: Record<string, number>;
+  /** What is open right now (`members`, `turnSessions`, `idleTcp`…). */
+  live: Record<string, number>;
+  /** Honest clients: every close by the server, refusal, unexpected answer or TURN error (never expected). */
+  errors: number;
+  errorKinds: Record<string, number>;
+  /** The first few errors, spelled out. */
+  firstErrors: string[];
+  /** Seconds from an abuse episode's start to the close or eviction it was after, by kind. */
+  durations: Record<string, { n: number; sumS: number; maxS: number }>;
+  /** Honest in-room messages: send → receive latency. */
+  latency: { hist: SparseHistogram; maxUs: number };
+  /** Honest TURN: ChannelData round trip client → relay → peer → relay → client. */
+  turnRtt: { hist: SparseHistogram; maxUs: number };
+}
 
 /** Opens `sessions` TURN sessions (allocation + a channel bound to the echo peer). */
 export interface TurnSetupRequest {

@@ -13,16 +13,19 @@ import type { Socket } from 'node:dgram';
 import { Histogram, nowUs } from '../lib/hist.js';
 import type { TurnLoadStats, TurnSetupRequest, TurnSetupResult } from './messages.js';
 
-const MAGIC = 0x2112a442;
+export const MAGIC = 0x2112a442;
 const MAGIC_BYTES = Buffer.from([0x21, 0x12, 0xa4, 0x42]);
-const METHOD = { ALLOCATE: 0x003, CHANNEL_BIND: 0x009 } as const;
-const ATTR = {
+export const METHOD = { BINDING: 0x001, ALLOCATE: 0x003, REFRESH: 0x004, SEND: 0x006, DATA: 0x007, CREATE_PERMISSION: 0x008, CHANNEL_BIND: 0x009 } as const;
+/** Message class bits (RFC 8489 section 5): a request is the bare method. */
+export const CLASS = { INDICATION: 0x0010, SUCCESS: 0x0100, ERROR: 0x0110 } as const;
+export const ATTR = {
   USERNAME: 0x0006,
   MESSAGE_INTEGRITY: 0x0008,
   ERROR_CODE: 0x0009,
   CHANNEL_NUMBER: 0x000c,
   LIFETIME: 0x000d,
   XOR_PEER_ADDRESS: 0x0012,
+  DATA: 0x0013,
   REALM: 0x0014,
   NONCE: 0x0015,
   XOR_RELAYED_ADDRESS: 0x0016,
@@ -36,7 +39,7 @@ const SWEEP_MS = 50;
 /** STUN retransmission (RFC 5389 section 7.2.1, shortened for loopback). */
 const RTO_MS = 250;
 
-interface StunReply {
+export interface StunReply {
   type: number;
   attrs: Map<number, Buffer>;
 }
@@ -64,7 +67,7 @@ function padded(n: number): number {
   return (n + 3) & ~3;
 }
 
-function encode(type: number, tid: Buffer, attrs: [number, Buffer][], key: Buffer | null): Buffer {
+export function encode(type: number, tid: Buffer, attrs: [number, Buffer][], key: Buffer | null): Buffer {
   const bodyLen = attrs.reduce((a, [, v]) => a + 4 + padded(v.length), 0);
   const total = 20 + bodyLen + (key ? 24 : 0);
   const out = Buffer.alloc(total);
@@ -89,7 +92,7 @@ function encode(type: number, tid: Buffer, attrs: [number, Buffer][], key: Buffe
   return out;
 }
 
-function decode(buf: Buffer): (StunReply & { tid: string }) | null {
+export function decode(buf: Buffer): (StunReply & { tid: string }) | null {
   if (buf.length < 20 || (buf[0]! & 0xc0) !== 0 || buf.readUInt32BE(4) !== MAGIC) return null;
   const len = buf.readUInt16BE(2);
   if (20 + len > buf.length) return null;
@@ -105,7 +108,7 @@ function decode(buf: Buffer): (StunReply & { tid: string }) | null {
   return { type: buf.readUInt16BE(0), tid: buf.toString('hex', 8, 20), attrs };
 }
 
-function xorAddress(address: string, port: number): Buffer {
+export function xorAddress(address: string, port: number): Buffer {
   const out = Buffer.alloc(8);
   out[1] = 0x01;
   out.writeUInt16BE(port ^ (MAGIC >>> 16), 2);
@@ -113,20 +116,26 @@ function xorAddress(address: string, port: number): Buffer {
   return out;
 }
 
-function readXorAddress(v: Buffer | undefined): string | null {
+export function readXorAddress(v: Buffer | undefined): string | null {
   if (!v || v.length < 8 || v[1] !== 0x01) return null;
   const port = v.readUInt16BE(2) ^ (MAGIC >>> 16);
   return `${[0, 1, 2, 3].map((i) => v[4 + i]! ^ MAGIC_BYTES[i]!).join('.')}:${port}`;
 }
 
-function errorCode(reply: StunReply): number | null {
+export function errorCode(reply: StunReply): number | null {
   const v = reply.attrs.get(ATTR.ERROR_CODE);
   return v && v.length >= 4 ? (v[2]! & 0x7) * 100 + v[3]! : null;
 }
 
 // ---------------------------------------------------------------- sessions
 
-function transact(session: Session, build: (tid: Buffer) => Buffer, deadline: number): Promise<StunReply> {
+/** What a STUN transaction needs: the socket (connected to the server) and the replies awaited on it. */
+export interface StunEndpoint {
+  socket: Socket;
+  pending: Map<string, (reply: StunReply) => void>;
+}
+
+export function transact(session: StunEndpoint, build: (tid: Buffer) => Buffer, deadline: number): Promise<StunReply> {
   const tid = randomBytes(12);
   const key = tid.toString('hex');
   const message = build(tid);
@@ -150,7 +159,7 @@ function transact(session: Session, build: (tid: Buffer) => Buffer, deadline: nu
   });
 }
 
-interface Credentials {
+export interface Credentials {
   user: string;
   key: Buffer | null;
   realm: Buffer | null;
@@ -159,7 +168,7 @@ interface Credentials {
 }
 
 /** A request with long-term credentials, answering the 401/438 challenges (at most 3). */
-async function authed(session: Session, method: number, attrs: [number, Buffer][], creds: Credentials, deadline: number): Promise<StunReply> {
+export async function authed(session: StunEndpoint, method: number, attrs: [number, Buffer][], creds: Credentials, deadline: number): Promise<StunReply> {
   for (let attempt = 0; attempt < 4; attempt++) {
     const auth: [number, Buffer][] = creds.key
       ? [[ATTR.USERNAME, Buffer.from(creds.user)], [ATTR.REALM, creds.realm!], [ATTR.NONCE, creds.nonce!]]
@@ -234,7 +243,7 @@ async function handshake(session: Session, request: TurnSetupRequest): Promise<v
   session.template.fill(0x5a, 12);
 }
 
-function u32(n: number): Buffer {
+export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n, 0);
   return b;

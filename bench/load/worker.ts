@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { Histogram, nowUs } from '../lib/hist.js';
 import { messageBody, PROTOCOLS, readStamp } from '../lib/protocols.js';
 import type { ClientProtocol, Mode, Stamp } from '../lib/protocols.js';
+import { soakStart, soakStats, soakStop } from './soak.js';
 import { turnLoad, turnMeasureStart, turnMeasureStop, turnSetup, turnStopLoad, turnTeardown } from './turn-client.js';
 import type { ChurnResult, Envelope, IdleResult, LoadStats, TargetRef, WorkerReply, WorkerRequest } from './messages.js';
 
@@ -258,7 +259,7 @@ async function teardown(): Promise<void> {
   clients = [];
   rooms = [];
   idleSockets = [];
-  await Promise.all([closeAll(sockets), turnTeardown()]);
+  await Promise.all([closeAll(sockets), turnTeardown(), soakStop()]);
 }
 
 async function idle(request: Extract<WorkerRequest, { op: 'idle' }>): Promise<IdleResult> {
@@ -376,6 +377,12 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return null;
     case 'turn-measure-stop':
       return turnMeasureStop();
+    case 'soak-start':
+      return soakStart(request);
+    case 'soak-stats':
+      return soakStats();
+    case 'soak-stop':
+      return soakStop();
   }
 }
 

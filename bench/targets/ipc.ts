@@ -14,6 +14,24 @@ export interface UsageReply {
   arrayBuffers: number;
 }
 
+/** The soak target's answer to `probe` (bench/targets/soak.ts). */
+export interface ProbeReply {
+  op: 'probe';
+  /** True when a GC ran before the figures were read. */
+  gc: boolean;
+  /** Event-loop delay since the previous probe (monitorEventLoopDelay, 10 ms resolution). */
+  lag: { p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
+  /** process.getActiveResourcesInfo() counted by type (`Timeout`, `TCPSocketWrap`, `UDPWrap`…). */
+  resources: Record<string, number>;
+  /** Every timer scheduled, ref'd or not (Node's timer lists; needs --expose-internals), else null. */
+  timers: number | null;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
 export type TargetRequest = { op: 'usage'; gc?: boolean } | { op: 'stop' };
 
 export function serveIpc(stop: () => Promise<void>): void {
@@ -48,7 +66,7 @@ export function serveIpc(stop: () => Promise<void>): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-/** `turnPort`: our server's STUN/TURN UDP port, when TURN is on. */
-export function announce(port: number, turnPort: number | null = null): void {
-  process.send?.({ op: 'listening', port, turnPort });
+/** `turnPort`: our server's STUN/TURN UDP port, when TURN is on; `extra`: more to say (the soak target's metricsPort). */
+export function announce(port: number, turnPort: number | null = null, extra: Record<string, unknown> = {}): void {
+  process.send?.({ ...extra, op: 'listening', port, turnPort });
 }
