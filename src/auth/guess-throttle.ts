@@ -35,6 +35,9 @@ export const DEFAULT_GUESS_LIMITS: Readonly<GuessLimits> = Object.freeze({
   maxKeys: 100_000,
 });
 
+/** Oldest buckets refilled on each new one (each forgotten if full again). */
+const SWEEP = 4;
+
 /** Trusted IPs kept per username (the most recent ones). */
 const TRUSTED_PER_USER = 8;
 
@@ -87,11 +90,23 @@ class Buckets {
     }
     this.map.set(key, { tokens: this.burst - 1, last: now });
     if (this.map.size > this.maxKeys) this.map.delete(this.map.keys().next().value as string);
+    this.forgetRefilled(now);
   }
 
   give(key: string, now: number): void {
     const bucket = this.refill(key, now);
-    if (bucket) bucket.tokens = Math.min(this.burst, bucket.tokens + 1);
+    if (!bucket) return;
+    bucket.tokens += 1;
+    if (bucket.tokens >= this.burst) this.map.delete(key); // full again: nothing to remember
+  }
+
+  /** Refills the oldest few buckets, which forgets those full again: the map shrinks with time, not only at the cap. */
+  private forgetRefilled(now: number): void {
+    let looked = 0;
+    for (const key of this.map.keys()) {
+      if (++looked > SWEEP) return;
+      this.refill(key, now);
+    }
   }
 
   get size(): number {

@@ -100,7 +100,7 @@ export class ConnectionFactory {
         },
         authFailed: ({ self }) => {
           metrics.authFailed('signaling');
-          of(self).log.debug('authentication failed');
+          if (logger.isLevelEnabled('debug')) of(self).log.debug('authentication failed');
         },
         dropped: (_, { reason }) => metrics.drop(reason),
         counted: ({ self }, { state }) => of(self).counted(state),
@@ -200,13 +200,13 @@ export class Connection implements Worker, MemberSink {
     ws.on('ping', () => this.idle.touch());
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.factory.metrics.drop('too_big');
-      this.log.debug({ err }, 'socket error');
+      if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ err }, 'socket error');
     });
     ws.once('close', (code: number) => {
       this.closing = true;
       this.stopTimers();
       this.actor.send(SOCKET_CLOSED);
-      this.log.debug({ code }, 'connection closed');
+      if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ code }, 'connection closed');
       this.exited('normal');
     });
     actor.start();

@@ -35,6 +35,9 @@ export interface CredentialCacheOptions {
   wallClock?: () => number;
 }
 
+/** Oldest entries checked for expiry on each insert. */
+const EXPIRY_SWEEP = 4;
+
 /** How long a signaling login is good for TURN by default: a call's length, give or take. */
 export const SIGNALING_LOGIN_TTL_MS = 10 * 60_000;
 
@@ -99,10 +102,25 @@ export class TurnCredentialCache implements LoginListener {
     this.entries.clear();
   }
 
+  /**
+   * Deletes expired entries among the oldest few, so that names looked up
+   * once (made-up usernames) go when they expire, not only at the cap. A few
+   * per insert: no timer, no walk of the whole cache.
+   */
+  private dropExpired(now: number): void {
+    let looked = 0;
+    for (const [username, entry] of this.entries) {
+      if (++looked > EXPIRY_SWEEP) return;
+      if (entry.expiresAt <= now) this.entries.delete(username);
+    }
+  }
+
   private put(username: string, credential: CachedCredential | null, ttlMs: number): void {
     if (!(ttlMs > 0)) return;
+    const now = this.now();
     this.entries.delete(username);
-    this.entries.set(username, { credential, expiresAt: this.now() + ttlMs });
+    this.entries.set(username, { credential, expiresAt: now + ttlMs });
+    this.dropExpired(now);
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

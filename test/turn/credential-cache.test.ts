@@ -154,3 +154,15 @@ describe('TurnCredentials: deadlines and caps (a hung auth backend cannot take T
     assert.equal(creds.pendingLookups, 0);
   });
 });
+
+describe('TurnCredentialCache forgets expired entries with time, not only at the cap', () => {
+  test('made-up names remembered as missing go once expired, as new ones arrive', () => {
+    let now = 0;
+    const cache = new TurnCredentialCache({ now: () => now, maxEntries: 10_000 });
+    for (let i = 0; i < 1000; i++) cache.rememberMissing(`madeup${i}`, 5_000);
+    assert.equal(cache.size, 1000);
+    now += 6_000;
+    for (let i = 0; i < 1000; i++) cache.rememberMissing(`later${i}`, 5_000);
+    assert.ok(cache.size < 1100, `expired entries dropped while inserting (${cache.size} held)`);
+  });
+});

@@ -73,3 +73,19 @@ describe('GuessThrottle', () => {
     assert.ok(t.tracked.ips <= 100);
   });
 });
+
+describe('GuessThrottle forgets with time, not only at the cap', () => {
+  test('a success leaves nothing behind; refilled buckets are forgotten as new ones come', () => {
+    const { t, advance } = throttle();
+    for (let i = 0; i < 50; i++) {
+      assert.equal(t.admit(`10.0.0.${i}`, `user${i}`), 'ok');
+      t.succeeded(`10.0.0.${i}`, `user${i}`);
+    }
+    assert.deepEqual({ ips: t.tracked.ips, usernames: t.tracked.usernames }, { ips: 0, usernames: 0 }, 'full buckets are not kept');
+    for (let i = 0; i < 200; i++) t.admit(`10.1.0.${i}`, `guess${i}`); // 200 one-off failures
+    assert.equal(t.tracked.ips, 200);
+    advance(3600_000); // every bucket has refilled
+    for (let i = 0; i < 200; i++) t.admit(`10.2.0.${i}`, `other${i}`);
+    assert.ok(t.tracked.ips <= 210, `old buckets forgotten as new ones arrive (${t.tracked.ips} left)`);
+  });
+});
