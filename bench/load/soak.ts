@@ -39,8 +39,10 @@ import { Histogram, nowUs } from '../lib/hist.js';
 import { BENCH_PASSWORD, CANDIDATE_FIELDS, readStamp, SOAK_UNKNOWN_USER_PREFIX } from '../lib/protocols.js';
 import type { Stamp } from '../lib/protocols.js';
 import type { SoakRole, SoakServerRef, SoakStartRequest, SoakWorkerStats } from './messages.js';
-import { ATTR, authed, CLASS, decode, encode, errorCode, METHOD, readXorAddress, u32, xorAddress } from './turn-client.js';
-import type { Credentials, StunEndpoint, StunReply } from './turn-client.js';
+import { ATTR, CLASS, decode, encode, errorCode, METHOD, readXorAddress, u32, xorAddress } from '../lib/stun.js';
+import type { StunReply } from '../lib/stun.js';
+import { authed } from './turn-client.js';
+import type { Credentials, StunEndpoint } from './turn-client.js';
 
 const addresses = (first: number, count: number) => Array.from({ length: count }, (_, i) => `127.0.0.${first + i}`);
 /** Source addresses: honest and abusive load never share one. */

@@ -11,7 +11,7 @@ import { localAddresses, startTarget } from '../lib/procs.js';
 import type { TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
 import type { ChurnResult } from '../load/messages.js';
-import { cpuMeter, errorText, median, merge, round } from './common.js';
+import { cpuMeter, errorText, median, merge, round, tearDown } from './common.js';
 
 export interface ChurnRun {
   target: TargetKind;
@@ -110,8 +110,7 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
         run.error = errorText(err);
         log(`  failed: ${run.error}`);
       } finally {
-        await Promise.allSettled(workers.map((w) => w.request({ op: 'teardown' }, 10_000)));
-        await server?.stop();
+        await tearDown(workers, server);
       }
       runs.push(run);
     }

@@ -67,3 +67,13 @@ export function median(values: number[]): number | null {
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Whatever happened in a run: every worker drops its clients (bounded), then the target stops. */
+export async function tearDown(
+  workers: readonly { request(message: { op: 'teardown' }, timeoutMs?: number): Promise<unknown> }[],
+  server: { stop(): Promise<void> } | null,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await Promise.allSettled(workers.map((w) => w.request({ op: 'teardown' }, timeoutMs)));
+  await server?.stop();
+}

@@ -13,7 +13,7 @@ import { sleep, startTarget } from '../lib/procs.js';
 import type { LoadWorker, TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { Mode, TargetKind } from '../lib/protocols.js';
 import type { LoadStats } from '../load/messages.js';
-import { cpuMeter, errorText, median, merge, round } from './common.js';
+import { cpuMeter, errorText, median, merge, round, tearDown } from './common.js';
 
 export interface StepResult {
   label: string;
@@ -187,8 +187,7 @@ async function oneRun(config: BenchConfig, workers: LoadWorker[], pool: WorkerPo
   } catch (err) {
     run.error = errorText(err);
   } finally {
-    await Promise.allSettled(workers.map((w) => w.request({ op: 'teardown' }, 10_000)));
-    await server?.stop();
+    await tearDown(workers, server);
   }
   return run;
 }

@@ -11,7 +11,7 @@ import { fileLimits, localAddresses, sleep, startTarget } from '../lib/procs.js'
 import type { TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
 import type { IdleResult } from '../load/messages.js';
-import { errorText, median, round } from './common.js';
+import { errorText, median, round, tearDown } from './common.js';
 
 export interface IdleRun {
   target: TargetKind;
@@ -126,8 +126,7 @@ export async function runIdle(config: BenchConfig, pool: WorkerPool): Promise<Id
         run.error = errorText(err);
         log(`  failed: ${run.error}`);
       } finally {
-        await Promise.allSettled(workers.map((w) => w.request({ op: 'teardown' }, 30_000)));
-        await server?.stop();
+        await tearDown(workers, server, 30_000);
       }
       runs.push(run);
     }

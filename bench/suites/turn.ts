@@ -21,7 +21,7 @@ import { COTURN_BIN, procCpuSplit, sleep, startCoturn, startEchoPeer, startTarge
 import type { LoadWorker, UdpProcess, WorkerPool } from '../lib/procs.js';
 import { BENCH_PASSWORD } from '../lib/protocols.js';
 import type { TurnLoadStats, TurnSetupResult } from '../load/messages.js';
-import { cpuMeter, errorText, median, merge, round } from './common.js';
+import { cpuMeter, errorText, median, merge, round, tearDown } from './common.js';
 
 export interface TurnRun {
   target: TurnTargetKind;
@@ -276,8 +276,7 @@ async function oneRun(
   } catch (err) {
     run.error = errorText(err);
   } finally {
-    await Promise.allSettled(workers.map((w) => w.request({ op: 'teardown' }, 10_000)));
-    await server?.stop();
+    await tearDown(workers, server);
   }
   return run;
 }

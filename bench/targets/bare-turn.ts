@@ -9,14 +9,9 @@
  */
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
+import { ATTR, CLASS, decode, encode, MAGIC, METHOD, readXorAddress, xorAddress } from '../lib/stun.js';
 import { announce, serveIpc } from './ipc.js';
 
-const MAGIC = 0x2112a442;
-const ALLOCATE = 0x0003;
-const CHANNEL_BIND = 0x0009;
-const XOR_PEER_ADDRESS = 0x0012;
-const XOR_RELAYED_ADDRESS = 0x0016;
-const CHANNEL_NUMBER = 0x000c;
 
 interface Allocation {
   relay: Socket;
@@ -30,51 +25,20 @@ interface Allocation {
 const allocations = new Map<string, Allocation>();
 const server = createSocket('udp4');
 
+/** A response to `request` (its transaction id), with `attrs`. */
 function response(request: Buffer, type: number, attrs: [number, Buffer][]): Buffer {
-  const len = attrs.reduce((a, [, v]) => a + 4 + v.length, 0);
-  const out = Buffer.alloc(20 + len);
-  out.writeUInt16BE(type, 0);
-  out.writeUInt16BE(len, 2);
-  request.copy(out, 4, 4, 20); // magic cookie and transaction id
-  let o = 20;
-  for (const [t, v] of attrs) {
-    out.writeUInt16BE(t, o);
-    out.writeUInt16BE(v.length, o + 2);
-    v.copy(out, o + 4);
-    o += 4 + v.length;
-  }
-  return out;
-}
-
-function xorAddress(address: string, port: number): Buffer {
-  const out = Buffer.alloc(8);
-  out[1] = 0x01;
-  out.writeUInt16BE(port ^ (MAGIC >>> 16), 2);
-  out.writeUInt32BE((address.split('.').reduce((a, b) => a * 256 + Number(b), 0) ^ MAGIC) >>> 0, 4);
-  return out;
-}
-
-function attribute(msg: Buffer, type: number): Buffer | null {
-  let o = 20;
-  const end = 20 + msg.readUInt16BE(2);
-  while (o + 4 <= end && o + 4 <= msg.length) {
-    const t = msg.readUInt16BE(o);
-    const l = msg.readUInt16BE(o + 2);
-    if (t === type) return msg.subarray(o + 4, o + 4 + l);
-    o += 4 + ((l + 3) & ~3);
-  }
-  return null;
+  return encode(type, request.subarray(8, 20), attrs, null);
 }
 
 function onStun(msg: Buffer, rinfo: RemoteInfo): void {
   if (msg.length < 20 || msg.readUInt32BE(4) !== MAGIC) return;
   const type = msg.readUInt16BE(0);
   const key = `${rinfo.address}:${rinfo.port}`;
-  if (type === ALLOCATE) {
+  if (type === METHOD.ALLOCATE) {
     const existing = allocations.get(key);
     const reply = (a: Allocation) => {
       const { port } = a.relay.address();
-      server.send(response(msg, 0x0100 | ALLOCATE, [[XOR_RELAYED_ADDRESS, xorAddress('127.0.0.1', port)]]), rinfo.port, rinfo.address);
+      server.send(response(msg, CLASS.SUCCESS | METHOD.ALLOCATE, [[ATTR.XOR_RELAYED_ADDRESS, xorAddress('127.0.0.1', port)]]), rinfo.port, rinfo.address);
     };
     if (existing) return reply(existing);
     const relay = createSocket('udp4');
@@ -91,18 +55,17 @@ function onStun(msg: Buffer, rinfo: RemoteInfo): void {
       server.send(out, allocation.client.port, allocation.client.address);
     });
     relay.bind(0, '127.0.0.1', () => reply(allocation));
-  } else if (type === CHANNEL_BIND) {
+  } else if (type === METHOD.CHANNEL_BIND) {
     const allocation = allocations.get(key);
-    const number = attribute(msg, CHANNEL_NUMBER);
-    const peer = attribute(msg, XOR_PEER_ADDRESS);
-    if (!allocation || !number || !peer || peer.length < 8) return;
+    const attrs = decode(msg)?.attrs;
+    const number = attrs?.get(ATTR.CHANNEL_NUMBER);
+    const peer = readXorAddress(attrs?.get(ATTR.XOR_PEER_ADDRESS));
+    if (!allocation || !number || !peer) return;
     const channel = number.readUInt16BE(0);
-    const port = peer.readUInt16BE(2) ^ (MAGIC >>> 16);
-    const ip = (peer.readUInt32BE(4) ^ MAGIC) >>> 0;
-    const address = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
-    allocation.peers.set(channel, { address, port });
-    allocation.channels.set(`${address}:${port}`, channel);
-    server.send(response(msg, 0x0100 | CHANNEL_BIND, []), rinfo.port, rinfo.address);
+    const [address, port] = peer.split(':') as [string, string];
+    allocation.peers.set(channel, { address, port: Number(port) });
+    allocation.channels.set(peer, channel);
+    server.send(response(msg, CLASS.SUCCESS | METHOD.CHANNEL_BIND, []), rinfo.port, rinfo.address);
   }
 }
 
