@@ -134,7 +134,7 @@ export function tree(c: DependencyContainer): Tree {
   );
   const turnSup = turnSupSpec(turnListener, context);
 
-  const roomActors = new RoomActors(c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY));
+  const roomActors = new RoomActors(c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY), logger);
   const attachTo = c.isRegistered(ATTACH_TO) ? c.resolve(ATTACH_TO) : null;
   const signalingSup = signalingSupSpec(
     {
