@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestClient } from '../helpers/client.js';
-import { authFrame, nextJson } from '../helpers/protocol.js';
+import { authFrame, CallbackLog, nextJson } from '../helpers/protocol.js';
+import type { CallbackCall } from '../helpers/protocol.js';
 import { RedisProcess, redisSkip } from '../helpers/redis.js';
 import { testServer, USERS } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -14,11 +15,11 @@ import type { Options } from '../../src/index.js';
 
 type Server = Awaited<ReturnType<typeof testServer>>;
 
-async function servers(t: TestContext, n: number, options: Options = {}): Promise<{ redis: RedisProcess; nodes: Server[] }> {
+async function servers(t: TestContext, n: number, options: (i: number) => Options = () => ({})): Promise<{ redis: RedisProcess; nodes: Server[] }> {
   const redis = await RedisProcess.start(t);
   const nodes: Server[] = [];
   for (let i = 0; i < n; i++) {
-    const server = await testServer({ redisUrl: redis.url, ...options });
+    const server = await testServer({ redisUrl: redis.url, ...options(i) });
     t.after(() => server.stop());
     nodes.push(server);
   }
@@ -53,5 +54,93 @@ describe('a room across servers', { skip: redisSkip }, () => {
     assert.deepEqual((await alice.next(5000)).json, left(bob, 'bob'));
     await waitFor(() => a!.peers('split').length === 1 && b!.peers('split').length === 1, 5000, 'peers updated everywhere');
     alice.close();
+  });
+});
+
+/** Joins `username` on `server`, then drains every other client's `joined` for it. */
+async function joinOn(server: Server, room: string, username: keyof typeof USERS, others: TestClient[]): Promise<TestClient> {
+  const c = await TestClient.join(server.port, room, username, USERS[username]);
+  for (const o of others) assert.deepEqual((await o.next(5000)).json, joined(c, username));
+  return c;
+}
+
+describe('the server API and admin across servers', { skip: redisSkip }, () => {
+  test('publish, send and kick reach members held by another server; admin rooms agree', async (t) => {
+    const { nodes: [a, b] } = await servers(t, 2, () => ({ adminToken: 'admin-token-0123456789' }));
+    const alice = await joinOn(a!, 'r', 'alice', []);
+    const bob = await joinOn(b!, 'r', 'bob', [alice]);
+    assert.equal(a!.publish('r', 'notice', { n: 1 }), 2);
+    assert.deepEqual((await alice.next(5000)).json, { event: 'notice', data: { n: 1 } });
+    assert.deepEqual((await bob.next(5000)).json, { event: 'notice', data: { n: 1 } });
+    assert.equal(a!.send(bob.peerId!, 'direct'), true);
+    assert.deepEqual((await bob.next(5000)).json, { event: 'direct' });
+    assert.equal(a!.send('no-such-peer', 'direct'), false);
+    for (const server of [a!, b!]) {
+      const res = await fetch(`http://127.0.0.1:${server.port}/admin/rooms`, { headers: { authorization: 'Bearer admin-token-0123456789' } });
+      assert.deepEqual(await res.json(), { rooms: [{ room: 'r', members: 2 }] });
+    }
+    assert.equal(a!.kick(bob.peerId!), true, 'a peer of the other server');
+    assert.equal((await bob.closed).code, 1008);
+    assert.deepEqual((await alice.next(5000)).json, left(bob, 'bob'));
+    assert.equal(a!.kick('no-such-peer'), false);
+    alice.close();
+  });
+});
+
+describe('callbacks run once in the whole cluster', { skip: redisSkip }, () => {
+  test('create on the server whose join made the room non-empty, join/leave where they happened, others in join order', async (t) => {
+    const logs = [new CallbackLog(), new CallbackLog(), new CallbackLog()];
+    const { nodes } = await servers(t, 3, (i) => ({ callbacks: logs[i]!.callbacks() }));
+    const all = () => logs.flatMap((log, i) => log.calls.map((c) => ({ ...c, on: i })));
+    const alice = await joinOn(nodes[0]!, 'cb', 'alice', []);
+    const bob = await joinOn(nodes[1]!, 'cb', 'bob', [alice]);
+    const carol = await joinOn(nodes[2]!, 'cb', 'carol', [alice, bob]);
+    await waitFor(() => all().length >= 4, 5000, 'create and three joins');
+    bob.close();
+    for (const c of [alice, carol]) assert.deepEqual((await c.next(5000)).json, left(bob, 'bob'));
+    alice.close();
+    assert.deepEqual((await carol.next(5000)).json, left(alice, 'alice'));
+    carol.close();
+    await waitFor(() => all().length >= 7, 5000, 'three leaves');
+    const calls = all().map(({ kind, username, others, on }) => ({ kind, username, others, on }));
+    // Each server keeps its own log: compare them by username, not by time across servers.
+    const sorted = (kind: CallbackCall['kind']) => calls.filter((c) => c.kind === kind).sort((x, y) => x.username.localeCompare(y.username));
+    assert.deepEqual(sorted('create'), [{ kind: 'create', username: 'alice', others: [], on: 0 }]);
+    assert.deepEqual(sorted('join'), [
+      { kind: 'join', username: 'alice', others: [], on: 0 },
+      { kind: 'join', username: 'bob', others: ['alice'], on: 1 },
+      { kind: 'join', username: 'carol', others: ['alice', 'bob'], on: 2 },
+    ]);
+    assert.deepEqual(sorted('leave'), [
+      { kind: 'leave', username: 'alice', others: ['carol'], on: 0 },
+      { kind: 'leave', username: 'bob', others: ['alice', 'carol'], on: 1 },
+      { kind: 'leave', username: 'carol', others: [], on: 2 },
+    ]);
+    // A new incarnation of the room: create again, once.
+    const again = await joinOn(nodes[1]!, 'cb', 'bob', []);
+    await waitFor(() => all().filter((c) => c.kind === 'create').length === 2, 5000, 'second create');
+    assert.equal(all().filter((c) => c.kind === 'create').at(-1)!.on, 1);
+    again.close();
+  });
+});
+
+describe('order and fan-out across three servers', { skip: redisSkip }, () => {
+  test('every member gets every frame of one sender, in order, whatever server it is on', async (t) => {
+    const { nodes } = await servers(t, 3);
+    const alice = await joinOn(nodes[0]!, 'o', 'alice', []);
+    const bob = await joinOn(nodes[1]!, 'o', 'bob', [alice]);
+    const carol = await joinOn(nodes[2]!, 'o', 'carol', [alice, bob]);
+    const frames = 300;
+    for (let i = 0; i < frames; i++) {
+      if (i % 3 === 0) alice.sendJson({ n: i, to: bob.peerId });
+      else alice.sendJson({ n: i });
+    }
+    const got = async (c: TestClient, expected: number[]) => {
+      for (const n of expected) assert.equal((await c.next(10_000)).json.n, n);
+    };
+    const all = Array.from({ length: frames }, (_, i) => i);
+    await Promise.all([got(bob, all), got(carol, all.filter((i) => i % 3 !== 0))]);
+    assert.equal(await carol.silent(200), true);
+    for (const c of [alice, bob, carol]) c.close();
   });
 });
