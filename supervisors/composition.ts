@@ -29,6 +29,7 @@ import { ClusterNode } from '../src/cluster/cluster-node.js';
 import { CLUSTER_TIMING } from '../src/cluster/timing.js';
 import type { ClusterTiming } from '../src/cluster/timing.js';
 import { ClusterRoomBus } from '../src/cluster/cluster-room-bus.js';
+import { CLUSTER_PREFIX } from '../src/cluster/scripts.js';
 import { CONNECTION_SUP_NAME } from '../src/names.js';
 import type { DynamicSupervisor } from '../src/otp/dynamic-supervisor.js';
 import type { Connection } from '../src/signaling/connection.actor.js';
@@ -71,8 +72,6 @@ export interface AppEnvironment {
   cluster?: { node?: string; timing?: ClusterTiming };
 }
 
-/** Prefix of the cluster's keys and channels in Redis. */
-const CLUSTER_PREFIX = 'wrs:';
 
 /** Validates `input`, loads the modules it names and registers one server's services. */
 export async function buildContainer(input: Options | unknown, env: AppEnvironment = {}): Promise<DependencyContainer> {

@@ -14,6 +14,9 @@
  *   nodes             sorted set: node -> last heartbeat (Redis TIME, ms)
  */
 
+/** The prefix of every key and channel of the cluster in Redis. */
+export const CLUSTER_PREFIX = 'wrs:';
+
 /** Common helpers: every script starts with these. */
 const LIB = `
 local p = ARGV[1]

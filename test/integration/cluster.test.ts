@@ -11,7 +11,10 @@ import type { CallbackCall } from '../helpers/protocol.js';
 import { RedisProcess, redisSkip } from '../helpers/redis.js';
 import { testServer, USERS } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
+import { startServer } from '../../src/index.js';
 import type { Options } from '../../src/index.js';
+import { Redis } from 'ioredis';
+import { CLUSTER_PREFIX, JOIN } from '../../src/cluster/scripts.js';
 
 type Server = Awaited<ReturnType<typeof testServer>>;
 
@@ -142,5 +145,71 @@ describe('order and fan-out across three servers', { skip: redisSkip }, () => {
     await Promise.all([got(bob, all), got(carol, all.filter((i) => i % 3 !== 0))]);
     assert.equal(await carol.silent(200), true);
     for (const c of [alice, bob, carol]) c.close();
+  });
+});
+
+describe('Redis that fails', { skip: redisSkip }, () => {
+  test('while Redis is away /readyz is 503 and members of one server keep talking; when it is back the rooms are repaired', async (t) => {
+    const { redis, nodes: [a, b] } = await servers(t, 2);
+    const alice = await joinOn(a!, 'outage', 'alice', []);
+    const carol = await joinOn(a!, 'outage', 'carol', [alice]);
+    const bob = await joinOn(b!, 'outage', 'bob', [alice, carol]);
+
+    await redis.stop();
+    await waitFor(() => !a!.health().ready && !b!.health().ready, 10_000, 'both servers not ready');
+    const readyz = await fetch(`http://127.0.0.1:${a!.port}/readyz`);
+    assert.equal(readyz.status, 503);
+    assert.equal((await readyz.json() as { cluster: boolean }).cluster, false);
+
+    alice.sendJson({ n: 1 });
+    assert.deepEqual((await carol.next(5000)).json, { n: 1, from: alice.peerId }, 'same-server members keep talking');
+    // While Redis is away: bob leaves on B, dave joins on A.
+    bob.close();
+    await bob.closed;
+    const erin = await TestClient.open(a!.port, 'outage');
+    erin.sendJson(authFrame('alice', USERS.alice)); // a second alice joins on A during the outage
+    const erinAuth = await nextJson(erin, 5000);
+    erin.peerId = erinAuth.data.peer_id;
+    for (const c of [alice, carol]) assert.deepEqual((await c.next(5000)).json, joined(erin, 'alice'));
+
+    await redis.start();
+    await waitFor(() => a!.health().ready && b!.health().ready, 20_000, 'both servers ready again');
+    // A's members hear that bob left while they could not know it.
+    for (const c of [alice, carol, erin]) assert.deepEqual((await c.next(10_000)).json, left(bob, 'bob'));
+    const expected = [alice.peerId, carol.peerId, erin.peerId].sort();
+    await waitFor(() => b!.peers('outage').length === 3, 10_000, 'B sees the members of A again');
+    for (const server of [a!, b!]) assert.deepEqual(server.peers('outage').map((p) => p.peerId).sort(), expected, 'no ghost, nobody missing');
+    // A newcomer on B is told of everybody, and they of it.
+    const frank = await TestClient.open(b!.port, 'outage');
+    frank.sendJson(authFrame('bob', USERS.bob));
+    const auth = await nextJson(frank, 5000);
+    assert.deepEqual(auth.data.peers.map((p: { peer_id: string }) => p.peer_id).sort(), expected);
+    frank.peerId = auth.data.peer_id;
+    for (const c of [alice, carol, erin]) assert.deepEqual((await c.next(5000)).json, joined(frank, 'bob'));
+    for (const c of [alice, carol, erin, frank]) c.close();
+  });
+
+  test('a server restarted with the same identity clears its ghosts: the others hear left, leave runs once', async (t) => {
+    const redis = await RedisProcess.start(t);
+    const a = await testServer({ redisUrl: redis.url });
+    t.after(() => a.stop());
+    await waitFor(() => a.health().ready, 10_000, 'ready');
+    const alice = await joinOn(a, 'ghosts', 'alice', []);
+    // A previous life of node "n1", SIGKILLed, left bob in the store.
+    const store = new Redis(redis.url);
+    t.after(() => store.disconnect());
+    await store.eval(JOIN, 0, CLUSTER_PREFIX, 'ghosts', 'bobGhostPeer0A==', 'bob', 'n1');
+    await waitFor(() => a.peers('ghosts').length === 2, 5000, 'the ghost in every roster');
+    const log = new CallbackLog();
+    const n1 = await startServer(
+      { host: '127.0.0.1', port: 0, turnPort: false, logLevel: 'silent', auth: { users: { ...USERS } }, redisUrl: redis.url, callbacks: log.callbacks() },
+      { cluster: { node: 'n1' } },
+    );
+    t.after(() => n1.stop());
+    assert.deepEqual((await alice.next(10_000)).json, { event: 'left', data: { username: 'bob', peer_id: 'bobGhostPeer0A==' } });
+    await waitFor(() => a.peers('ghosts').length === 1 && n1.peers('ghosts').length === 1, 5000, 'the ghost gone everywhere');
+    await log.waitFor(1, 5000);
+    assert.deepEqual(log.calls, [{ kind: 'leave', room: 'ghosts', username: 'bob', others: ['alice'] }]);
+    alice.close();
   });
 });
