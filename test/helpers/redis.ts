@@ -19,25 +19,40 @@ export function redisAvailable(): boolean {
 
 export const redisSkip = redisAvailable() ? false : `redis-server not installed at ${REDIS_SERVER} (Debian package redis-server)`;
 
+export interface RedisStart {
+  /** Serve TLS only, with this certificate and key (`rediss://`). */
+  tls?: { certfile: string; keyfile: string };
+  /** Run as a Sentinel with this config file (written by the caller). */
+  sentinelConfig?: string;
+}
+
 export class RedisProcess {
   private proc: ChildProcess | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly how: RedisStart,
+  ) {}
 
-  static async start(t: TestContext): Promise<RedisProcess> {
-    const redis = new RedisProcess(await freePort());
+  static async start(t: TestContext, how: RedisStart = {}): Promise<RedisProcess> {
+    const redis = new RedisProcess(await freePort(), how);
     await redis.start();
     t.after(() => redis.stop());
     return redis;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.how.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   /** Starts (again) on the same port; resolves once it accepts connections (bounded: 10 s). */
   async start(): Promise<void> {
-    const proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+    const { tls, sentinelConfig } = this.how;
+    const args = sentinelConfig
+      ? [sentinelConfig, '--sentinel', '--port', String(this.port), '--bind', '127.0.0.1']
+      : ['--port', tls ? '0' : String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+    if (tls) args.push('--tls-port', String(this.port), '--tls-cert-file', tls.certfile, '--tls-key-file', tls.keyfile, '--tls-auth-clients', 'no');
+    const proc = spawn(REDIS_SERVER, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
@@ -46,7 +61,7 @@ export class RedisProcess {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
       proc.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('Ready to accept connections')) {
+        if (out.includes('Ready to accept connections') || out.includes('Sentinel ID is')) {
           clearTimeout(timer);
           resolve();
         }

@@ -5,6 +5,8 @@
  * `leave` callback runs once, on one of the survivors.
  */
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,4 +66,40 @@ test('a SIGKILLed server: within 15 s its members leave their rooms everywhere, 
   assert.equal(found.length, 1, JSON.stringify(found));
   assert.deepEqual(found[0]!.slice(1), ['leave', 'call', 'bob', ['alice', 'carol']]);
   assert.notEqual(found[0]![0], 'b', 'run by a survivor');
+});
+
+/** A certificate for 127.0.0.1 (SAN IP), self-signed: it is its own CA. */
+function certFor127(dir: string): { certfile: string; keyfile: string } {
+  const certfile = join(dir, 'redis-cert.pem');
+  const keyfile = join(dir, 'redis-key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', keyfile, '-out', certfile], { stdio: 'ignore', timeout: 30_000 });
+  return { certfile, keyfile };
+}
+
+/** Two daemons on `redisUrl`: a member of each, in one room, see each other. */
+async function callAcross(t: TestContext, redisUrl: string, env: Record<string, string> = {}): Promise<void> {
+  const daemons: Awaited<ReturnType<typeof startDaemon>>[] = [];
+  for (let i = 0; i < 2; i++) daemons.push(await startDaemon(t, ['--port', '0', '--turn-port', 'false', '--redis-url', redisUrl], { env }));
+  for (const d of daemons) await waitFor(async () => (await fetch(`http://127.0.0.1:${d.port}/readyz`)).status === 200, 15_000, 'ready');
+  const alice = await joinUrl(`ws://127.0.0.1:${daemons[0]!.port}/websocket/r`, 'alice', 'demo');
+  const bob = await joinUrl(`ws://127.0.0.1:${daemons[1]!.port}/websocket/r`, 'bob', 'demo');
+  t.after(() => [alice, bob].forEach((c) => c.ws.terminate()));
+  assert.deepEqual((await alice.next(5000)).json, { event: 'joined', data: { peer_id: bob.peerId, username: 'bob' } });
+  bob.sendJson({ to: alice.peerId, hello: 1 });
+  assert.deepEqual((await alice.next(5000)).json, { to: alice.peerId, hello: 1, from: bob.peerId });
+}
+
+test('rediss:// (TLS to Redis): two servers share a room', { skip: redisSkip, timeout: 60_000 }, async (t) => {
+  const tls = certFor127(tempDir(t));
+  const redis = await RedisProcess.start(t, { tls });
+  await callAcross(t, redis.url, { NODE_EXTRA_CA_CERTS: tls.certfile });
+});
+
+test('redis+sentinel://: two servers find the master through a Sentinel and share a room', { skip: redisSkip, timeout: 60_000 }, async (t) => {
+  const master = await RedisProcess.start(t);
+  const dir = tempDir(t);
+  const config = join(dir, 'sentinel.conf');
+  writeFileSync(config, `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel resolve-hostnames no\n`);
+  const sentinel = await RedisProcess.start(t, { sentinelConfig: config });
+  await callAcross(t, `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`);
 });
