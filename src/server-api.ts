@@ -69,8 +69,9 @@ export function serverApi({ options, bus, registry, metrics, lifecycle, cluster 
 }
 
 /** Where the metrics gauges read from: counts kept as things change, nothing walked. */
-export function gaugeSources(bus: RoomBus, census: ConnectionCensus, registry: NameRegistry): GaugeSources {
+export function gaugeSources(bus: RoomBus, census: ConnectionCensus, registry: NameRegistry, cluster: { readonly up: boolean } | null = null): GaugeSources {
   return {
+    clusterUp: () => (cluster === null ? null : cluster.up ? 1 : 0),
     connectionsByState: () => ({ ...census }),
     rooms: () => bus.counts(),
     turn: () => {

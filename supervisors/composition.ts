@@ -110,6 +110,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
         logger,
         callbacks: c.resolve(CALLBACK_RUNNER),
         timing: env.cluster?.timing ?? CLUSTER_TIMING,
+        counted: { reaped: (n) => metrics.clusterReaped.inc(n), resynced: () => metrics.clusterResyncs.inc() },
         kick: (peerId) => {
           const connection = c.resolve(REGISTRY).whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME)?.child(peerId);
           connection?.kick();
@@ -125,7 +126,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(SERVER_API, {
     useValue: serverApi({ options, bus: c.resolve(ROOM_BUS), registry: c.resolve(REGISTRY), metrics, lifecycle: c.resolve(LIFECYCLE), cluster }),
   });
-  metrics.setSources(gaugeSources(c.resolve(ROOM_BUS), c.resolve(ConnectionFactory).census, c.resolve(REGISTRY)));
+  metrics.setSources(gaugeSources(c.resolve(ROOM_BUS), c.resolve(ConnectionFactory).census, c.resolve(REGISTRY), cluster));
   return c;
 }
 

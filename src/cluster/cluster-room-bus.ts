@@ -33,6 +33,8 @@ export interface ClusterOptions {
   callbacks: CallbackRunner;
   /** How often this node says it is alive, and after how long a silent node is dead. */
   timing: ClusterTiming;
+  /** Told of members reaped and of resyncs (metrics). */
+  counted?: { reaped(members: number): void; resynced(): void };
   /** Kicks a peer this server holds (the admin API of another server asked for it). */
   kick: (peerId: string) => boolean;
 }
@@ -128,7 +130,10 @@ export class ClusterRoomBus implements RoomBus {
   async reap(expiryMs: number): Promise<number> {
     const departures = (await this.link.reap(expiryMs)) as RawDeparture[];
     for (const d of departures) this.departedElsewhere(d, true);
-    if (departures.length > 0) this.logger.info({ members: departures.length }, 'cluster: members of a dead server removed');
+    if (departures.length > 0) {
+      this.options.counted?.reaped(departures.length);
+      this.logger.info({ members: departures.length }, 'cluster: members of a dead server removed');
+    }
     return departures.length;
   }
 
@@ -304,6 +309,7 @@ export class ClusterRoomBus implements RoomBus {
   }
 
   private async agree(): Promise<void> {
+    this.options.counted?.resynced();
     const held: [string, string, string][] = [];
     for (const room of this.roster.rooms()) {
       for (const entry of this.roster.members(room)) if (this.local.has(entry.peerId)) held.push([entry.peerId, room, entry.username]);

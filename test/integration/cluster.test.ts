@@ -30,6 +30,7 @@ async function servers(t: TestContext, n: number, options: (i: number) => Option
   return { redis, nodes };
 }
 
+const metricsOf = async (server: Server) => (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
 const joined = (c: TestClient, username: string) => ({ event: 'joined', data: { peer_id: c.peerId, username } });
 const left = (c: TestClient, username: string) => ({ event: 'left', data: { username, peer_id: c.peerId } });
 
@@ -160,6 +161,7 @@ describe('Redis that fails', { skip: redisSkip }, () => {
     const readyz = await fetch(`http://127.0.0.1:${a!.port}/readyz`);
     assert.equal(readyz.status, 503);
     assert.equal((await readyz.json() as { cluster: boolean }).cluster, false);
+    assert.match(await metricsOf(a!), /^webrtc_cluster_up 0$/m);
 
     alice.sendJson({ n: 1 });
     assert.deepEqual((await carol.next(5000)).json, { n: 1, from: alice.peerId }, 'same-server members keep talking');
@@ -174,6 +176,9 @@ describe('Redis that fails', { skip: redisSkip }, () => {
 
     await redis.start();
     await waitFor(() => a!.health().ready && b!.health().ready, 20_000, 'both servers ready again');
+    const metrics = await metricsOf(a!);
+    assert.match(metrics, /^webrtc_cluster_up 1$/m);
+    assert.match(metrics, /^webrtc_cluster_resyncs_total [2-9]/m, 'at start, and again after the outage');
     // A's members hear that bob left while they could not know it.
     for (const c of [alice, carol, erin]) assert.deepEqual((await c.next(10_000)).json, left(bob, 'bob'));
     const expected = [alice.peerId, carol.peerId, erin.peerId].sort();
