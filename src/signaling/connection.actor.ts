@@ -34,11 +34,11 @@ import type { ForwardableFrame } from './forwarding.js';
 import { parseClientFrame, PING_FRAME } from './protocol.js';
 import { FrameBudget } from './rate-limiter.js';
 import { PauseReason, ReadPause } from './read-pause.js';
+import { TextFrames } from './text-frames.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import type { Socket } from 'node:net';
 
 
-const TEXT = { binary: false } as const;
 const PONG = Buffer.from('pong');
 const RATE_EXCEEDED: ConnectionEvent = { type: 'rate.exceeded' };
 const IDLE: ConnectionEvent = { type: 'idle.timeout' };
@@ -58,6 +58,8 @@ export type ConnectionCensus = Record<Exclude<CountedState, 'closed'>, number>;
 export class ConnectionFactory {
   readonly machine;
   readonly coalescer = new WriteCoalescer();
+  /** Frames fanned out to a room are encoded once for all their recipients. */
+  readonly frames = new TextFrames();
   /** Open connections per state, kept as they move (a scrape reads it in O(1)). */
   readonly census: ConnectionCensus = { unauthenticated: 0, authenticated: 0, inRoom: 0 };
   /** The Connection behind each actor, for the effects provided below. */
@@ -316,7 +318,8 @@ export class Connection implements Worker, MemberSink {
       return;
     }
     this.factory.coalescer.hold(this.socket);
-    ws.send(frame, TEXT);
+    // The listener has no permessage-deflate: a text frame is header + payload, written as one Buffer.
+    this.socket.write(this.factory.frames.encode(typeof frame === 'string' ? Buffer.from(frame) : frame));
   }
 
   close(code: number, reason: string): void {
