@@ -1,21 +1,26 @@
 #!/usr/bin/env node
 /**
  * The daemon: `webrtc-server [--config FILE] [--port N] …`. Every option is a
- * flag and an environment variable; invalid configuration exits 2 naming the
- * option. SIGTERM/SIGINT drain: stop accepting, close sockets with 1001
+ * flag and an environment variable; invalid configuration, an unknown
+ * `WEBRTC_SERVER_*` variable, unusable TLS files and ports in use exit 2 naming
+ * the option, before anything starts (`preflight.ts`). SIGTERM/SIGINT drain: stop accepting, close sockets with 1001
  * (`left` and `leave` fire), stop TURN, exit 0. The process guards
  * (`process-guard.ts`) contain stray rejections and uncaught exceptions; more
  * than 5 within 60 s drain the same way and exit 70 (EX_SOFTWARE), and an exit
  * behind the drain's back (user code calling `process.exit(0)`) exits 70 too.
  */
 import 'reflect-metadata';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { startApplication } from '../supervisors/app.js';
 import type { ServerHandle } from '../supervisors/app.js';
 import { coerce, envName, kebab, OPTION_KINDS, optionsFromEnv, readConfigFile } from './config.js';
 import { ErrorCode, ServerError } from './errors.js';
-import { OPTION_NAMES } from './options.js';
+import { OPTION_NAMES, parseOptions } from './options.js';
+import { preflight } from './preflight.js';
 import { EX_SOFTWARE, installProcessGuards } from './process-guard.js';
 
 /** How long a drain (signal or fatal error) may take before the process exits anyway. */
@@ -54,9 +59,22 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   logLevel: 'fatal, error, warn, info, debug, trace or silent (default info)',
 };
 
+/** The version in our package.json: the first one up from this file (src/ in a clone, dist/src/ when built). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) return String((JSON.parse(readFileSync(candidate, 'utf8')) as { version?: unknown }).version);
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}
+
 function program(): Command {
   const cmd = new Command('webrtc-server')
     .description('Signaling (WebSocket) and STUN/TURN server for WebRTC video calls')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .option('-c, --config <file>', 'JSON config file (options by the names below)')
     .showHelpAfterError()
     .allowExcessArguments(false);
@@ -86,6 +104,8 @@ async function main(): Promise<void> {
   let options: Record<string, unknown>;
   try {
     options = gatherOptions(process.argv.slice(2), process.env);
+    // Before anything starts: the options, the TLS files and the fixed ports (all exit 2).
+    await preflight(parseOptions(options));
   } catch (err) {
     if (err instanceof ServerError) fail(err.message, 2);
     const code = (err as { exitCode?: number }).exitCode;

@@ -3,6 +3,7 @@
  * is read as pino JSON lines, its stderr kept as text. Every wait is bounded
  * and every spawned process is killed after the test.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -155,4 +156,19 @@ export async function runDaemonToExit(t: TestContext, args: string[], options: D
   const daemon = spawnDaemon(t, args, options);
   const exit = await daemon.waitForExit(15_000);
   return { ...exit, daemon };
+}
+
+/** The daemon's "signaling listening" lines. */
+export function listeningLines(daemon: Daemon): LogLine[] {
+  return daemon.lines.filter((l) => l.msg === 'signaling listening');
+}
+
+/** Asserts the daemon refused its configuration: exit code 2, stderr naming `option`, never listening. */
+export async function assertRefused(t: TestContext, args: string[], option: string, env: Record<string, string> = {}, cwd?: string): Promise<Daemon> {
+  const { code, signal, daemon } = await runDaemonToExit(t, args, { env, ...(cwd ? { cwd } : {}) });
+  assert.equal(signal, null, daemon.describe());
+  assert.equal(code, 2, daemon.describe());
+  assert.match(daemon.stderr, new RegExp(`invalid option "${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`), daemon.describe());
+  assert.equal(listeningLines(daemon).length, 0, daemon.describe());
+  return daemon;
 }
