@@ -14,11 +14,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { startApplication } from '../supervisors/app.js';
 import type { ServerHandle } from '../supervisors/app.js';
 import { coerce, envName, kebab, OPTION_KINDS, optionsFromEnv, readConfigFile } from './config.js';
 import { ErrorCode, ServerError } from './errors.js';
+import { createLogger } from './observability/log-output.js';
 import { OPTION_NAMES, parseOptions } from './options.js';
 import { preflight } from './preflight.js';
 import { EX_SOFTWARE, installProcessGuards } from './process-guard.js';
@@ -57,6 +57,7 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   adminToken: 'enables /admin/* with Authorization: Bearer <token>',
   inspect: 'start a loopback relay for the Stately inspector (default port 5678)',
   logLevel: 'fatal, error, warn, info, debug, trace or silent (default info)',
+  logFormat: 'pretty (readable lines) or json (pino JSON lines); default: pretty when stdout is a terminal, else json',
 };
 
 /** The version in our package.json: the first one up from this file (src/ in a clone, dist/src/ when built). */
@@ -118,10 +119,8 @@ async function main(): Promise<void> {
     if (err instanceof ServerError) fail(err.message, err.code === ErrorCode.INVALID_OPTION ? 2 : 1);
     throw err;
   }
-  const logger = pino(
-    { level: server.options.logLevel, base: { service: 'webrtc-server' } },
-    pino.destination({ dest: 1, sync: true }), // the guards may log from the 'exit' event
-  ).child({ component: 'process' });
+  // Synchronous: the guards may log from the 'exit' event.
+  const logger = createLogger(server.options, true).child({ component: 'process' });
   let status = 0;
   let stopping = false;
   let uninstallGuards = (): void => {};
