@@ -10,14 +10,14 @@
  * behind the drain's back (user code calling `process.exit(0)`) exits 70 too.
  */
 import 'reflect-metadata';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { startApplication } from '../supervisors/app.js';
 import type { ServerHandle } from '../supervisors/app.js';
 import { coerce, envName, kebab, OPTION_KINDS, optionsFromEnv, readConfigFile } from './config.js';
 import { ErrorCode, ServerError } from './errors.js';
+import { packageRoot } from './http/static-example.js';
 import { createLogger } from './observability/log-output.js';
 import { OPTION_NAMES, parseOptions } from './options.js';
 import { preflight } from './preflight.js';
@@ -60,16 +60,9 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   logFormat: 'pretty (readable lines) or json (pino JSON lines); default: pretty when stdout is a terminal, else json',
 };
 
-/** The version in our package.json: the first one up from this file (src/ in a clone, dist/src/ when built). */
+/** The version in our package.json. */
 function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'package.json');
-    if (existsSync(candidate)) return String((JSON.parse(readFileSync(candidate, 'utf8')) as { version?: unknown }).version);
-    const parent = dirname(dir);
-    if (parent === dir) return 'unknown';
-    dir = parent;
-  }
+  return String((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version);
 }
 
 function program(): Command {
