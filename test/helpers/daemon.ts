@@ -19,6 +19,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Working folder (default: the package root). */
   cwd?: string;
+  /** An executable to run instead of `node dist/src/cli.js` (e.g. an installed package's bin). */
+  bin?: string;
 }
 
 export interface Exit {
@@ -40,13 +42,14 @@ export class Daemon {
   private readonly watchers = new Set<() => void>();
 
   constructor(args: string[], options: DaemonOptions = {}) {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    if (!options.bin && !existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) {
       if (!key.startsWith('WEBRTC_SERVER_')) env[key] = value;
     }
     Object.assign(env, options.env ?? {});
-    this.proc = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, argv] = options.bin ? [options.bin, args] : [process.execPath, [CLI, ...args]];
+    this.proc = spawn(file, argv, { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.setEncoding('utf8');
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stdout!.on('data', (chunk: string) => this.onStdout(chunk));
