@@ -2,9 +2,10 @@
 /**
  * The daemon: `webrtc-server [--config FILE] [--port N] …`. Every option is a
  * flag and an environment variable; invalid configuration, an unknown
- * `WEBRTC_SERVER_*` variable, unusable TLS files and ports in use exit 2 naming
- * the option, before anything starts (`preflight.ts`). SIGTERM/SIGINT drain: stop accepting, close sockets with 1001
- * (`left` and `leave` fire), stop TURN, exit 0. The process guards
+ * `WEBRTC_SERVER_*` variable, unusable TLS files and ports in use exit 2
+ * naming the option, before anything starts (`preflight.ts`). SIGTERM/SIGINT
+ * drain: stop accepting, close sockets with 1001 (`left` and `leave` fire),
+ * stop TURN, exit 0. The process guards
  * (`process-guard.ts`) contain stray rejections and uncaught exceptions; more
  * than 5 within 60 s drain the same way and exit 70 (EX_SOFTWARE), and an exit
  * behind the drain's back (user code calling `process.exit(0)`) exits 70 too.
