@@ -26,6 +26,8 @@ export type AuthOption =
   | { secret: string };
 export type CallbacksOption = Callbacks | { module: string };
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** `pretty`: one readable line per entry; `json`: pino's JSON lines. */
+export type LogFormat = 'pretty' | 'json';
 
 /** What users pass in. Every field is optional. */
 export interface Options {
@@ -68,6 +70,8 @@ export interface Options {
   adminToken?: string;
   inspect?: boolean | number;
   logLevel?: LogLevel;
+  /** Unset: `pretty` when stdout is a terminal, else `json`. */
+  logFormat?: LogFormat;
 }
 
 /** Options after validation: defaults filled in, frozen. */
@@ -106,6 +110,8 @@ export interface ResolvedOptions {
   readonly adminToken: string | null;
   readonly inspect: number | null;
   readonly logLevel: LogLevel;
+  /** null: chosen when the logger is made (`pretty` on a terminal, else `json`). */
+  readonly logFormat: LogFormat | null;
   /** True when no `auth` was configured (docs/configuration.md, "Dev mode"). */
   readonly dev: boolean;
 }
@@ -144,7 +150,7 @@ export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
   'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'redisUrl', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
-  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
+  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel', 'logFormat',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
 
@@ -245,6 +251,7 @@ const optionsSchema = z.strictObject({
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  logFormat: z.enum(['pretty', 'json']).optional(),
 });
 
 /** `"*"`, or `scheme://host[:port]` with nothing after it (what browsers send as `Origin`). */
@@ -343,6 +350,7 @@ export function parseOptions(input: unknown): ResolvedOptions {
     adminToken: o.adminToken ?? null,
     inspect: o.inspect === undefined || o.inspect === false ? null : o.inspect === true ? DEFAULTS.inspectPort : o.inspect,
     logLevel: o.logLevel ?? DEFAULTS.logLevel,
+    logFormat: o.logFormat ?? null,
     dev,
   });
 }

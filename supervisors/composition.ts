@@ -10,7 +10,6 @@
 import 'reflect-metadata';
 import { container as globalContainer } from 'tsyringe';
 import type { DependencyContainer } from 'tsyringe';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { AnyHttpServer } from '../src/api.js';
 import { ActorFactory } from '../src/actor-factory.js';
@@ -36,6 +35,7 @@ import type { Connection } from '../src/signaling/connection.actor.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inspection, startInspectorRelay } from '../src/observability/inspector.js';
+import { createLogger } from '../src/observability/log-output.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { parseOptions } from '../src/options.js';
 import type { Options } from '../src/options.js';
@@ -77,7 +77,7 @@ export interface AppEnvironment {
 export async function buildContainer(input: Options | unknown, env: AppEnvironment = {}): Promise<DependencyContainer> {
   const options = parseOptions(input);
   const baseDir = env.baseDir ?? process.cwd();
-  const logger = env.logger ?? pino({ level: options.logLevel, base: { service: 'webrtc-server' } });
+  const logger = env.logger ?? createLogger(options);
   const metrics = new Metrics();
   const inspection = options.inspect === null ? null : new Inspection();
   const c = globalContainer.createChildContainer();

@@ -47,6 +47,8 @@ const SHUTDOWN: ConnectionEvent = { type: 'server.shutdown' };
 const ROOM_FAILED: ConnectionEvent = { type: 'room.failed' };
 const KICK: ConnectionEvent = { type: 'server.kick' };
 const SLOW_CONSUMER: ConnectionEvent = { type: 'slow.consumer' };
+/** A close reason is at most 123 bytes (RFC 6455 §5.5); a client's is cut there in the log. */
+const MAX_LOGGED_REASON_BYTES = 123;
 /** Bytes waiting to be sent to one member beyond which it is closed (1008) rather than buffered further. */
 export const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024;
 
@@ -88,7 +90,7 @@ export class ConnectionFactory {
           const directory = this.directory();
           if (!directory) return connection.evicted();
           connection.member = { peerId: context.peerId, username: context.username!, sink: connection };
-          if (this.logger.isLevelEnabled('info')) connection.log.info({ username: context.username }, 'authenticated');
+          if (this.logger.isLevelEnabled('info')) connection.log.info({ username: context.username }, 'joined');
           directory.join(context.room, connection.member, self);
         },
         leaveRoom: ({ context }) => this.directory()?.leave(context.room, context.peerId),
@@ -164,6 +166,8 @@ export class Connection implements Worker, MemberSink {
   /** Set once the client fell too far behind: nothing more is queued for it. */
   private slow = false;
   private logger: Logger | null = null;
+  /** The first close this server asked for (its code and reason are what the log line gives). */
+  private closedByServer: { code: number; reason: string } | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -204,11 +208,11 @@ export class Connection implements Worker, MemberSink {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.factory.metrics.drop('too_big');
       if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ err }, 'socket error');
     });
-    ws.once('close', (code: number) => {
+    ws.once('close', (code: number, reason: Buffer) => {
       this.closing = true;
       this.stopTimers();
       this.actor.send(SOCKET_CLOSED);
-      if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ code }, 'connection closed');
+      if (this.factory.logger.isLevelEnabled('info')) this.logEnd(code, reason);
       this.exited('normal');
     });
     actor.start();
@@ -323,6 +327,7 @@ export class Connection implements Worker, MemberSink {
   }
 
   close(code: number, reason: string): void {
+    this.closedByServer ??= { code, reason };
     this.closing = true;
     this.stopTimers();
     this.reading.releaseAll(); // the close handshake needs the client's close frame
@@ -336,8 +341,22 @@ export class Connection implements Worker, MemberSink {
     await this.closed;
   }
 
+  /**
+   * One info line as the socket ends: `left` for a member (it left its room),
+   * `closed` for a connection that never joined; with the close code and
+   * reason and who closed (`server`, or `client` with the client's own code).
+   */
+  private logEnd(code: number, reason: Buffer): void {
+    const end = this.closedByServer
+      ? { ...this.closedByServer, by: 'server' }
+      : { code, reason: reason.toString('utf8', 0, Math.min(reason.length, MAX_LOGGED_REASON_BYTES)), by: 'client' };
+    if (this.member) this.log.info({ username: this.member.username, ...end }, 'left');
+    else this.log.info(end, 'closed');
+  }
+
   /** An administrator kicks this peer: it leaves its room (`left` fires) and is closed with 1008. */
   kick(): void {
+    if (this.factory.logger.isLevelEnabled('info')) this.log.info({ username: this.member?.username ?? null }, 'kicked by an administrator');
     this.factory.metrics.kicks.inc();
     this.actor.send(KICK);
   }
