@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Receiver } from 'ws';
+import * as wsModule from 'ws';
 import { encodeTextFrame, TextFrames } from '../../src/signaling/text-frames.js';
+
+/** ws's frame parser; exported at run time, not in @types/ws. */
+interface FrameParser {
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  write(chunk: Buffer): void;
+}
+const Receiver = (wsModule as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number }) => FrameParser }).Receiver;
 
 /** Parses `bytes` with ws's own client-side frame parser (the one a Node client runs). */
 function parse(bytes: Buffer): string[] {
