@@ -80,17 +80,11 @@ export interface ClusterConfig {
   targets: ClusterTargetKind[];
   /** Modes of the message load (its rooms, clients, steps and window are the fan-out suite's). */
   modes: Mode[];
-  /** Idle capacity of the cluster: connections in rooms of `roomSize`, each room split over the servers. */
-  capacity: {
-    connections: number;
-    roomSize: number;
-    perWorker: number;
-    concurrency: number;
-    warmup: number;
-    settleMs: number;
-    /** One run each, in this order (memory is not what a shared machine makes noisy). */
-    targets: ClusterTargetKind[];
-  };
+  /**
+   * Idle capacity of the cluster: the idle suite's sizes, connections in rooms of `roomSize`, each room
+   * split over the servers; `targets` one run each, in this order (memory is not what a shared machine makes noisy).
+   */
+  capacity: Omit<IdleConfig, 'targets'> & { targets: ClusterTargetKind[] };
 }
 
 /** [low, high], drawn uniformly. */

@@ -187,7 +187,22 @@ export function killAll(): void {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+/** SIGTERM, then SIGKILL after 5 s (bounded waits); `cleanup` runs whatever happened. */
+export async function stopChild(child: ChildProcess, cleanup: () => void): Promise<void> {
+  try {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      if (!(await waitExit(child, 5_000))) {
+        child.kill('SIGKILL');
+        await waitExit(child, 2_000);
+      }
+    }
+  } finally {
+    cleanup();
+  }
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
@@ -499,19 +514,7 @@ function udpProcess(child: ChildProcess, port: number, command: string, cleanup:
     port,
     command,
     cpuSeconds: () => procCpuSeconds(pid),
-    async stop() {
-      try {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          if (!(await waitExit(child, 5_000))) {
-            child.kill('SIGKILL');
-            await waitExit(child, 2_000);
-          }
-        }
-      } finally {
-        cleanup();
-      }
-    },
+    stop: () => stopChild(child, cleanup),
   };
 }
 

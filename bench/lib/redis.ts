@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, procCpuSeconds, procRssKiB, tail, track, waitExit } from './procs.js';
+import { freePort, procCpuSeconds, procRssKiB, stopChild, tail, track } from './procs.js';
 
 export const REDIS_SERVER_BIN = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
@@ -64,19 +64,7 @@ export async function startRedis(): Promise<RedisServer> {
       }
       return out;
     },
-    async stop() {
-      try {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          if (!(await waitExit(child, 5_000))) {
-            child.kill('SIGKILL');
-            await waitExit(child, 2_000);
-          }
-        }
-      } finally {
-        cleanup();
-      }
-    },
+    stop: () => stopChild(child, cleanup),
   };
   // Ready once it answers PING (bounded: 10 s).
   const deadline = Date.now() + 10_000;

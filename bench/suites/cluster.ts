@@ -22,15 +22,15 @@
  * (INFO memory) before and after, per member.
  */
 import type { BenchConfig, ClusterTargetKind } from '../lib/config.js';
-import { fileLimits, localAddresses, machineCpu, procSyscalls, sleep, startTarget } from '../lib/procs.js';
+import { fileLimits, machineCpu, procSyscalls, sleep, startTarget } from '../lib/procs.js';
 import type { LoadWorker, TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { Mode } from '../lib/protocols.js';
 import { redisUnavailable, startRedis } from '../lib/redis.js';
 import type { RedisServer } from '../lib/redis.js';
-import type { IdleResult } from '../load/messages.js';
 import { errorText, median, round, sumCpu, tearDown } from './common.js';
 import type { CpuWindow } from './common.js';
 import { driveLoad, measureStep } from './fanout.js';
+import { fillIdle, split } from './idle.js';
 import type { StepResult } from './fanout.js';
 
 export interface ClusterStep extends StepResult {
@@ -488,31 +488,7 @@ async function runCapacity(config: BenchConfig, pool: WorkerPool, result: Cluste
       d.servers.forEach((s, i) => (run.servers[i]!.rssBeforeKiB = s.rssKiB()));
       run.redis.usedMemoryBefore = await usedMemory(d.redis);
       run.redis.rssBeforeKiB = d.redis?.rssKiB() ?? null;
-      const started = performance.now();
-      const results = await Promise.all(
-        workers.map((w, i) =>
-          w.request<IdleResult>(
-            {
-              op: 'idle',
-              target: ref,
-              bases,
-              count: shares[i]!,
-              roomSize: c.roomSize,
-              roomPrefix: `cap-w${i}-`,
-              clientPrefix: `cap-w${i}-`,
-              localAddresses: localAddresses(10 + 4 * i, 4),
-              concurrency: c.concurrency,
-              timeoutMs: 30_000,
-            },
-            Math.max(120_000, shares[i]! * 20),
-          ),
-        ),
-      );
-      const fillS = (performance.now() - started) / 1000;
-      run.connected = results.reduce((a, r) => a + r.connected, 0);
-      run.failed = results.reduce((a, r) => a + r.failed, 0);
-      run.firstError = results.find((r) => r.firstError)?.firstError ?? null;
-      run.connectPerS = round(run.connected / fillS, 0);
+      Object.assign(run, await fillIdle(workers, shares, { target: ref, bases, roomSize: c.roomSize, prefix: 'cap-', concurrency: c.concurrency }));
       await sleep(c.settleMs);
       const after = await Promise.all(d.servers.map((s) => s.usage(true)));
       await sleep(200);
@@ -553,8 +529,4 @@ async function usedMemory(redis: RedisServer | null): Promise<number | null> {
   if (!redis) return null;
   const v = Number((await redis.info('memory'))['used_memory']);
   return Number.isFinite(v) ? v : null;
-}
-
-function split(total: number, parts: number): number[] {
-  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }

@@ -9,12 +9,27 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
 import { preset } from '../../bench/lib/config.js';
+import type { BenchConfig, SuiteName } from '../../bench/lib/config.js';
 import { COTURN_BIN } from '../../bench/lib/procs.js';
 import { redisUnavailable } from '../../bench/lib/redis.js';
 import { formatReport } from '../../bench/lib/report.js';
 import { parseArgs, runBench } from '../../bench/run.js';
 import type { BenchResult } from '../../bench/run.js';
+
+/** One suite alone at smoke sizes: the config and the JSON it wrote (in a temp folder removed after the test). */
+async function runAlone(t: TestContext, suite: SuiteName): Promise<{ config: BenchConfig; result: BenchResult }> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-smoke-${suite}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = preset('smoke');
+  config.suites = [suite];
+  config.out = join(dir, 'latest.json');
+  await runBench(config, `bench-smoke-${suite}`);
+  const result = JSON.parse(readFileSync(config.out, 'utf8')) as BenchResult;
+  assert.equal(result.fanout, null, 'only the suite asked for ran');
+  return { config, result };
+}
 
 describe('bench harness (smoke)', () => {
   it('runs every suite at tiny sizes and writes the figures as JSON', { timeout: 240_000 }, async () => {
@@ -99,115 +114,95 @@ describe('bench harness (smoke)', () => {
     }
   });
 
-  it('runs a tiny soak: samples taken, JSON shape, honest clients saw no error', { timeout: 180_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-soak-'));
-    try {
-      const config = preset('smoke');
-      config.suites = ['soak'];
-      config.out = join(dir, 'latest.json');
-      await runBench(config, 'bench-smoke-soak');
-      const result = JSON.parse(readFileSync(config.out, 'utf8')) as BenchResult;
-      assert.equal(result.fanout, null);
-      const soak = result.soak!;
-      assert.ok(soak, 'the soak ran');
-      assert.equal(soak.status, 'ran', soak.error ?? '');
-      assert.equal(soak.config.minutes, config.soak.minutes);
+  it('runs a tiny soak: samples taken, JSON shape, honest clients saw no error', { timeout: 180_000 }, async (t) => {
+    const { config, result } = await runAlone(t, 'soak');
+    const soak = result.soak!;
+    assert.ok(soak, 'the soak ran');
+    assert.equal(soak.status, 'ran', soak.error ?? '');
+    assert.equal(soak.config.minutes, config.soak.minutes);
 
-      // Samples: the idle baseline, some under load, and at least one once the load stopped.
-      const phases = (phase: string) => soak.samples.filter((s) => s.phase === phase);
-      assert.equal(phases('baseline').length, 1);
-      assert.ok(phases('load').length >= 3, `${phases('load').length} samples under load`);
-      assert.ok(phases('settle').length >= 1);
-      for (const sample of soak.samples) {
-        for (const key of ['tS', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'fds', 'timers', 'timersRefed', 'handles', 'resources', 'loopP99Ms', 'cpuPct', 'otherCpuPct', 'gauges'] as const) {
-          assert.ok(key in sample, `sample.${key}`);
-        }
-        assert.ok(sample.rssMiB > 0 && sample.heapUsedMiB > 0);
-        assert.equal(typeof sample.fds, 'number', 'fds read from /proc');
-        assert.ok(sample.gauges, 'gauges read from /metrics');
+    // Samples: the idle baseline, some under load, and at least one once the load stopped.
+    const phases = (phase: string) => soak.samples.filter((s) => s.phase === phase);
+    assert.equal(phases('baseline').length, 1);
+    assert.ok(phases('load').length >= 3, `${phases('load').length} samples under load`);
+    assert.ok(phases('settle').length >= 1);
+    for (const sample of soak.samples) {
+      for (const key of ['tS', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'fds', 'timers', 'timersRefed', 'handles', 'resources', 'loopP99Ms', 'cpuPct', 'otherCpuPct', 'gauges'] as const) {
+        assert.ok(key in sample, `sample.${key}`);
       }
-      assert.ok(phases('load').some((s) => (s.gauges?.inRoom ?? 0) > 0), 'members in rooms under load');
-
-      // One row per resource, the four judged ones with a threshold.
-      const judged = soak.resources.filter((r) => r.judged).map((r) => r.key);
-      assert.deepEqual(judged.sort(), ['fds', 'heapUsedMiB', 'rssMiB', 'timers']);
-      for (const r of soak.resources) {
-        for (const key of ['baseline', 'start', 'end', 'max', 'after', 'slopePerMin', 'thresholdPerMin', 'flat'] as const) assert.ok(key in r, `${r.key}.${key}`);
-      }
-      assert.ok(soak.settle.checks.length > 0);
-      for (const key of ['flat', 'settled', 'honestClean', 'pass'] as const) assert.ok(key in soak.verdict, key);
-
-      // Honest clients did everything and were never refused, throttled or closed.
-      const honest = soak.honest!;
-      assert.ok(honest, 'honest counters');
-      assert.equal(honest.errors, 0, `honest clients saw errors: ${honest.firstErrors.join('\n')}`);
-      assert.equal(soak.verdict.honestClean, true);
-      for (const key of ['honest.joined', 'honest.sent', 'honest.delivered', 'turn.allocations', 'turn.received']) {
-        assert.ok((honest.counts[key] ?? 0) > 0, `honest ${key}: ${honest.counts[key] ?? 0}`);
-      }
-      // Abusers were answered by the limits.
-      const abuse = soak.abuse!;
-      assert.ok(abuse, 'abuse counters');
-      assert.ok((abuse.counts['pw.unauthorized'] ?? 0) > 0, 'wrong passwords answered unauthorized');
-      assert.ok((abuse.counts['turnMinimal.answer.oversized.400'] ?? 0) > 0, 'oversized STUN answered 400');
-      assert.ok(Object.keys(soak.counters.delta).length > 0, 'server counters moved');
-
-      assert.ok(result.headlines.some((h) => h.name === 'soak: errors seen by honest clients' && h.value === 0));
-      assert.match(formatReport(result), /Soak: .* against ours/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      assert.ok(sample.rssMiB > 0 && sample.heapUsedMiB > 0);
+      assert.equal(typeof sample.fds, 'number', 'fds read from /proc');
+      assert.ok(sample.gauges, 'gauges read from /metrics');
     }
+    assert.ok(phases('load').some((s) => (s.gauges?.inRoom ?? 0) > 0), 'members in rooms under load');
+
+    // One row per resource, the four judged ones with a threshold.
+    const judged = soak.resources.filter((r) => r.judged).map((r) => r.key);
+    assert.deepEqual(judged.sort(), ['fds', 'heapUsedMiB', 'rssMiB', 'timers']);
+    for (const r of soak.resources) {
+      for (const key of ['baseline', 'start', 'end', 'max', 'after', 'slopePerMin', 'thresholdPerMin', 'flat'] as const) assert.ok(key in r, `${r.key}.${key}`);
+    }
+    assert.ok(soak.settle.checks.length > 0);
+    for (const key of ['flat', 'settled', 'honestClean', 'pass'] as const) assert.ok(key in soak.verdict, key);
+
+    // Honest clients did everything and were never refused, throttled or closed.
+    const honest = soak.honest!;
+    assert.ok(honest, 'honest counters');
+    assert.equal(honest.errors, 0, `honest clients saw errors: ${honest.firstErrors.join('\n')}`);
+    assert.equal(soak.verdict.honestClean, true);
+    for (const key of ['honest.joined', 'honest.sent', 'honest.delivered', 'turn.allocations', 'turn.received']) {
+      assert.ok((honest.counts[key] ?? 0) > 0, `honest ${key}: ${honest.counts[key] ?? 0}`);
+    }
+    // Abusers were answered by the limits.
+    const abuse = soak.abuse!;
+    assert.ok(abuse, 'abuse counters');
+    assert.ok((abuse.counts['pw.unauthorized'] ?? 0) > 0, 'wrong passwords answered unauthorized');
+    assert.ok((abuse.counts['turnMinimal.answer.oversized.400'] ?? 0) > 0, 'oversized STUN answered 400');
+    assert.ok(Object.keys(soak.counters.delta).length > 0, 'server counters moved');
+
+    assert.ok(result.headlines.some((h) => h.name === 'soak: errors seen by honest clients' && h.value === 0));
+    assert.match(formatReport(result), /Soak: .* against ours/);
   });
 
-  it('runs the cluster suite at tiny sizes: one server, a one-node cluster and two servers on one redis-server', { timeout: 180_000, skip: redisUnavailable() ?? false }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-cluster-'));
-    try {
-      const config = preset('smoke');
-      config.suites = ['cluster'];
-      config.out = join(dir, 'latest.json');
-      await runBench(config, 'bench-smoke-cluster');
-      const result = JSON.parse(readFileSync(config.out, 'utf8')) as BenchResult;
-      assert.equal(result.fanout, null);
-      const cluster = result.cluster!;
-      assert.ok(cluster, 'the cluster suite ran');
-      assert.equal(cluster.status, 'ran', cluster.reason);
-      assert.match(cluster.redis.version ?? '', /^\d+\.\d+/);
-      for (const mode of ['broadcast', 'unicast'] as const) {
-        for (const target of ['plain', 'one', 'two'] as const) {
-          const run = cluster.runs.find((r) => r.mode === mode && r.target === target);
-          assert.ok(run, `${mode} ${target} ran`);
-          assert.equal(run.error, null, `${mode} ${target}: ${run.error}`);
-          assert.equal(run.servers, target === 'two' ? 2 : 1);
-          assert.equal(run.clientsPerServer.reduce((a, b) => a + b, 0), config.fanout.rooms * config.fanout.clientsPerRoom);
-          for (const step of [...run.steps, run.max!]) {
-            assert.ok(step.delivered > 0, `${mode} ${target} ${step.label} delivered nothing`);
-            assert.equal(step.lost, 0, `${mode} ${target} ${step.label} lost messages`);
-            assert.equal(step.serverCpuPctEach.length, run.servers);
-            assert.equal(typeof step.msgsPerCpuS, 'number');
-          }
-          if (target === 'plain') assert.equal(run.redis, null);
-          else assert.ok(run.redis, `${mode} ${target}: Redis stats`);
+  it('runs the cluster suite at tiny sizes: one server, a one-node cluster and two servers on one redis-server', { timeout: 180_000, skip: redisUnavailable() ?? false }, async (t) => {
+    const { config, result } = await runAlone(t, 'cluster');
+    const cluster = result.cluster!;
+    assert.ok(cluster, 'the cluster suite ran');
+    assert.equal(cluster.status, 'ran', cluster.reason);
+    assert.match(cluster.redis.version ?? '', /^\d+\.\d+/);
+    for (const mode of ['broadcast', 'unicast'] as const) {
+      for (const target of ['plain', 'one', 'two'] as const) {
+        const run = cluster.runs.find((r) => r.mode === mode && r.target === target);
+        assert.ok(run, `${mode} ${target} ran`);
+        assert.equal(run.error, null, `${mode} ${target}: ${run.error}`);
+        assert.equal(run.servers, target === 'two' ? 2 : 1);
+        assert.equal(run.clientsPerServer.reduce((a, b) => a + b, 0), config.fanout.rooms * config.fanout.clientsPerRoom);
+        for (const step of [...run.steps, run.max!]) {
+          assert.ok(step.delivered > 0, `${mode} ${target} ${step.label} delivered nothing`);
+          assert.equal(step.lost, 0, `${mode} ${target} ${step.label} lost messages`);
+          assert.equal(step.serverCpuPctEach.length, run.servers);
+          assert.equal(typeof step.msgsPerCpuS, 'number');
         }
-        // Two servers: a room's broadcasts reach the other server's members through Redis.
-        const two = cluster.runs.find((r) => r.mode === mode && r.target === 'two')!;
-        assert.ok(two.clientsPerServer.every((n) => n > 0), 'clients on both servers');
-        if (mode === 'broadcast') assert.ok(two.redis!.publishCalls > 0, 'two servers published over Redis');
-        const cmp = cluster.comparisons.find((c) => c.mode === mode && c.subject === 'two' && c.baseline === 'one');
-        assert.ok(cmp && cmp.efficiencyRatios.length === 1, `${mode}: two / one compared`);
+        if (target === 'plain') assert.equal(run.redis, null);
+        else assert.ok(run.redis, `${mode} ${target}: Redis stats`);
       }
-      for (const target of ['one', 'two'] as const) {
-        const cap = cluster.capacity.find((r) => r.target === target);
-        assert.ok(cap, `capacity ${target} ran`);
-        assert.equal(cap.error, null, `capacity ${target}: ${cap.error}`);
-        assert.equal(cap.connected, config.cluster.capacity.connections, `capacity ${target}: ${cap.firstError}`);
-        assert.equal(cap.servers.length, target === 'two' ? 2 : 1);
-        assert.ok((cap.redis.keysAfter ?? 0) > 0, `capacity ${target}: membership in Redis`);
-      }
-      assert.ok(result.headlines.some((h) => h.name === 'cluster broadcast: msgs per server CPU-s, two servers / one server + Redis'));
-      assert.match(formatReport(result), /Cluster: /);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      // Two servers: a room's broadcasts reach the other server's members through Redis.
+      const two = cluster.runs.find((r) => r.mode === mode && r.target === 'two')!;
+      assert.ok(two.clientsPerServer.every((n) => n > 0), 'clients on both servers');
+      if (mode === 'broadcast') assert.ok(two.redis!.publishCalls > 0, 'two servers published over Redis');
+      const cmp = cluster.comparisons.find((c) => c.mode === mode && c.subject === 'two' && c.baseline === 'one');
+      assert.ok(cmp && cmp.efficiencyRatios.length === 1, `${mode}: two / one compared`);
     }
+    for (const target of ['one', 'two'] as const) {
+      const cap = cluster.capacity.find((r) => r.target === target);
+      assert.ok(cap, `capacity ${target} ran`);
+      assert.equal(cap.error, null, `capacity ${target}: ${cap.error}`);
+      assert.equal(cap.connected, config.cluster.capacity.connections, `capacity ${target}: ${cap.firstError}`);
+      assert.equal(cap.servers.length, target === 'two' ? 2 : 1);
+      assert.ok((cap.redis.keysAfter ?? 0) > 0, `capacity ${target}: membership in Redis`);
+    }
+    assert.ok(result.headlines.some((h) => h.name === 'cluster broadcast: msgs per server CPU-s, two servers / one server + Redis'));
+    assert.match(formatReport(result), /Cluster: /);
   });
 
   it('parses the command line', () => {
