@@ -52,6 +52,7 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   adminToken: 'enables /admin/* with Authorization: Bearer <token>',
   inspect: 'start a loopback relay for the Stately inspector (default port 5678)',
   logLevel: 'fatal, error, warn, info, debug, trace or silent (default info)',
+  example: 'serve the example client at / (default: in dev mode only)',
 };
 
 function program(): Command {

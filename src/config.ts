@@ -44,6 +44,7 @@ export const OPTION_KINDS: Record<OptionName, Kind> = {
   adminToken: 'string',
   inspect: 'boolean|integer',
   logLevel: 'string',
+  example: 'boolean',
 };
 
 export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -68,6 +68,8 @@ export interface Options {
   adminToken?: string;
   inspect?: boolean | number;
   logLevel?: LogLevel;
+  /** Serve the example client at `/` (and the client library under `/client/`); default: in dev mode only. */
+  example?: boolean;
 }
 
 /** Options after validation: defaults filled in, frozen. */
@@ -106,6 +108,8 @@ export interface ResolvedOptions {
   readonly adminToken: string | null;
   readonly inspect: number | null;
   readonly logLevel: LogLevel;
+  /** Whether the signaling listener serves the example client (`example`, default `dev`). */
+  readonly example: boolean;
   /** True when no `auth` was configured (docs/configuration.md, "Dev mode"). */
   readonly dev: boolean;
 }
@@ -144,7 +148,7 @@ export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
   'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'redisUrl', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
-  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
+  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel', 'example',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
 
@@ -245,6 +249,7 @@ const optionsSchema = z.strictObject({
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  example: z.boolean().optional(),
 });
 
 /** `"*"`, or `scheme://host[:port]` with nothing after it (what browsers send as `Origin`). */
@@ -343,6 +348,7 @@ export function parseOptions(input: unknown): ResolvedOptions {
     adminToken: o.adminToken ?? null,
     inspect: o.inspect === undefined || o.inspect === false ? null : o.inspect === true ? DEFAULTS.inspectPort : o.inspect,
     logLevel: o.logLevel ?? DEFAULTS.logLevel,
+    example: o.example ?? dev,
     dev,
   });
 }
