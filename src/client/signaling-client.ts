@@ -332,7 +332,8 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     this.pingTimer = this.pongTimer = this.pingSentAt = null;
     const socket = this.socket;
     this.socket = null;
-    if (socket) setHandlers(socket, { onopen: null, onmessage: null, onclose: null, onerror: null });
+    // An error handler stays: `ws` reports a close() before the handshake as an 'error' event.
+    if (socket) setHandlers(socket, { onopen: null, onmessage: null, onclose: null, onerror: () => {} });
   }
 
   private clearConnectTimer(): void {

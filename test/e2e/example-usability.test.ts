@@ -164,6 +164,7 @@ test('the daemon: --example and WEBRTC_SERVER_EXAMPLE=true serve the example wit
     const { daemon, port } = await startDaemon(t, args, { env });
     assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, status, what);
     assert.equal((await fetch(`http://127.0.0.1:${port}/client/index.js`)).status, status, what);
-    assert.equal(daemon.lines.some((l) => l.msg === 'example client served'), status === 200, `${what}: the log says so`);
+    if (status === 200) await daemon.waitForLine((l) => l.msg === 'example client served', 5000, `${what}: the log says so`);
+    else assert.equal(daemon.lines.some((l) => l.msg === 'example client served'), false, `${what}: the log does not say so`);
   }
 });

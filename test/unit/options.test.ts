@@ -52,6 +52,7 @@ describe('parseOptions defaults', () => {
       adminToken: null,
       inspect: null,
       logLevel: 'info',
+      example: true,
       dev: true,
     });
   });
@@ -106,6 +107,7 @@ describe('parseOptions defaults', () => {
       adminToken: 'x'.repeat(16),
       inspect: true,
       logLevel: 'silent',
+      example: true,
     });
     assert.equal(o.host, '10.0.0.1');
     assert.equal(o.port, 0);
@@ -134,6 +136,7 @@ describe('parseOptions defaults', () => {
     assert.equal(o.adminToken, 'x'.repeat(16));
     assert.equal(o.inspect, 5678);
     assert.equal(o.logLevel, 'silent');
+    assert.equal(o.example, true);
     assert.equal(parseOptions({ inspect: 9229 }).inspect, 9229);
     assert.equal(parseOptions({ inspect: false }).inspect, null);
     assert.equal(parseOptions({ turnPort: 0 }).turnPort, 0);
@@ -261,6 +264,7 @@ describe('parseOptions errors', () => {
     ['inspect', { inspect: 'yes' }],
     ['inspect', { inspect: 0 }],
     ['logLevel', { logLevel: 'loud' }],
+    ['example', { example: 'yes' }],
   ];
   for (const [name, input, path] of invalid) {
     test(`invalid ${name}: ${JSON.stringify(input)} names ${path ?? name}`, () => {
