@@ -59,6 +59,7 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   inspect: 'start a loopback relay for the Stately inspector (default port 5678)',
   logLevel: 'fatal, error, warn, info, debug, trace or silent (default info)',
   logFormat: 'pretty (readable lines) or json (pino JSON lines); default: pretty when stdout is a terminal, else json',
+  example: 'serve the example client at / (default: in dev mode only)',
 };
 
 /** The version in our package.json. */

@@ -45,6 +45,7 @@ export const OPTION_KINDS: Record<OptionName, Kind> = {
   inspect: 'boolean|integer',
   logLevel: 'string',
   logFormat: 'string',
+  example: 'boolean',
 };
 
 export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -72,6 +72,8 @@ export interface Options {
   logLevel?: LogLevel;
   /** Unset: `pretty` when stdout is a terminal, else `json`. */
   logFormat?: LogFormat;
+  /** Serve the example client at `/` (and the client library under `/client/`); default: in dev mode only. */
+  example?: boolean;
 }
 
 /** Options after validation: defaults filled in, frozen. */
@@ -112,6 +114,8 @@ export interface ResolvedOptions {
   readonly logLevel: LogLevel;
   /** null: chosen when the logger is made (`pretty` on a terminal, else `json`). */
   readonly logFormat: LogFormat | null;
+  /** Whether the signaling listener serves the example client (`example`, default `dev`). */
+  readonly example: boolean;
   /** True when no `auth` was configured (docs/configuration.md, "Dev mode"). */
   readonly dev: boolean;
 }
@@ -150,7 +154,7 @@ export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
   'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'redisUrl', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
-  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel', 'logFormat',
+  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel', 'logFormat', 'example',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
 
@@ -252,6 +256,7 @@ const optionsSchema = z.strictObject({
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   logFormat: z.enum(['pretty', 'json']).optional(),
+  example: z.boolean().optional(),
 });
 
 /** `"*"`, or `scheme://host[:port]` with nothing after it (what browsers send as `Origin`). */
@@ -351,6 +356,7 @@ export function parseOptions(input: unknown): ResolvedOptions {
     inspect: o.inspect === undefined || o.inspect === false ? null : o.inspect === true ? DEFAULTS.inspectPort : o.inspect,
     logLevel: o.logLevel ?? DEFAULTS.logLevel,
     logFormat: o.logFormat ?? null,
+    example: o.example ?? dev,
     dev,
   });
 }

@@ -176,7 +176,7 @@ export function tree(c: DependencyContainer): Tree {
       listener: () =>
         new SignalingListener(
           options, c.resolve(ConnectionFactory), registry, logger, attachTo,
-          routes({ observability: options.metricsPort === null, example: options.dev }), metrics,
+          routes({ observability: options.metricsPort === null, example: options.example }), metrics,
         ).start(),
     },
     context,

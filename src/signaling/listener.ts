@@ -146,7 +146,7 @@ export class SignalingListener implements Worker {
     const { host, port } = this.address()!;
     const scheme = this.options.tls ? 'wss' : 'ws';
     this.logger.info({ listener: 'signaling', host, port, url: `${scheme}://${host}:${port}/websocket/:room` }, 'signaling listening');
-    if (this.options.dev) this.logger.info({ listener: 'example', url: `${this.options.tls ? 'https' : 'http'}://${host}:${port}/` }, 'example client served');
+    if (this.options.example) this.logger.info({ listener: 'example', url: `${this.options.tls ? 'https' : 'http'}://${host}:${port}/` }, 'example client served');
     return this;
   }
 

@@ -53,6 +53,7 @@ describe('parseOptions defaults', () => {
       inspect: null,
       logLevel: 'info',
       logFormat: null,
+      example: true,
       dev: true,
     });
   });
@@ -108,6 +109,7 @@ describe('parseOptions defaults', () => {
       inspect: true,
       logLevel: 'silent',
       logFormat: 'pretty',
+      example: true,
     });
     assert.equal(o.host, '10.0.0.1');
     assert.equal(o.port, 0);
@@ -137,6 +139,7 @@ describe('parseOptions defaults', () => {
     assert.equal(o.inspect, 5678);
     assert.equal(o.logLevel, 'silent');
     assert.equal(o.logFormat, 'pretty');
+    assert.equal(o.example, true);
     assert.equal(parseOptions({ inspect: 9229 }).inspect, 9229);
     assert.equal(parseOptions({ inspect: false }).inspect, null);
     assert.equal(parseOptions({ turnPort: 0 }).turnPort, 0);
@@ -265,6 +268,7 @@ describe('parseOptions errors', () => {
     ['inspect', { inspect: 0 }],
     ['logLevel', { logLevel: 'loud' }],
     ['logFormat', { logFormat: 'xml' }],
+    ['example', { example: 'yes' }],
   ];
   for (const [name, input, path] of invalid) {
     test(`invalid ${name}: ${JSON.stringify(input)} names ${path ?? name}`, () => {
