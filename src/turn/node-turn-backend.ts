@@ -44,6 +44,8 @@ import { AdapterContext } from './adapter-context.js';
 import { AllocationTable } from './allocation-table.js';
 import { createEngine, mendNonces } from './node-turn-engine.js';
 import { NonceIssuer } from './nonce.js';
+import { MessageIntake } from './message-intake.js';
+import { RelayPath } from './relay-path.js';
 import { TurnHandlers } from './turn-handlers.js';
 import { NodeTurnDefect } from './turn-backend.js';
 import type { TurnAddress, TurnBackend, TurnBackendConfig, TurnStats } from './turn-backend.js';
@@ -52,6 +54,7 @@ import { UdpFront } from './udp-front.js';
 export class NodeTurnBackend implements TurnBackend {
   readonly logger: Logger;
   private readonly ctx: AdapterContext;
+  private readonly intake: MessageIntake;
   private readonly front: UdpFront;
   private readonly allocations: AllocationTable;
   private socket: Socket | null = null;
@@ -64,8 +67,10 @@ export class NodeTurnBackend implements TurnBackend {
     const nonces = new NonceIssuer(config.nonce);
     const engine = createEngine(config, software, this.logger);
     this.ctx = new AdapterContext(config, engine, software);
-    this.front = new UdpFront(this.ctx, nonces);
-    this.allocations = new AllocationTable(this.ctx, this.front);
+    const relay = new RelayPath(this.ctx);
+    this.intake = new MessageIntake(this.ctx, nonces, relay);
+    this.front = new UdpFront(this.ctx, this.intake);
+    this.allocations = new AllocationTable(this.ctx, relay);
     if (this.ctx.isMended(NodeTurnDefect.NONCE_TIMERS)) mendNonces(engine, nonces);
     new TurnHandlers(this.ctx, this.allocations).install();
   }

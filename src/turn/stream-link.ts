@@ -1,0 +1,128 @@
+/**
+ * One client stream (TCP or TLS) as node-turn's transport sees it: the
+ * `socket` its answers are sent on, and the 5-tuple its allocation is keyed
+ * by (RFC 8656 section 2: over TCP the 5-tuple is the connection itself, so
+ * one stream holds at most one allocation). Part of the node-turn adapter
+ * (see node-turn-backend.ts).
+ *
+ * Writes are bounded: relayed data (ChannelData, Data indications) for a
+ * client that does not read is dropped past `maxPendingBytes` waiting to be
+ * sent (media over TURN tolerates loss, as over UDP); anything else past
+ * twice that means the client reads nothing at all, and the stream is
+ * destroyed. The writes of one event-loop tick leave in one socket write
+ * (one TLS record), as signaling's write coalescer does.
+ */
+import type { Socket } from 'node:net';
+import NodeTurnAddress from 'node-turn/lib/address.js';
+import NodeTurnTransport from 'node-turn/lib/transport.js';
+import { messageType, StunClass, StunMethod } from './stun.js';
+
+/** TCP in node-turn's numbering (IANA protocol 6); node-turn itself knows only UDP. */
+export const TCP = 6;
+
+const DATA_INDICATION = messageType(StunMethod.DATA, StunClass.INDICATION);
+
+/** True for what the relay sends a client: ChannelData or a Data indication. */
+function isRelayedData(msg: Buffer): boolean {
+  return (msg[0]! & 0xc0) === 0x40 || (msg.length >= 2 && msg.readUInt16BE(0) === DATA_INDICATION);
+}
+
+export type StreamKind = 'tcp' | 'tls';
+
+/** What a stream link reports: data dropped for a slow reader, a stream destroyed for not reading at all. */
+export interface StreamLinkEvents {
+  backlog(dropped: 'data' | 'stream'): void;
+}
+
+/**
+ * node-turn's Transport for a stream: a 5-tuple key computed once and
+ * marked with the transport (node-turn's own marks only UDP), so that a TCP,
+ * a TLS and a UDP client can never share an allocation.
+ */
+class StreamTransport extends NodeTurnTransport {
+  constructor(
+    private readonly key: string,
+    src: NodeTurnAddress,
+    dst: NodeTurnAddress,
+    link: StreamLink,
+  ) {
+    super(TCP, src, dst, link);
+  }
+
+  override get5Tuple(): string {
+    return this.key;
+  }
+}
+
+export class StreamLink implements NodeTurnTransport.ClientSocket {
+  readonly transport: NodeTurnTransport;
+  readonly fiveTuple: string;
+  readonly source: { address: string; port: number };
+  private corked = false;
+  private ended = false;
+
+  constructor(
+    readonly socket: Socket,
+    readonly kind: StreamKind,
+    local: { address: string; port: number },
+    private readonly maxPendingBytes: number,
+    private readonly events: StreamLinkEvents,
+  ) {
+    const src = new NodeTurnAddress(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0);
+    const dst = new NodeTurnAddress(local.address, local.port);
+    this.source = { address: src.address, port: src.port };
+    this.fiveTuple = `${kind.toUpperCase()}://${src.address}:${src.port}>${dst.address}:${dst.port}`;
+    this.transport = new StreamTransport(this.fiveTuple, src, dst, this);
+  }
+
+  /** True once the stream has closed or is closing: nothing more is sent, no allocation is made for it. */
+  get closed(): boolean {
+    return this.ended || this.socket.destroyed;
+  }
+
+  /** node-turn's `socket.send(msg, port, address, cb)`: one frame onto the stream (the port and address are the stream's). */
+  send(msg: Buffer, _port?: number, _address?: string, callback?: (err: Error | null) => void): void {
+    if (this.closed) {
+      callback?.(new Error('stream closed'));
+      return;
+    }
+    const pending = this.socket.writableLength;
+    if (pending > this.maxPendingBytes) {
+      if (isRelayedData(msg)) {
+        this.events.backlog('data');
+        callback?.(null);
+        return;
+      }
+      if (pending > 2 * this.maxPendingBytes) {
+        this.events.backlog('stream');
+        this.destroy();
+        callback?.(new Error('client does not read'));
+        return;
+      }
+    }
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(msg);
+    callback?.(null);
+  }
+
+  /** Sends nothing more and lets what was written go out first. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.ended = true;
+    this.socket.destroy();
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+}
