@@ -124,7 +124,10 @@ export class MessageIntake {
     }
     const allocated = this.ctx.engine.allocations[transport.get5Tuple()] !== undefined;
     const verdict = this.guard.check(m, transport.src, allocated, looked);
-    if (verdict === null) return;
+    if (verdict === null) {
+      this.dropped(transport);
+      return;
+    }
     if (typeof verdict === 'string') {
       this.deliver(m, transport, verdict);
       return;
@@ -132,8 +135,21 @@ export class MessageIntake {
     verdict.then((answered) => {
       if (!this.ctx.running || transport.socket.closed === true) return;
       if (answered) this.handle(m, transport, true);
-      else this.guard.lookupTimedOut(m, transport.src);
+      else {
+        this.guard.lookupTimedOut(m, transport.src);
+        this.dropped(transport);
+      }
     }, () => {});
+  }
+
+  /**
+   * A request dropped unanswered (a budget, the guess throttle, a busy or
+   * slow lookup): a UDP client retransmits later (RFC 8489 section 6.2.1);
+   * a stream client never does (section 6.2.2), so its stream is closed
+   * rather than left waiting.
+   */
+  private dropped(transport: NodeTurnTransport): void {
+    transport.socket.dropped?.();
   }
 
   private deliver(m: StunMessage, transport: NodeTurnTransport, integrity: IntegrityVerdict): void {

@@ -87,11 +87,14 @@ declare module 'node-turn/lib/transport.js' {
     /**
      * What node-turn sends its answers on (`socket.send(msg, port, address, cb)`):
      * the UDP listening socket, or one client stream (src/turn/stream-link.ts).
-     * `closed`: true once a stream has closed (a UDP socket has no such field).
+     * `closed`: true once a stream has closed; `dropped()`: a request of this
+     * client was dropped unanswered (a stream closes: its client never
+     * retransmits). A UDP socket has neither.
      */
     interface ClientSocket {
       send(msg: Buffer, port: number, address: string, callback?: (err: Error | null) => void): void;
       readonly closed?: boolean;
+      dropped?(): void;
     }
   }
   class NodeTurnTransport {

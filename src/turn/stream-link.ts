@@ -29,6 +29,12 @@ function isRelayedData(msg: Buffer): boolean {
 
 export type StreamKind = 'tcp' | 'tls';
 
+/** An IPv4 address as a dual-stack socket reports it (`::ffff:a.b.c.d`) becomes plain IPv4. */
+export function plainAddress(address: string | undefined): string {
+  if (!address) return '0.0.0.0';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
 /** What a stream link reports: data dropped for a slow reader, a stream destroyed for not reading at all. */
 export interface StreamLinkEvents {
   backlog(dropped: 'data' | 'stream'): void;
@@ -68,7 +74,7 @@ export class StreamLink implements NodeTurnTransport.ClientSocket {
     private readonly maxPendingBytes: number,
     private readonly events: StreamLinkEvents,
   ) {
-    const src = new NodeTurnAddress(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0);
+    const src = new NodeTurnAddress(plainAddress(socket.remoteAddress), socket.remotePort ?? 0);
     const dst = new NodeTurnAddress(local.address, local.port);
     this.source = { address: src.address, port: src.port };
     this.fiveTuple = `${kind.toUpperCase()}://${src.address}:${src.port}>${dst.address}:${dst.port}`;
@@ -109,11 +115,20 @@ export class StreamLink implements NodeTurnTransport.ClientSocket {
     callback?.(null);
   }
 
-  /** Sends nothing more and lets what was written go out first. */
+  /**
+   * A request was dropped unanswered: over a stream the client would wait
+   * for an answer that never comes (it does not retransmit, RFC 8489
+   * section 6.2.2), so the stream ends once what was written has left.
+   */
+  dropped(): void {
+    this.end();
+  }
+
+  /** Sends nothing more, lets what was written go out first, then closes. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.socket.end();
+    this.socket.end(() => this.socket.destroy());
   }
 
   destroy(): void {
