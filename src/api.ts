@@ -22,6 +22,8 @@ export interface Health {
   ready: boolean;
   draining: boolean;
   listeners: { signaling: boolean; turn: boolean | null };
+  /** With `redisUrl`: whether the cluster's Redis is reachable (readiness needs it). */
+  cluster?: boolean;
 }
 
 /** A listener with an address (signaling, TURN). */

@@ -42,6 +42,7 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   maxConnectionsPerIp: 'open signaling sockets from one IP; more get HTTP 429; 0: no limit (default 200)',
   handshakeTimeout: 'ms a new connection has to send its HTTP request / WebSocket upgrade (default 10000)',
   metricsPort: 'serve /metrics and /admin/* on 127.0.0.1:PORT only, not on the signaling listener',
+  redisUrl: 'redis://…, rediss://… or redis+sentinel://h:26379,…/master: rooms span every server naming the same Redis',
   allowLoopbackPeers: 'TURN may relay to loopback peers (tests, local demos)',
   turnAllowedPeers: 'JSON array of CIDR blocks TURN always relays to, e.g. ["10.1.0.0/16"]; wins over every other rule',
   turnDeniedPeers: 'JSON array of CIDR blocks TURN never relays to (unless allowed); wins over allowLoopbackPeers',

@@ -34,6 +34,7 @@ export const OPTION_KINDS: Record<OptionName, Kind> = {
   maxConnectionsPerIp: 'integer',
   handshakeTimeout: 'integer',
   metricsPort: 'integer',
+  redisUrl: 'string',
   allowLoopbackPeers: 'boolean',
   turnAllowedPeers: 'json',
   turnDeniedPeers: 'json',

@@ -9,3 +9,4 @@ export const CONNECTION_SUP_NAME = 'connection_sup';
 export const SIGNALING_LISTENER_NAME = 'signaling_listener';
 export const TURN_LISTENER_NAME = 'turn_listener';
 export const METRICS_LISTENER_NAME = 'metrics_listener';
+export const CLUSTER_NODE_NAME = 'cluster_node';

@@ -55,6 +55,8 @@ export interface Options {
   handshakeTimeout?: number;
   /** Serve `/metrics` and `/admin/*` on 127.0.0.1:<metricsPort> instead of the signaling listener. */
   metricsPort?: number;
+  /** `redis://`, `rediss://` or `redis+sentinel://…`: join the cluster of every server naming the same Redis. */
+  redisUrl?: string;
   allowLoopbackPeers?: boolean;
   /** CIDR blocks (or addresses) TURN always relays to: wins over everything, `turnDeniedPeers` included. */
   turnAllowedPeers?: string[];
@@ -93,6 +95,8 @@ export interface ResolvedOptions {
   readonly maxConnectionsPerIp: number;
   readonly handshakeTimeout: number;
   readonly metricsPort: number | null;
+  /** null: no cluster, everything stays in this process. */
+  readonly redisUrl: string | null;
   readonly allowLoopbackPeers: boolean;
   readonly turnAllowedPeers: readonly string[];
   readonly turnDeniedPeers: readonly string[];
@@ -139,7 +143,7 @@ export const DEFAULTS = {
 export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
-  'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
+  'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'redisUrl', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
   'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
@@ -228,6 +232,10 @@ const optionsSchema = z.strictObject({
   maxConnectionsPerIp: z.number().int().min(0).max(10_000_000).optional(),
   handshakeTimeout: positiveMs.max(600_000).optional(),
   metricsPort: port.optional(),
+  redisUrl: z
+    .string()
+    .refine(isRedisUrl, { message: 'must be redis://[user:password@]host[:port][/db], rediss://… (TLS) or redis+sentinel://host:port[,host:port…]/<master name>' })
+    .optional(),
   allowLoopbackPeers: z.boolean().optional(),
   turnAllowedPeers: cidrList.optional(),
   turnDeniedPeers: cidrList.optional(),
@@ -245,6 +253,16 @@ function isOriginPattern(value: string): boolean {
   try {
     const url = new URL(value);
     return url.origin !== 'null' && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+  } catch {
+    return false;
+  }
+}
+
+function isRedisUrl(value: string): boolean {
+  if (/^redis\+sentinel:\/\/([^@/]*@)?[^/?@]+(:\d+)?(,[^/?@]+(:\d+)?)*\/[^/?]+$/.test(value)) return true;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
   } catch {
     return false;
   }
@@ -315,6 +333,7 @@ export function parseOptions(input: unknown): ResolvedOptions {
     maxConnectionsPerIp: o.maxConnectionsPerIp === 0 ? Infinity : (o.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp),
     handshakeTimeout: o.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
     metricsPort: o.metricsPort ?? null,
+    redisUrl: o.redisUrl ?? null,
     allowLoopbackPeers: o.allowLoopbackPeers ?? false,
     turnAllowedPeers: Object.freeze([...(o.turnAllowedPeers ?? [])]),
     turnDeniedPeers: Object.freeze([...(o.turnDeniedPeers ?? [])]),

@@ -25,9 +25,11 @@ export interface ServerApiParts {
   registry: NameRegistry;
   metrics: Metrics;
   lifecycle: Lifecycle;
+  /** With `redisUrl`: the cluster (ready only while its Redis is reachable). */
+  cluster?: { readonly up: boolean } | null;
 }
 
-export function serverApi({ options, bus, registry, metrics, lifecycle }: ServerApiParts): ServerApi {
+export function serverApi({ options, bus, registry, metrics, lifecycle, cluster = null }: ServerApiParts): ServerApi {
   const connections = () => registry.whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME);
   const address = (name: string) => registry.whereis<Addressable>(name)?.address() ?? null;
   return {
@@ -44,7 +46,7 @@ export function serverApi({ options, bus, registry, metrics, lifecycle }: Server
     send: (peerId, event, data) => bus.sendToPeer(peerId, Buffer.from(encodeEvent(event, data))),
     kick: (peerId) => {
       const connection = connections()?.child(peerId);
-      if (!connection) return false;
+      if (!connection) return bus.kickElsewhere(peerId);
       connection.kick();
       return true;
     },
@@ -59,14 +61,17 @@ export function serverApi({ options, bus, registry, metrics, lifecycle }: Server
       const signaling = registry.whereis(SIGNALING_LISTENER_NAME) !== undefined;
       const turn = options.turnPort === false ? null : registry.whereis(TURN_LISTENER_NAME) !== undefined;
       const draining = lifecycle.draining;
-      return { ready: signaling && turn !== false && !draining, draining, listeners: { signaling, turn } };
+      const clusterUp = cluster === null ? null : cluster.up;
+      const ready = signaling && turn !== false && clusterUp !== false && !draining;
+      return { ready, draining, listeners: { signaling, turn }, ...(clusterUp === null ? {} : { cluster: clusterUp }) };
     },
   };
 }
 
 /** Where the metrics gauges read from: counts kept as things change, nothing walked. */
-export function gaugeSources(bus: RoomBus, census: ConnectionCensus, registry: NameRegistry): GaugeSources {
+export function gaugeSources(bus: RoomBus, census: ConnectionCensus, registry: NameRegistry, cluster: { readonly up: boolean } | null = null): GaugeSources {
   return {
+    clusterUp: () => (cluster === null ? null : cluster.up ? 1 : 0),
     connectionsByState: () => ({ ...census }),
     rooms: () => bus.counts(),
     turn: () => {

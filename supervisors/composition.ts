@@ -18,13 +18,23 @@ import { createAuthenticator } from '../src/auth/authenticator.js';
 import { GuessThrottle } from '../src/auth/guess-throttle.js';
 import { systemClock } from '../src/clock.js';
 import {
-  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, GUESS_THROTTLE, INSPECTION, LIFECYCLE, LOGGER, LOGINS,
+  ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, CLUSTER, GUESS_THROTTLE, INSPECTION, LIFECYCLE, LOGGER, LOGINS,
   METRICS, OPTIONS, REGISTRY, ROOM_BUS, SERVER_API, SUPERVISOR_OBSERVER, TURN_CREDENTIALS,
 } from '../src/di/tokens.js';
 import { MetricsListener } from '../src/http/metrics-listener.js';
 import { HttpRoutes } from '../src/http/routes.js';
 import type { RouteSet } from '../src/http/routes.js';
 import { Lifecycle } from '../src/lifecycle.js';
+import { ClusterNode } from '../src/cluster/cluster-node.js';
+import { CLUSTER_TIMING } from '../src/cluster/timing.js';
+import type { ClusterTiming } from '../src/cluster/timing.js';
+import { ClusterRoomBus } from '../src/cluster/cluster-room-bus.js';
+import { CLUSTER_PREFIX } from '../src/cluster/scripts.js';
+import { CONNECTION_SUP_NAME } from '../src/names.js';
+import type { DynamicSupervisor } from '../src/otp/dynamic-supervisor.js';
+import type { Connection } from '../src/signaling/connection.actor.js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Inspection, startInspectorRelay } from '../src/observability/inspector.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { parseOptions } from '../src/options.js';
@@ -58,7 +68,10 @@ export interface AppEnvironment {
   logger?: Logger;
   /** The room bus to use instead of the in-process one (tests inject faults here). */
   roomBus?: RoomBus;
+  /** With `redisUrl`: this server's name in the cluster (default: a fresh one per start), and its timing. */
+  cluster?: { node?: string; timing?: ClusterTiming };
 }
+
 
 /** Validates `input`, loads the modules it names and registers one server's services. */
 export async function buildContainer(input: Options | unknown, env: AppEnvironment = {}): Promise<DependencyContainer> {
@@ -88,15 +101,32 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(CALLBACK_RUNNER, {
     useValue: new CallbackRunner(callbacks, logger, { onError: () => metrics.callbackErrors.inc(), onDrop: () => metrics.callbacksDropped.inc() }),
   });
-  c.register(ROOM_BUS, { useValue: env.roomBus ?? new LocalRoomBus() });
+  const cluster = options.redisUrl === null
+    ? null
+    : new ClusterRoomBus({
+        redisUrl: options.redisUrl,
+        node: env.cluster?.node ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
+        prefix: CLUSTER_PREFIX,
+        logger,
+        callbacks: c.resolve(CALLBACK_RUNNER),
+        timing: env.cluster?.timing ?? CLUSTER_TIMING,
+        counted: { reaped: (n) => metrics.clusterReaped.inc(n), resynced: () => metrics.clusterResyncs.inc() },
+        kick: (peerId) => {
+          const connection = c.resolve(REGISTRY).whereis<DynamicSupervisor<Connection>>(CONNECTION_SUP_NAME)?.child(peerId);
+          connection?.kick();
+          return connection !== undefined;
+        },
+      });
+  if (cluster) c.register(CLUSTER, { useValue: cluster });
+  c.register(ROOM_BUS, { useValue: env.roomBus ?? cluster ?? new LocalRoomBus() });
   c.register(TURN_CREDENTIALS, { useValue: new TurnCredentialCache() });
   c.register(LOGINS, { useToken: TURN_CREDENTIALS }); // signaling logins are remembered for TURN
   c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
   c.registerSingleton(ConnectionFactory);
   c.register(SERVER_API, {
-    useValue: serverApi({ options, bus: c.resolve(ROOM_BUS), registry: c.resolve(REGISTRY), metrics, lifecycle: c.resolve(LIFECYCLE) }),
+    useValue: serverApi({ options, bus: c.resolve(ROOM_BUS), registry: c.resolve(REGISTRY), metrics, lifecycle: c.resolve(LIFECYCLE), cluster }),
   });
-  metrics.setSources(gaugeSources(c.resolve(ROOM_BUS), c.resolve(ConnectionFactory).census, c.resolve(REGISTRY)));
+  metrics.setSources(gaugeSources(c.resolve(ROOM_BUS), c.resolve(ConnectionFactory).census, c.resolve(REGISTRY), cluster));
   return c;
 }
 
@@ -134,7 +164,7 @@ export function tree(c: DependencyContainer): Tree {
   );
   const turnSup = turnSupSpec(turnListener, context);
 
-  const roomActors = new RoomActors(c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY));
+  const roomActors = new RoomActors(c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY), logger);
   const attachTo = c.isRegistered(ATTACH_TO) ? c.resolve(ATTACH_TO) : null;
   const signalingSup = signalingSupSpec(
     {
@@ -155,8 +185,10 @@ export function tree(c: DependencyContainer): Tree {
   const inspection = c.isRegistered(INSPECTION) ? c.resolve(INSPECTION) : null;
   const inspectPort = options.inspect;
   const metricsPort = options.metricsPort;
+  const cluster = c.isRegistered(CLUSTER) ? c.resolve(CLUSTER) : null;
   const root = rootSupSpec(
     {
+      clusterNode: cluster ? async () => ClusterNode.start(cluster, logger) : null,
       inspectorRelay: inspection && inspectPort !== null ? () => startInspectorRelay(inspectPort, inspection, logger) : null,
       metricsListener: metricsPort === null ? null : () => MetricsListener.start(metricsPort, routes({ observability: true, example: false }), registry, logger),
       turnSup,

@@ -17,6 +17,7 @@ import type { ActorFactory } from '../actor-factory.js';
 import type { AnyHttpServer, ServerApi } from '../api.js';
 import type { LoginListener } from '../auth/logins.js';
 import type { Lifecycle } from '../lifecycle.js';
+import type { ClusterRoomBus } from '../cluster/cluster-room-bus.js';
 import type { TurnCredentialCache } from '../turn/credential-cache.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Inspection } from '../observability/inspector.js';
@@ -44,5 +45,7 @@ export const SERVER_API: InjectionToken<ServerApi> = Symbol('serverApi');
 export const INSPECTION: InjectionToken<Inspection> = Symbol('inspection');
 /** TURN's credential cache: outlives a restart of the TURN listener. */
 export const TURN_CREDENTIALS: InjectionToken<TurnCredentialCache> = Symbol('turnCredentials');
+/** The cluster room bus; registered only with `redisUrl`. */
+export const CLUSTER: InjectionToken<ClusterRoomBus> = Symbol('cluster');
 /** Told of every successful signaling login (the signaling-TURN seam). */
 export const LOGINS: InjectionToken<LoginListener> = Symbol('logins');

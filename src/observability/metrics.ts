@@ -23,6 +23,8 @@ export interface GaugeSources {
   connectionsByState(): Record<string, number>;
   rooms(): { rooms: number; members: number };
   turn(): { allocations: number; permissions: number; channels: number } | null;
+  /** With `redisUrl`: 1 while the cluster's Redis is reachable and the roster agrees with it, else 0; null without a cluster. */
+  clusterUp(): number | null;
 }
 
 const CONNECTION_STATES = ['unauthenticated', 'authenticated', 'inRoom'] as const;
@@ -126,6 +128,8 @@ export const PROCESS_ERRORS = new ProcessErrorTally();
 export class Metrics {
   readonly registry = new Registry();
   private sources: GaugeSources | null = null;
+  readonly clusterReaped: Counter;
+  readonly clusterResyncs: Counter;
 
   readonly forwardedBroadcast: Counter.Internal;
   readonly forwardedUnicast: Counter.Internal;
@@ -300,6 +304,18 @@ export class Metrics {
         this.set({ kind: 'channels' }, turn.channels);
       },
     });
+    new Gauge({
+      name: 'webrtc_cluster_up',
+      help: 'With redisUrl: 1 while the cluster\'s Redis is reachable and this server agrees with it, else 0',
+      registers,
+      collect() {
+        const up = sources()?.clusterUp() ?? null;
+        if (up === null) this.reset();
+        else this.set(up);
+      },
+    });
+    this.clusterReaped = new Counter({ name: 'webrtc_cluster_reaped_members_total', help: 'Members of dead servers removed by this server', registers });
+    this.clusterResyncs = new Counter({ name: 'webrtc_cluster_resyncs_total', help: 'Times this server made Redis agree with it and reloaded the membership', registers });
   }
 
   setSources(sources: GaugeSources): void {

@@ -1,8 +1,10 @@
 /**
- * The room bus: room membership and fan-out, behind one seam. Room actors
- * change membership through it; connections fan their frames out through it.
- * `LocalRoomBus` keeps everything in this process; a cross-node bus (rooms
- * spanning servers, e.g. over Redis pub/sub) implements the same interface.
+ * The room bus: room membership (the one store of who is in which room) and
+ * fan-out, behind one seam. Room actors change membership through it;
+ * connections fan their frames out through it. `LocalRoomBus` keeps
+ * everything in this process; `ClusterRoomBus` (src/cluster) keeps
+ * membership in Redis and fans out across servers. Changing membership may
+ * be async (a remote store); reading it and fanning out are not.
  */
 
 /** Where frames for one member go. Called on the hot path: must not throw. */
@@ -19,11 +21,18 @@ export interface Member {
   readonly sink: MemberSink;
 }
 
+/** What a leave did: the member, the members still in the room (join order), how many of them are on this server. */
+export interface Departure {
+  member: Member;
+  remaining: Member[];
+  remainingHere: number;
+}
+
 export interface RoomBus {
-  /** Adds `member` to `room`; returns the members that were there before, in join order. */
-  join(room: string, member: Member): Member[];
-  /** Removes a member; returns it and the members still there, or null if it was not there. */
-  leave(room: string, peerId: string): { member: Member; remaining: Member[] } | null;
+  /** Adds `member` (on this server) to `room`; returns the members that were there before, in join order. */
+  join(room: string, member: Member): Member[] | Promise<Member[]>;
+  /** Removes a member; returns what it did, or null if it was not there. */
+  leave(room: string, peerId: string): Departure | null | Promise<Departure | null>;
   /** Members of `room` in join order ([] for an unknown room). */
   members(room: string): Member[];
   /** True when `peerId` is a member of `room`. */
@@ -38,8 +47,10 @@ export interface RoomBus {
   unicast(room: string, toPeerId: string, frame: Buffer): boolean;
   /** Sends `frame` to a member of any room; false if unknown. */
   sendToPeer(peerId: string, frame: Buffer): boolean;
-  /** Removes every member of `room` (the room failed); returns them in join order. */
+  /** Removes every member of `room` on this server (its room actor failed); returns them in join order. */
   evict(room: string): Member[];
+  /** A peer held by another server: asks that server to kick it. False if no other server holds it. */
+  kickElsewhere(peerId: string): boolean;
 }
 
 export class LocalRoomBus implements RoomBus {
@@ -60,7 +71,7 @@ export class LocalRoomBus implements RoomBus {
     return before;
   }
 
-  leave(room: string, peerId: string): { member: Member; remaining: Member[] } | null {
+  leave(room: string, peerId: string): Departure | null {
     const members = this.byRoom.get(room);
     const member = members?.get(peerId);
     if (!members || !member) return null;
@@ -68,7 +79,7 @@ export class LocalRoomBus implements RoomBus {
     this.memberCount--;
     this.roomOf.delete(peerId);
     if (members.size === 0) this.byRoom.delete(room);
-    return { member, remaining: [...members.values()] };
+    return { member, remaining: [...members.values()], remainingHere: members.size };
   }
 
   members(room: string): Member[] {
@@ -110,6 +121,10 @@ export class LocalRoomBus implements RoomBus {
   sendToPeer(peerId: string, frame: Buffer): boolean {
     const room = this.roomOf.get(peerId);
     return room !== undefined && this.unicast(room, peerId, frame);
+  }
+
+  kickElsewhere(_peerId: string): boolean {
+    return false; // one server: every peer is here
   }
 
   evict(room: string): Member[] {

@@ -10,12 +10,17 @@ import { ExitLink } from '../otp/worker.js';
 import type { ExitReason, Worker } from '../otp/worker.js';
 import { ServerFrames } from '../signaling/protocol.js';
 import type { CallbackRunner } from './callback-runner.js';
-import type { Member, RoomBus } from './room-bus.js';
+import type { Departure, Member, RoomBus } from './room-bus.js';
+import type { Logger } from 'pino';
 import { roomMachine } from './room.machine.js';
 
 export const usernames = (members: readonly Member[]): string[] => members.map((m) => m.username);
 
 export type RoomActor = Actor<typeof roomMachine>;
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
 
 /** Makes the room actors of one server. */
 export class RoomActors {
@@ -25,16 +30,29 @@ export class RoomActors {
     bus: RoomBus,
     callbacks: CallbackRunner,
     private readonly actors: ActorFactory,
+    logger: Logger,
   ) {
     this.machine = roomMachine.provide({
       actions: {
+        // A store that answers at once (in process) answers within this step, so a fault in it
+        // fails the room actor as before; a remote store answers later, as an event.
         storeJoin: ({ context, self }, { member, requester }) => {
+          const admitted = (before: Member[]) => self.send({ type: 'room.admitted', member, before, requester });
           const before = bus.join(context.room, member);
-          self.send({ type: 'room.admitted', member, before, requester });
+          if (isPromise(before)) before.then(admitted, (error: unknown) => self.send({ type: 'room.refused', requester, error }));
+          else admitted(before);
         },
         storeLeave: ({ context, self }, { peerId }) => {
+          const removed = (out: Departure | null) => {
+            if (out) self.send({ type: 'room.removed', ...out });
+          };
           const out = bus.leave(context.room, peerId);
-          if (out) self.send({ type: 'room.removed', member: out.member, remaining: out.remaining });
+          if (isPromise(out)) out.then(removed, (err: unknown) => logger.error({ err, room: context.room, peer_id: peerId }, 'leave not recorded by the room bus'));
+          else removed(out);
+        },
+        refuse: ({ context }, { requester, error }) => {
+          logger.error({ err: error, room: context.room }, 'join not recorded by the room bus');
+          requester.send({ type: 'room.failed' });
         },
         announceJoin: ({ context }, { member, before, requester }) => {
           const room = context.room;

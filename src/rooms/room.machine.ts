@@ -11,6 +11,8 @@
  * provided by room.actor.ts; the machine does no I/O. Messages between
  * members do not pass through it: they fan out through the bus from the
  * sender's connection, as the original fanned out over its process group.
+ * In a cluster each server has a room actor for its own members of a room;
+ * it is done when the last of them leaves.
  */
 import { assign, setup } from 'xstate';
 import type { Member } from './room-bus.js';
@@ -35,8 +37,10 @@ export type RoomEvent =
   | { type: 'room.leave'; peerId: string }
   /** The store added `member` after `before` (in join order). */
   | { type: 'room.admitted'; member: Member; before: readonly Member[]; requester: JoinRequester }
-  /** The store removed `member`; `remaining` are still there, in join order. */
-  | { type: 'room.removed'; member: Member; remaining: readonly Member[] };
+  /** The store removed `member`; `remaining` are still there, in join order, `remainingHere` of them on this server. */
+  | { type: 'room.removed'; member: Member; remaining: readonly Member[]; remainingHere: number }
+  /** The store could not add `member` (a bug, or the store failing): the requester is told. */
+  | { type: 'room.refused'; requester: JoinRequester; error: unknown };
 
 type Admitted = Extract<RoomEvent, { type: 'room.admitted' }>;
 type Removed = Extract<RoomEvent, { type: 'room.removed' }>;
@@ -55,10 +59,13 @@ export const roomMachine = setup({
     /** `joined` to the others, `authenticated` to the newcomer, create/join callbacks, the requester answered. */
     announceJoin: (_, _params: Omit<Admitted, 'type'>) => {},
     /** `left` to the others, the leave callback. */
-    announceLeave: (_, _params: Omit<Removed, 'type'>) => {},
+    announceLeave: (_, _params: Pick<Removed, 'member' | 'remaining'>) => {},
+    /** The join failed in the store: the requester is told `room.failed`. */
+    refuse: (_, _params: { requester: JoinRequester; error: unknown }) => {},
   },
   guards: {
-    wasLast: ({ event }) => event.type === 'room.removed' && event.remaining.length === 0,
+    /** The room's last member on this server left: this server's room actor is done. */
+    lastHere: ({ event }) => event.type === 'room.removed' && event.remainingHere === 0,
   },
 }).createMachine({
   id: 'room',
@@ -79,11 +86,14 @@ export const roomMachine = setup({
             { type: 'announceJoin', params: ({ event }) => ({ member: event.member, before: event.before, requester: event.requester }) },
           ],
         },
+        'room.refused': {
+          actions: { type: 'refuse', params: ({ event }) => ({ requester: event.requester, error: event.error }) },
+        },
         'room.removed': [
           {
-            guard: 'wasLast',
+            guard: 'lastHere',
             target: 'closed',
-            actions: [assign({ members: 0 }), { type: 'announceLeave', params: ({ event }) => ({ member: event.member, remaining: event.remaining }) }],
+            actions: [assign({ members: ({ event }) => event.remaining.length }), { type: 'announceLeave', params: ({ event }) => ({ member: event.member, remaining: event.remaining }) }],
           },
           {
             actions: [

@@ -190,7 +190,9 @@ export const connectionMachine = connectionSetup.createMachine({
       },
     },
     authenticated: {
-      entry: [{ type: 'counted', params: { state: 'authenticated' } }, 'joinRoom'],
+      // The join may wait for a remote store (a cluster): frames wait in TCP buffers meanwhile.
+      entry: [{ type: 'counted', params: { state: 'authenticated' } }, 'holdReading', 'joinRoom'],
+      exit: 'releaseReading',
       on: {
         ...memberExits(),
         'room.joined': { target: 'inRoom' },

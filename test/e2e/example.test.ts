@@ -18,6 +18,8 @@ import { startServer } from '../../src/index.js';
 import type { Options, ServerHandle } from '../../src/index.js';
 import { iceServersFor } from '../../src/http/static-example.js';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import { RedisProcess, redisSkip } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 const WAIT_MS = 30_000;
 const skip = chromiumAvailable() ? false : `no Chromium at ${CHROMIUM_PATH}`;
@@ -314,4 +316,28 @@ test('relay only (?relay=1): two pages call through our TURN, which the example 
   assert.ok((sample(metrics, 'webrtc_turn_allocations{kind="allocations"}') ?? 0) >= 2, 'both pages hold an allocation');
   assert.ok((sample(metrics, 'webrtc_turn_relayed_bytes_total') ?? 0) > 0, 'media went through the relay');
   for (const m of members) assert.deepEqual(m.errors, [], `no uncaught errors in ${m.username}'s page`);
+});
+
+test('a cluster: two browsers on two servers sharing one Redis make a call', { skip: skip || redisSkip, timeout: 120_000 }, async (t) => {
+  const redis = await RedisProcess.start(t);
+  const servers = [];
+  for (let i = 0; i < 2; i++) {
+    const server = await startServer({ host: '127.0.0.1', port: 0, turnPort: false, logLevel: 'silent', redisUrl: redis.url });
+    t.after(() => server.stop());
+    servers.push(server);
+  }
+  for (const server of servers) await waitFor(() => server.health().ready, 10_000, 'cluster ready');
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const members: Member[] = [];
+  for (const [i, username] of ['alice', 'bob'].entries()) {
+    const m = await open(browser, servers[i]!.signalingAddress()!.port, 'e2e-cluster', username);
+    members.push(m);
+    await waitForState(m, `s.phase === 'in-call' && s.peerId`, 'authenticated');
+  }
+  const states = await assertFullMesh(members);
+  for (const server of servers) {
+    assert.deepEqual(server.peers('e2e-cluster').map((p) => p.peerId), members.map((m) => states.get(m)!.peerId), 'both servers see both members in join order');
+  }
+  for (const m of members) assert.deepEqual(m.errors, []);
 });

@@ -107,7 +107,7 @@ async function toState(target: 'unauthenticated' | 'checking' | 'authenticated' 
 }
 
 describe('connection machine: state progression', () => {
-  test('reading is held exactly while a password check is pending, whatever its outcome', async () => {
+  test('reading is held exactly while a password check or the room join is pending, whatever the outcome', async () => {
     const c = connection();
     assert.equal(c.state.readingHeld, false);
     c.auth('alice', 'wrong');
@@ -124,7 +124,10 @@ describe('connection machine: state progression', () => {
     c.lastCheck().resolve('alice');
     await flush();
     assert.equal(c.value(), 'authenticated');
-    assert.equal(c.state.readingHeld, false, 'released after a success');
+    assert.equal(c.state.readingHeld, true, 'still held while the join is pending (a cluster store answers later)');
+    c.send({ type: 'room.joined' });
+    assert.equal(c.value(), 'inRoom');
+    assert.equal(c.state.readingHeld, false, 'released once in the room');
   });
 
   test('unauthenticated → checking → authenticated (joinRoom) → inRoom → closed', async () => {

@@ -42,6 +42,7 @@ describe('parseOptions defaults', () => {
       maxConnectionsPerIp: 200,
       handshakeTimeout: 10_000,
       metricsPort: null,
+      redisUrl: null,
       allowLoopbackPeers: false,
       turnAllowedPeers: [],
       turnDeniedPeers: [],
@@ -95,6 +96,7 @@ describe('parseOptions defaults', () => {
       maxConnectionsPerIp: 0,
       handshakeTimeout: 500,
       metricsPort: 0,
+      redisUrl: 'rediss://user:pw@redis.example:6380/2',
       allowLoopbackPeers: true,
       turnAllowedPeers: ['10.1.0.0/16', '2001:db8::/32', '127.0.0.1'],
       turnDeniedPeers: ['8.8.8.0/24'],
@@ -121,6 +123,8 @@ describe('parseOptions defaults', () => {
     assert.equal(o.maxConnectionsPerIp, Infinity, '0 means no limit');
     assert.equal(o.handshakeTimeout, 500);
     assert.equal(o.metricsPort, 0);
+    assert.equal(o.redisUrl, 'rediss://user:pw@redis.example:6380/2');
+    assert.equal(parseOptions({ redisUrl: 'redis+sentinel://s1:26379,s2:26380/mymaster' }).redisUrl, 'redis+sentinel://s1:26379,s2:26380/mymaster');
     assert.equal(o.allowLoopbackPeers, true);
     assert.deepEqual(o.turnAllowedPeers, ['10.1.0.0/16', '2001:db8::/32', '127.0.0.1']);
     assert.deepEqual(o.turnDeniedPeers, ['8.8.8.0/24']);
@@ -233,6 +237,10 @@ describe('parseOptions errors', () => {
     ['maxConnectionsPerIp', { maxConnectionsPerIp: 1.5 }],
     ['handshakeTimeout', { handshakeTimeout: 0 }],
     ['metricsPort', { metricsPort: 70000 }],
+    ['redisUrl', { redisUrl: 'http://127.0.0.1:6379' }],
+    ['redisUrl', { redisUrl: 'redis://' }],
+    ['redisUrl', { redisUrl: 'redis+sentinel://h:26379' }],
+    ['redisUrl', { redisUrl: 6379 }],
     ['allowLoopbackPeers', { allowLoopbackPeers: 'yes' }],
     ['turnAllowedPeers', { turnAllowedPeers: '10.0.0.0/8' }],
     ['turnAllowedPeers', { turnAllowedPeers: ['10.0.0.0/33'] }],

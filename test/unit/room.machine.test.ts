@@ -26,7 +26,7 @@ function room(name = 'r') {
       },
       storeLeave: ({ context, self }, { peerId }) => {
         const out = bus.leave(context.room, peerId);
-        if (out) self.send({ type: 'room.removed', member: out.member, remaining: out.remaining });
+        if (out) self.send({ type: 'room.removed', ...out });
       },
       announceJoin: ({ context }, { member: m, requester }) => {
         log.push(`admit:${context.room}:${m.peerId}:${m.username}`);
