@@ -152,6 +152,10 @@ export class NodeTurnBackend implements TurnBackend {
     if (this.streams.admit(socket)) this.streams.serve(socket, 'tls');
   }
 
+  reloadTls(cert: Buffer, key: Buffer): void {
+    this.tls?.setSecureContext({ cert, key });
+  }
+
   onFailure(listener: (err: Error) => void): void {
     this.failureListener = listener;
   }

@@ -9,8 +9,12 @@
  * client that does not read is dropped past `maxPendingBytes` waiting to be
  * sent (media over TURN tolerates loss, as over UDP); anything else past
  * twice that means the client reads nothing at all, and the stream is
- * destroyed. The writes of one event-loop tick leave in one socket write
- * (one TLS record), as signaling's write coalescer does.
+ * destroyed. Over TCP, the writes of one event-loop tick leave in one
+ * socket write, as signaling's write coalescer does. Over TLS each frame is
+ * a TLS record of its own (as coturn sends them; frames waiting behind a
+ * write are not gathered either): clients that take one record for one
+ * message (coturn's turnutils_uclient does) would lose every frame but the
+ * first of a coalesced record.
  */
 import type { Socket } from 'node:net';
 import NodeTurnAddress from 'node-turn/lib/address.js';
@@ -79,6 +83,8 @@ export class StreamLink implements NodeTurnTransport.ClientSocket {
     this.source = { address: src.address, port: src.port };
     this.fiveTuple = `${kind.toUpperCase()}://${src.address}:${src.port}>${dst.address}:${dst.port}`;
     this.transport = new StreamTransport(this.fiveTuple, src, dst, this);
+    // Frames queued behind a write in progress are written one by one, not gathered (`_writev`) into one record.
+    if (kind === 'tls') socket._writev = undefined;
   }
 
   /** True once the stream has closed or is closing: nothing more is sent, no allocation is made for it. */
@@ -106,7 +112,7 @@ export class StreamLink implements NodeTurnTransport.ClientSocket {
         return;
       }
     }
-    if (!this.corked) {
+    if (!this.corked && this.kind === 'tcp') {
       this.corked = true;
       this.socket.cork();
       process.nextTick(this.uncork);

@@ -174,6 +174,8 @@ export interface TurnBackend {
    * with signaling): served as TURN over TLS from its first byte on.
    */
   acceptTlsStream(socket: TLSSocket): void;
+  /** New TLS handshakes on TURN's own TLS listener use this certificate (SIGHUP); open streams keep theirs. */
+  reloadTls(cert: Buffer, key: Buffer): void;
   /** Called once if the engine fails after start (its socket errors). */
   onFailure(listener: (err: Error) => void): void;
   stats(): TurnStats;
