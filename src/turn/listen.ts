@@ -95,8 +95,10 @@ export function listenTls(host: string, config: TurnTlsConfig, handshakeTimeoutM
     streams.admit(socket);
   });
   server.on('secureConnection', (socket: TLSSocket) => streams.serve(socket, 'tls'));
-  server.on('tlsClientError', (err: Error & { code?: string }) => {
+  // Node only reports a handshake timeout ('tlsClientError'): closing the socket is ours to do
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') streams.handshakeTimedOut();
+    socket.destroy();
   });
   return listen(server, host, config.port, 'tls', 'turnTlsPort');
 }
