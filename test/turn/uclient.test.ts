@@ -15,7 +15,8 @@ import { createSocket } from 'node:dgram';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeCert } from '../helpers/fixtures.js';
+import { joinUrl, makeCert } from '../helpers/fixtures.js';
+import { startServer } from '../../src/index.js';
 import { createAuthenticator } from '../../src/auth/authenticator.js';
 import type { NodeTurnBackend } from '../../src/turn/node-turn-backend.js';
 import { CountingEvents, startBackend } from './helpers.js';
@@ -190,4 +191,31 @@ describe('turnutils_uclient (coturn) over TCP (-t) and TLS (-t -S)', { skip: !in
       });
     });
   }
+});
+
+describe('turnutils_uclient (coturn) over TLS on the one port shared with signaling', { skip: !installed }, () => {
+  test('a whole server with turnTlsPort equal to port: -S on the signaling port relays with nothing lost, while signaling answers there', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'uclient-one-port-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const { certfile, keyfile } = makeCert(dir);
+    const server = await startServer({
+      host: '127.0.0.1', port: 0, turnPort: 0, turnTlsPort: 0, certfile, keyfile, logLevel: 'silent',
+      auth: { users: { alice: 'alice-pw' } }, allowLoopbackPeers: true,
+    });
+    t.after(() => server.stop());
+    const port = server.signalingAddress()!.port;
+    const peer = await echoPeer();
+    t.after(() => peer.close());
+    const { code, out } = await uclient([
+      '-v', '-t', '-S', '-c', '-e', '127.0.0.1', '-r', String(peer.port), '-m', '2', '-n', '20', '-l', '200',
+      '-u', 'alice', '-w', 'alice-pw', '-p', String(port), '127.0.0.1',
+    ]);
+    assert.equal(code, 0, out);
+    const { sent, received } = totals(out);
+    assert.ok(sent >= 40, `sent ${sent}`);
+    assert.equal(received, sent);
+    assert.match(out, /Total lost packets 0 /);
+    const alice = await joinUrl(`wss://127.0.0.1:${port}/websocket/uclient`, 'alice', 'alice-pw', { rejectUnauthorized: false });
+    alice.close();
+  });
 });
