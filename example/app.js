@@ -14,12 +14,15 @@
  *     travel as {"event":…, "data":…, "to": peer_id} in the original example's format.
  *
  * ICE servers: on join the client fetches `/config.json` from the server that served the
- * page (`{"iceServers":[{"urls":"stun:HOST:PORT"},{"urls":"turn:HOST:PORT?transport=udp"}]}`
- * with its own STUN/TURN port, `[]` when TURN is off) and gives the TURN entries the
+ * page (`{"iceServers":[{"urls":"stun:HOST:PORT"},{"urls":"turn:HOST:PORT?transport=udp"},
+ * {"urls":"turn:HOST:PORT?transport=tcp"},{"urls":"turns:HOST:TLSPORT"}]}` with its own
+ * STUN/TURN ports, TCP and TLS when they are on, `[]` when TURN is off) and gives the TURN entries the
  * signaling username and password as `username` and `credential`: the server's TURN
  * accepts the same logins as its signaling. If the fetch fails the list is empty and the
  * call uses host candidates only (one machine or a LAN). `?relay=1` sets
  * `iceTransportPolicy: 'relay'`: media then goes through TURN only.
+ * `?transport=udp|tcp|tls` keeps only the TURN entries of that transport (`turn:…?transport=udp`,
+ * `turn:…?transport=tcp`, `turns:`), as when a firewall lets only that one through.
  *
  * The query string may preset `room`, `username`, `password`; `autojoin=1` joins at once.
  * Without `username`, each tab takes the first demo user no other open tab of this
@@ -38,6 +41,8 @@ const DEFAULT_PASSWORD = 'demo';
 const query = new URLSearchParams(location.search);
 /** `?relay=1`: only relayed (TURN) candidates, as behind a strict firewall. */
 const RELAY_ONLY = query.get('relay') === '1';
+/** `?transport=udp|tcp|tls`: TURN over that transport only. */
+const TURN_TRANSPORT = ['udp', 'tcp', 'tls'].includes(query.get('transport')) ? query.get('transport') : null;
 /** The page comes from this machine (dev mode binds to loopback). */
 const LOOPBACK_PAGE = /^(127\.|localhost$|\[::1\]$)/.test(location.hostname);
 
@@ -170,6 +175,18 @@ passwordInput.value = query.has('password') ? query.get('password') : DEFAULT_PA
 
 // ---------------------------------------------------------------- ICE servers
 
+/** The transport of a TURN URL: `turns:` is TLS; `turn:` is UDP unless `?transport=tcp`. */
+function turnTransportOf(url) {
+  if (/^turns:/i.test(url)) return 'tls';
+  return /[?&]transport=tcp\b/i.test(url) ? 'tcp' : 'udp';
+}
+
+/** Whether `entry` is kept under `?transport=`: STUN always, TURN of that transport only. */
+function keptForTransport(entry) {
+  if (TURN_TRANSPORT === null) return true;
+  return urlsOf(entry).every((u) => !/^turns?:/i.test(u) || turnTransportOf(u) === TURN_TRANSPORT);
+}
+
 function urlsOf(entry) {
   return typeof entry.urls === 'string' ? [entry.urls] : entry.urls;
 }
@@ -193,7 +210,7 @@ async function loadIceServers(username, password) {
     const response = await fetch(CONFIG_URL, { cache: 'no-store', signal: controller.signal });
     if (!response.ok) throw new Error('HTTP ' + response.status);
     const config = await response.json();
-    const list = config && Array.isArray(config.iceServers) ? config.iceServers.filter(isValidIceServer) : [];
+    const list = config && Array.isArray(config.iceServers) ? config.iceServers.filter(isValidIceServer).filter(keptForTransport) : [];
     return list.map((entry) => {
       const copy = Object.assign({}, entry);
       if (isTurn(entry) && copy.username === undefined) {
@@ -476,7 +493,14 @@ async function selectedCandidatePairs() {
     }
     const candidate = (id) => {
       const c = id ? stats.get(id) : undefined;
-      return c ? { candidateType: c.candidateType, protocol: c.protocol, address: c.address || c.ip || null, port: c.port } : null;
+      return c ? {
+        candidateType: c.candidateType,
+        protocol: c.protocol,
+        // for a relayed candidate, how it reaches TURN: udp, tcp or tls
+        relayProtocol: c.relayProtocol || null,
+        address: c.address || c.ip || null,
+        port: c.port,
+      } : null;
     };
     out.push({
       peerId: peer.peerId,
@@ -511,6 +535,7 @@ window.webrtcExample = {
       lastPongAt: call ? call.lastPongAt : null,
       lastClose,
       relayOnly: RELAY_ONLY,
+      turnTransport: TURN_TRANSPORT,
       iceServers: call ? call.iceServers.map((e) => ({ urls: e.urls, withCredential: e.credential !== undefined })) : [],
       hasLocalVideo: !!localStream && localStream.getVideoTracks().some((t) => t.readyState === 'live'),
       remotePeers: call && call.mesh ? call.mesh.peers().map((p) => {

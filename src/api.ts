@@ -6,6 +6,9 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { ChildInfo } from './otp/supervisor.js';
+import type { TurnAddresses } from './turn/turn-backend.js';
+
+export type { TurnAddresses };
 
 /** A server of the user's that `attach` mounts `/websocket/:room` on. */
 export type AnyHttpServer = HttpServer | HttpsServer;
@@ -34,6 +37,12 @@ export interface Addressable {
 export interface ServerApi {
   signalingAddress(): { host: string; port: number } | null;
   turnAddress(): { host: string; port: number } | null;
+  /**
+   * Where TURN listens over each transport: `udp`, `tcp` (the same port, or
+   * null with `turnTcp: false`), `tls` (null when off; signaling's address
+   * when `turnTlsPort` shares its port); null when TURN is off or restarting.
+   */
+  turnAddresses(): TurnAddresses | null;
   /** The loopback metrics listener (`metricsPort`), or null. */
   metricsAddress(): { host: string; port: number } | null;
   /** Members of `room` in join order; [] for an unknown room. */

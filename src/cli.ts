@@ -35,6 +35,8 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   hostname: 'TURN realm, looked up for the relay address (default: os.hostname())',
   turnIp: 'relay address announced to clients (default: first A record of hostname)',
   turnPort: 'STUN/TURN UDP port; 0 picks a free one; false disables TURN (default 3478)',
+  turnTcp: 'TURN also over TCP on the turnPort number (default true)',
+  turnTlsPort: 'TURN over TLS (turns:) port with certfile/keyfile; false: off; the same as --port shares one TLS port with signaling (default 5349 with a certificate, else off)',
   relayPorts: 'relay port range, LOW-HIGH (default 49152-65535)',
   idleTimeout: 'ms without data before a socket is closed, or infinity (default 60000)',
   authTimeout: 'ms to authenticate before close 1000 (default 5000)',

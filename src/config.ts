@@ -21,6 +21,8 @@ export const OPTION_KINDS: Record<OptionName, Kind> = {
   hostname: 'string',
   turnIp: 'string',
   turnPort: 'integer|false',
+  turnTcp: 'boolean',
+  turnTlsPort: 'integer|false',
   relayPorts: 'range',
   idleTimeout: 'integer|infinity',
   authTimeout: 'integer',

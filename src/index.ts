@@ -24,7 +24,7 @@ export function attach(server: AnyHttpServer, options: Options = {}, env: Omit<A
 
 export { rootSupervisorSpec } from '../supervisors/app.js';
 export type { AppEnvironment, ServerHandle } from '../supervisors/app.js';
-export type { AnyHttpServer, Health, PeerSummary, ServerApi, TlsReload } from './api.js';
+export type { AnyHttpServer, Health, PeerSummary, ServerApi, TlsReload, TurnAddresses } from './api.js';
 export { Supervisor } from './otp/supervisor.js';
 export type { ChildInfo, Strategy, SupervisorFlags } from './otp/supervisor.js';
 export { DynamicSupervisor } from './otp/dynamic-supervisor.js';

@@ -38,6 +38,10 @@ export interface Options {
   hostname?: string;
   turnIp?: string;
   turnPort?: number | false;
+  /** TURN also over TCP on `turnPort`'s number (RFC 8656 section 5). Default true. */
+  turnTcp?: boolean;
+  /** TURN over TLS (`turns:`) on this port with `certfile`/`keyfile`; `false`: off; `port`'s number: one port shared with signaling. */
+  turnTlsPort?: number | false;
   relayPorts?: [number, number];
   idleTimeout?: number | 'infinity';
   authTimeout?: number;
@@ -84,6 +88,10 @@ export interface ResolvedOptions {
   readonly hostname: string;
   readonly turnIp: string | null;
   readonly turnPort: number | false;
+  /** False when TURN is off. */
+  readonly turnTcp: boolean;
+  /** null: no TURN over TLS. Equal to `port`: one TLS port shared with signaling (`sharesTlsPort`). */
+  readonly turnTlsPort: number | null;
   readonly relayPorts: readonly [number, number];
   /** Milliseconds, or `Infinity`. */
   readonly idleTimeout: number;
@@ -126,6 +134,7 @@ export const DEFAULTS = {
   devHost: '127.0.0.1',
   host: '0.0.0.0',
   turnPort: 3478,
+  turnTlsPort: 5349,
   relayPorts: [49152, 65535] as const,
   idleTimeout: 60_000,
   authTimeout: 5_000,
@@ -151,7 +160,7 @@ export const DEFAULTS = {
 
 /** Every option name, in the order of docs/configuration.md. The CLI and env are derived from it. */
 export const OPTION_NAMES = [
-  'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'relayPorts',
+  'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'turnTcp', 'turnTlsPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
   'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'redisUrl', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
   'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel', 'logFormat', 'example',
@@ -216,6 +225,8 @@ const optionsSchema = z.strictObject({
   hostname: z.string().min(1).optional(),
   turnIp: z.string().refine((v) => isIP(v) === 4, { message: 'must be an IPv4 address' }).optional(),
   turnPort: z.union([port, z.literal(false)]).optional(),
+  turnTcp: z.boolean().optional(),
+  turnTlsPort: z.union([port, z.literal(false)]).optional(),
   relayPorts: z
     .tuple([port.min(1), port.min(1)])
     .refine(([lo, hi]) => lo <= hi, { message: 'must be [low, high] with low <= high' })
@@ -295,6 +306,27 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
+ * `turnTlsPort`: 5349 by default when there is a certificate, else off; a
+ * port needs the certificate and TURN; it cannot be the TCP port TURN over
+ * TCP already listens on.
+ */
+function resolveTurnTlsPort(option: number | false | undefined, turnPort: number | false, turnTcp: boolean, hasTls: boolean): number | null {
+  if (option === false) return null;
+  if (option === undefined) return hasTls && turnPort !== false ? DEFAULTS.turnTlsPort : null;
+  if (turnPort === false) invalid('turnTlsPort', 'TURN is off (turnPort: false); remove turnTlsPort or enable TURN');
+  if (!hasTls) invalid('turnTlsPort', 'TURN over TLS needs certfile and keyfile');
+  if (turnTcp && option === turnPort && option !== 0) {
+    invalid('turnTlsPort', `${option} is turnPort, where TURN over TCP listens; pick another port or set turnTcp: false`);
+  }
+  return option;
+}
+
+/** True when TURN over TLS and signaling share one TLS listener (`turnTlsPort` equal to `port`, `0` included). */
+export function sharesTlsPort(options: Pick<ResolvedOptions, 'port' | 'turnTlsPort'>): boolean {
+  return options.turnTlsPort !== null && options.turnTlsPort === options.port;
+}
+
+/**
  * Validates `input` (untrusted: it may come from a file, the environment or
  * the CLI) and returns frozen options with every default filled in.
  */
@@ -325,13 +357,23 @@ export function parseOptions(input: unknown): ResolvedOptions {
     invalid('host', `refusing to listen on non-loopback host ${host} without "auth" (dev mode accepts demo users); configure auth or use 127.0.0.1`);
   }
 
+  const signalingPort = o.port ?? (tls ? DEFAULTS.tlsPort : DEFAULTS.port);
+  const turnPort = o.turnPort ?? DEFAULTS.turnPort;
+  const turnTcp = turnPort !== false && (o.turnTcp ?? true);
+  if (turnTcp && turnPort === signalingPort && turnPort !== 0) {
+    invalid('turnTcp', `TURN over TCP would listen on turnPort ${turnPort}, which is port, signaling's; pick other ports or set turnTcp: false`);
+  }
+  const turnTlsPort = resolveTurnTlsPort(o.turnTlsPort, turnPort, turnTcp, tls !== null);
+
   return Object.freeze({
     host,
-    port: o.port ?? (tls ? DEFAULTS.tlsPort : DEFAULTS.port),
+    port: signalingPort,
     tls: tls ? Object.freeze(tls) : null,
     hostname: o.hostname ?? osHostname(),
     turnIp: o.turnIp ?? null,
-    turnPort: o.turnPort ?? DEFAULTS.turnPort,
+    turnPort,
+    turnTcp,
+    turnTlsPort,
     relayPorts: Object.freeze([...(o.relayPorts ?? DEFAULTS.relayPorts)] as [number, number]),
     idleTimeout: o.idleTimeout === 'infinity' ? Infinity : (o.idleTimeout ?? DEFAULTS.idleTimeout),
     authTimeout: o.authTimeout ?? DEFAULTS.authTimeout,

@@ -9,6 +9,7 @@ import type { DynamicSupervisor } from './otp/dynamic-supervisor.js';
 import type { NameRegistry } from './otp/registry.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { GaugeSources, Metrics } from './observability/metrics.js';
+import { sharesTlsPort } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import type { RoomBus } from './rooms/room-bus.js';
 import type { Connection, ConnectionCensus } from './signaling/connection.actor.js';
@@ -35,6 +36,11 @@ export function serverApi({ options, bus, registry, metrics, lifecycle, cluster 
   return {
     signalingAddress: () => address(SIGNALING_LISTENER_NAME),
     turnAddress: () => address(TURN_LISTENER_NAME),
+    turnAddresses: () => {
+      const turn = registry.whereis<TurnListener>(TURN_LISTENER_NAME)?.addresses() ?? null;
+      if (turn === null || !sharesTlsPort(options)) return turn;
+      return { ...turn, tls: address(SIGNALING_LISTENER_NAME) };
+    },
     metricsAddress: () => address(METRICS_LISTENER_NAME),
     peers: (room) => bus.members(room).map((m) => ({ peerId: m.peerId, username: m.username })),
     rooms: () => bus.rooms().map((room) => ({ room, members: bus.members(room).length })),
@@ -56,7 +62,17 @@ export function serverApi({ options, bus, registry, metrics, lifecycle, cluster 
       const children = isInspectable(worker) ? worker.whichChildren() : [];
       return [{ id: 'root_sup', type: 'supervisor', restart: 'permanent', state: 'running', restarts: 0, children }];
     },
-    reloadTls: () => registry.whereis<SignalingListener>(SIGNALING_LISTENER_NAME)?.reloadTls() ?? { reloaded: false, reason: 'the signaling listener is not running' },
+    reloadTls: () => {
+      const result = registry.whereis<SignalingListener>(SIGNALING_LISTENER_NAME)?.reloadTls() ?? { reloaded: false, reason: 'the signaling listener is not running' };
+      if (result.reloaded) {
+        try {
+          registry.whereis<TurnListener>(TURN_LISTENER_NAME)?.reloadTls();
+        } catch {
+          // the files were just read by signaling: a change in between keeps TURN's current pair
+        }
+      }
+      return result;
+    },
     health: () => {
       const signaling = registry.whereis(SIGNALING_LISTENER_NAME) !== undefined;
       const turn = options.turnPort === false ? null : registry.whereis(TURN_LISTENER_NAME) !== undefined;

@@ -29,7 +29,7 @@ import { CLUSTER_TIMING } from '../src/cluster/timing.js';
 import type { ClusterTiming } from '../src/cluster/timing.js';
 import { ClusterRoomBus } from '../src/cluster/cluster-room-bus.js';
 import { CLUSTER_PREFIX } from '../src/cluster/scripts.js';
-import { CONNECTION_SUP_NAME } from '../src/names.js';
+import { CONNECTION_SUP_NAME, TURN_LISTENER_NAME } from '../src/names.js';
 import type { DynamicSupervisor } from '../src/otp/dynamic-supervisor.js';
 import type { Connection } from '../src/signaling/connection.actor.js';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +37,8 @@ import { hostname } from 'node:os';
 import { Inspection, startInspectorRelay } from '../src/observability/inspector.js';
 import { createLogger } from '../src/observability/log-output.js';
 import { Metrics } from '../src/observability/metrics.js';
-import { parseOptions } from '../src/options.js';
+import { ErrorCode, ServerError } from '../src/errors.js';
+import { parseOptions, sharesTlsPort } from '../src/options.js';
 import type { Options } from '../src/options.js';
 import { NameRegistry } from '../src/otp/registry.js';
 import type { SupervisorContext } from '../src/otp/supervisor.js';
@@ -53,6 +54,8 @@ import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import { SignalingListener } from '../src/signaling/listener.js';
 import { TurnCredentialCache } from '../src/turn/credential-cache.js';
 import { turnEvents, TurnListenerStarter } from '../src/turn/turn-listener.js';
+import type { TurnListener } from '../src/turn/turn-listener.js';
+import type { TurnStreamSink } from '../src/signaling/listener.js';
 import { connectionSupSpec } from './connection_sup.js';
 import { roomSupSpec } from './room_sup.js';
 import { rootSupSpec } from './root_sup.js';
@@ -76,6 +79,9 @@ export interface AppEnvironment {
 /** Validates `input`, loads the modules it names and registers one server's services. */
 export async function buildContainer(input: Options | unknown, env: AppEnvironment = {}): Promise<DependencyContainer> {
   const options = parseOptions(input);
+  if (env.attachTo && sharesTlsPort(options)) {
+    throw new ServerError(ErrorCode.INVALID_OPTION, 'invalid option "turnTlsPort": attached to a server of yours, TURN cannot share its port; give TURN a port of its own', { option: 'turnTlsPort' });
+  }
   const baseDir = env.baseDir ?? process.cwd();
   const logger = env.logger ?? createLogger(options);
   const metrics = new Metrics();
@@ -130,6 +136,15 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   return c;
 }
 
+/** TURN streams of the shared TLS port go to the TURN listener running now (none while it restarts: closed). */
+function turnStreamSink(registry: NameRegistry): TurnStreamSink {
+  return (socket) => {
+    const turn = registry.whereis<TurnListener>(TURN_LISTENER_NAME);
+    if (turn) turn.acceptTlsStream(socket);
+    else socket.destroy();
+  };
+}
+
 /** The supervision tree of the server in `c`, and its parts (tests start parts alone). */
 export interface Tree {
   root: ChildSpec;
@@ -177,6 +192,7 @@ export function tree(c: DependencyContainer): Tree {
         new SignalingListener(
           options, c.resolve(ConnectionFactory), registry, logger, attachTo,
           routes({ observability: options.metricsPort === null, example: options.example }), metrics,
+          sharesTlsPort(options) ? turnStreamSink(registry) : null,
         ).start(),
     },
     context,

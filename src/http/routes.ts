@@ -51,7 +51,7 @@ export class HttpRoutes {
     private readonly adminToken: string | null,
     routes: RouteSet,
   ) {
-    this.example = routes.example ? new ExampleSite(() => api.turnAddress()) : null;
+    this.example = routes.example ? new ExampleSite(() => api.turnAddresses()) : null;
     this.observability = routes.observability;
   }
 

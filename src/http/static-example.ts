@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
+import type { TurnAddresses } from '../api.js';
 
 const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -63,16 +64,23 @@ export interface IceServerEntry {
 
 /**
  * The ICE servers for a page loaded from `hostHeader`: our STUN and our TURN
- * (UDP) at that host's name and TURN's real port; [] when TURN is off or the
- * Host header is unusable.
+ * at that host's name and TURN's real ports: over UDP, over TCP
+ * (`?transport=tcp`) and over TLS (`turns:`) when they are on; [] when TURN
+ * is off or the Host header is unusable.
  */
-export function iceServersFor(hostHeader: string | undefined, turn: { host: string; port: number } | null): IceServerEntry[] {
-  if (!turn) return [];
+export function iceServersFor(hostHeader: string | undefined, addresses: TurnAddresses | null): IceServerEntry[] {
+  if (!addresses) return [];
+  const turn = addresses.udp;
   let host = hostOf(hostHeader);
   // TURN listens on IPv4 only: a page loaded from an IPv6 literal gets TURN's own (specific) address
   if (host === null || (host.startsWith('[') && isIPv4(turn.host) && turn.host !== '0.0.0.0')) host = hostOf(turn.host.includes(':') ? `[${turn.host}]` : turn.host);
   if (host === null) return [];
-  return [{ urls: `stun:${host}:${turn.port}` }, { urls: `turn:${host}:${turn.port}?transport=udp` }];
+  return [
+    { urls: `stun:${host}:${turn.port}` },
+    { urls: `turn:${host}:${turn.port}?transport=udp` },
+    ...(addresses.tcp ? [{ urls: `turn:${host}:${addresses.tcp.port}?transport=tcp` }] : []),
+    ...(addresses.tls ? [{ urls: `turns:${host}:${addresses.tls.port}` }] : []),
+  ];
 }
 
 /** The hostname of a Host header value (IPv6 kept in brackets), or null if it is not one. */
@@ -92,15 +100,15 @@ export class ExampleSite {
   private readonly dir = join(packageRoot(), 'example');
   private readonly files = { ...FILES, ...clientFiles(packageRoot()) };
 
-  /** `turnAddress`: where TURN listens now (null when off), asked on each `/config.json`. */
-  constructor(private readonly turnAddress: () => { host: string; port: number } | null = () => null) {}
+  /** `turnAddresses`: where TURN listens now (null when off), asked on each `/config.json`. */
+  constructor(private readonly turnAddresses: () => TurnAddresses | null = () => null) {}
 
   /** Answers the request if it names an example file or `/config.json`; false otherwise. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/config.json') {
-      const body = Buffer.from(`${JSON.stringify({ iceServers: iceServersFor(req.headers.host, this.turnAddress()) })}\n`);
+      const body = Buffer.from(`${JSON.stringify({ iceServers: iceServersFor(req.headers.host, this.turnAddresses()) })}\n`);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
       return true;

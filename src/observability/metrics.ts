@@ -79,10 +79,17 @@ const REFUSAL_REASONS: readonly RefusalReason[] = ['per_ip', 'total', 'origin', 
  * Why TURN refused a request (src/turn/turn-backend.ts `TurnRefusal`): the
  * permission cap, too many peers in one CreatePermission, an oversized
  * message, no credential lookup slot, a lookup past its deadline, a source
- * over its budget of 401/438 answers.
+ * over its budget of 401/438 answers; for TURN over TCP/TLS, a stream over
+ * its caps, one that cannot be framed, one timed out, data dropped for a
+ * slow reader.
  */
-export type TurnRefusalReason = 'permission_quota' | 'too_many_peers' | 'too_large' | 'lookup_busy' | 'lookup_timeout' | 'challenge_rate';
-const TURN_REFUSAL_REASONS: readonly TurnRefusalReason[] = ['permission_quota', 'too_many_peers', 'too_large', 'lookup_busy', 'lookup_timeout', 'challenge_rate'];
+export type TurnRefusalReason =
+  | 'permission_quota' | 'too_many_peers' | 'too_large' | 'lookup_busy' | 'lookup_timeout' | 'challenge_rate'
+  | 'stream_limit' | 'stream_invalid' | 'stream_timeout' | 'stream_backlog';
+const TURN_REFUSAL_REASONS: readonly TurnRefusalReason[] = [
+  'permission_quota', 'too_many_peers', 'too_large', 'lookup_busy', 'lookup_timeout', 'challenge_rate',
+  'stream_limit', 'stream_invalid', 'stream_timeout', 'stream_backlog',
+];
 
 /**
  * Bytes relayed by TURN, as the data path counts them: one number added to

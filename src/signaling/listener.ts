@@ -3,12 +3,15 @@
  * server of its own, or the user's server when attached, whose
  * `/websocket/:room` upgrades become connection actors under the connection
  * supervisor. Stopping it stops accepting; the connection supervisor, which
- * stops next, drains the sockets.
+ * stops next, drains the sockets. With `turnStreams` (`turnTlsPort` equal to
+ * `port`), its TLS port is TURN's too: TLS connections that start with STUN
+ * go to TURN (shared-tls-port.ts).
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
@@ -27,6 +30,10 @@ import { CONNECTION_SUP_NAME, SIGNALING_LISTENER_NAME } from '../names.js';
 import { Admission } from './admission.js';
 import type { Connection, ConnectionFactory } from './connection.actor.js';
 import { PeerIds } from './peer-ids.js';
+import { shareTlsPort } from './shared-tls-port.js';
+
+/** Where TURN streams of the shared TLS port go (the TURN listener of the moment). */
+export type TurnStreamSink = (socket: TLSSocket) => void;
 
 
 const RESPONSE_408 = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
@@ -99,6 +106,7 @@ export class SignalingListener implements Worker {
   private readonly graceTimers = new WeakMap<Socket, NodeJS.Timeout>();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.upgrade(req, socket, head);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => this.request(req, res);
+  private unshareTlsPort: (() => void) | null = null;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -108,6 +116,7 @@ export class SignalingListener implements Worker {
     attachTo: AnyHttpServer | null,
     private readonly routes: HttpRoutes,
     private readonly metrics: Metrics,
+    private readonly turnStreams: TurnStreamSink | null = null,
   ) {
     this.admission = new Admission(options);
     this.wss = new WebSocketServer({
@@ -130,8 +139,20 @@ export class SignalingListener implements Worker {
     this.server.on('tlsClientError', this.onTlsClientError);
     // Counted from the TCP connection on (TLS: before the handshake), so idle or half-sent upgrades count too.
     this.server.on('connection', this.onConnection);
+    const turnStreams = this.turnStreams;
+    if (turnStreams && this.options.tls) {
+      this.unshareTlsPort = shareTlsPort(this.server as HttpsServer, {
+        turn: (socket) => {
+          clearTimeout(this.graceTimers.get(tcpSocketOf(socket))); // TURN's own stream caps apply from here
+          turnStreams(socket);
+        },
+        timedOut: () => this.metrics.connectionRefused('handshake_timeout'),
+        timeoutMs: this.options.handshakeTimeout,
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => {
+        this.unshareTlsPort?.();
         this.server.off('upgrade', this.onUpgrade);
         this.registry.unregister(SIGNALING_LISTENER_NAME, this);
         reject(new ServerError(ErrorCode.LISTEN, `cannot listen on ${this.options.host}:${this.options.port}: ${err.message}`, { cause: err }));
@@ -146,6 +167,7 @@ export class SignalingListener implements Worker {
     const { host, port } = this.address()!;
     const scheme = this.options.tls ? 'wss' : 'ws';
     this.logger.info({ listener: 'signaling', host, port, url: `${scheme}://${host}:${port}/websocket/:room` }, 'signaling listening');
+    if (this.unshareTlsPort) this.logger.info({ listener: 'signaling', port, shared: 'turn' }, `TURN over TLS shares this port (turns:${host}:${port})`);
     if (this.options.example) this.logger.info({ listener: 'example', url: `${this.options.tls ? 'https' : 'http'}://${host}:${port}/` }, 'example client served');
     return this;
   }
@@ -168,6 +190,7 @@ export class SignalingListener implements Worker {
       this.server.off('connection', this.onConnection);
       this.server.off('clientError', this.onClientError);
       this.server.off('tlsClientError', this.onTlsClientError);
+      this.unshareTlsPort?.();
       this.server.close();
       this.server.closeIdleConnections();
     }

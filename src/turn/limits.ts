@@ -52,6 +52,28 @@ export interface TurnLimits {
   channelLifetimeMs: number;
   /** RFC 8656 section 7.2 (EVEN-PORT R bit): a reservation lasts about 30 s. Tests only. */
   reservationMs: number;
+  /**
+   * TURN over TCP and TLS (RFC 8656 section 5): client streams open at once,
+   * in all (TLS ones counted from their TCP connection, before the
+   * handshake). More are closed as they connect. With at most one partial
+   * frame of 64 KiB each (stream-framer.ts), this bounds what streams hold.
+   */
+  streamMaxConnections: number;
+  /** The same from one source IP (as signaling's `maxConnectionsPerIp`). */
+  streamMaxPerIp: number;
+  /**
+   * A stream without an allocation is closed after this many ms (checked
+   * again each time: a stream is kept while it holds an allocation, whose
+   * own lifetime then governs). Covers idle connections, partial frames and
+   * streams whose allocation was deleted.
+   */
+  streamIdleMs: number;
+  /**
+   * Bytes waiting to be sent to one stream client: past it, relayed data to
+   * it is dropped (as UDP would lose it); past twice it, the client reads
+   * nothing at all and its stream is closed.
+   */
+  streamMaxPendingBytes: number;
 }
 
 export const DEFAULT_TURN_LIMITS: Readonly<TurnLimits> = Object.freeze({
@@ -67,6 +89,10 @@ export const DEFAULT_TURN_LIMITS: Readonly<TurnLimits> = Object.freeze({
   permissionLifetimeMs: 300_000,
   channelLifetimeMs: 600_000,
   reservationMs: 30_000,
+  streamMaxConnections: 2048,
+  streamMaxPerIp: 200,
+  streamIdleMs: 30_000,
+  streamMaxPendingBytes: 256 * 1024,
 });
 
 export function resolveLimits(limits: Partial<TurnLimits> = {}): Readonly<TurnLimits> {

@@ -11,11 +11,20 @@
  *
  *   - node-turn-engine.ts: node-turn's server on our configuration, the
  *     credential view, and stateless nonces (#4);
- *   - udp-front.ts replaces node-turn's `network`: it takes the socket bound
- *     here (node-turn turns port 0 into 3478), refuses oversized messages and
- *     CreatePermissions with too many peers before decoding them, parses
- *     datagrams with our RFC 5769 tested codec, relays client ChannelData (#5)
- *     and peer data, answers 420 (#7);
+ *   - listen.ts binds the sockets node-turn's `network` would (it turns port
+ *     0 into 3478): UDP, TCP on the same port, TLS on its own;
+ *   - udp-front.ts replaces node-turn's `network` on the UDP socket: each
+ *     datagram is one message;
+ *   - stream-front.ts serves TCP and TLS streams (RFC 8656 section 5): each
+ *     stream is one 5-tuple (stream-link.ts, node-turn's transport for it)
+ *     framed by stream-framer.ts, bounded (stream-admission.ts), and ends its
+ *     allocation when it closes;
+ *   - message-intake.ts: every front's messages, the same way: refuses
+ *     oversized messages and CreatePermissions with too many peers before
+ *     decoding them, parses with our RFC 5769 tested codec, answers 420
+ *     (#7), hands requests to the request guard and the rest to the engine;
+ *   - relay-path.ts: client ChannelData to peers (#5) and peer data back to
+ *     the client, on whichever transport the allocation came in;
  *   - request-guard.ts decides on each request before node-turn sees it:
  *     async credential lookups (credentials.ts: deadline, per-source cap),
  *     the password-guess throttle, MESSAGE-INTEGRITY in constant time, auth
@@ -37,25 +46,36 @@
  * node-turn. `stop()` closes every socket and timer. `stats()` is O(1): it
  * reads counts kept as allocations, permissions and channels change.
  */
-import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
+import type { Server as TcpServer } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { AdapterContext } from './adapter-context.js';
 import { AllocationTable } from './allocation-table.js';
+import { bindUdpAndTcp, listenTls } from './listen.js';
+import { MessageIntake } from './message-intake.js';
 import { createEngine, mendNonces } from './node-turn-engine.js';
 import { NonceIssuer } from './nonce.js';
+import { RelayPath } from './relay-path.js';
+import { StreamFront } from './stream-front.js';
 import { TurnHandlers } from './turn-handlers.js';
 import { NodeTurnDefect } from './turn-backend.js';
-import type { TurnAddress, TurnBackend, TurnBackendConfig, TurnStats } from './turn-backend.js';
+import type { TurnAddress, TurnAddresses, TurnBackend, TurnBackendConfig, TurnStats } from './turn-backend.js';
 import { UdpFront } from './udp-front.js';
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export class NodeTurnBackend implements TurnBackend {
   readonly logger: Logger;
   private readonly ctx: AdapterContext;
+  private readonly intake: MessageIntake;
   private readonly front: UdpFront;
+  private readonly streams: StreamFront;
   private readonly allocations: AllocationTable;
-  private socket: Socket | null = null;
-  private bound: TurnAddress | null = null;
+  private socket: UdpSocket | null = null;
+  private tcp: TcpServer | null = null;
+  private tls: TlsServer | null = null;
+  private bound: TurnAddresses | null = null;
   private failureListener: ((err: Error) => void) | null = null;
 
   constructor(private readonly config: TurnBackendConfig) {
@@ -64,46 +84,76 @@ export class NodeTurnBackend implements TurnBackend {
     const nonces = new NonceIssuer(config.nonce);
     const engine = createEngine(config, software, this.logger);
     this.ctx = new AdapterContext(config, engine, software);
-    this.front = new UdpFront(this.ctx, nonces);
-    this.allocations = new AllocationTable(this.ctx, this.front);
+    const relay = new RelayPath(this.ctx);
+    this.intake = new MessageIntake(this.ctx, nonces, relay);
+    this.front = new UdpFront(this.ctx, this.intake);
+    this.streams = new StreamFront(this.ctx, this.intake);
+    this.allocations = new AllocationTable(this.ctx, relay);
     if (this.ctx.isMended(NodeTurnDefect.NONCE_TIMERS)) mendNonces(engine, nonces);
     new TurnHandlers(this.ctx, this.allocations).install();
   }
 
   async start(): Promise<TurnAddress> {
     if (this.socket) throw new Error('TURN backend already started');
-    const socket = createSocket({ type: 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      // mends "listeningPort: 0 means 3478": we bind what we are given
-      socket.bind({ address: this.config.listenHost, port: this.config.port, exclusive: true }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    const { address, port } = socket.address();
-    this.socket = socket;
+    const host = this.config.listenHost;
+    const { udp, tcp } = await bindUdpAndTcp(host, this.config.port, this.config.tcp === true, this.streams);
+    let tls: TlsServer | null = null;
+    if (this.config.tls) {
+      try {
+        tls = await listenTls(host, this.config.tls, this.config.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, this.streams);
+      } catch (err) {
+        udp.close();
+        tcp?.close();
+        throw err;
+      }
+    }
+    this.socket = udp;
+    this.tcp = tcp;
+    this.tls = tls;
     this.ctx.running = true;
-    this.bound = { host: address, port };
-    this.front.listen(socket);
+    const { address, port } = udp.address();
+    this.bound = { udp: { host: address, port }, tcp: tcp && serverAddress(tcp), tls: tls && serverAddress(tls) };
+    this.front.listen(udp);
     this.allocations.startSweeping();
-    socket.on('error', (err) => this.fail(err));
-    return this.bound;
+    udp.on('error', (err) => this.fail(err));
+    tcp?.on('error', (err) => this.fail(err));
+    tls?.on('error', (err) => this.fail(err));
+    return this.bound.udp;
   }
 
   async stop(): Promise<void> {
     const socket = this.socket;
+    const servers = [this.tcp, this.tls].filter((s): s is TcpServer => s !== null);
     this.ctx.running = false;
     this.socket = null;
+    this.tcp = null;
+    this.tls = null;
     this.front.close();
     this.bound = null;
     this.allocations.closeAll();
+    this.streams.closeAll();
     this.config.credentials.close();
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await Promise.all([
+      ...servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+      socket && new Promise<void>((resolve) => socket.close(() => resolve())),
+    ]);
   }
 
   address(): TurnAddress | null {
+    return this.bound?.udp ?? null;
+  }
+
+  addresses(): TurnAddresses | null {
     return this.bound;
+  }
+
+  /** A TLS stream handed over by the listener it shares a port with (signaling's). */
+  acceptTlsStream(socket: TLSSocket): void {
+    if (this.streams.admit(socket)) this.streams.serve(socket, 'tls');
+  }
+
+  reloadTls(cert: Buffer, key: Buffer): void {
+    this.tls?.setSecureContext({ cert, key });
   }
 
   onFailure(listener: (err: Error) => void): void {
@@ -122,6 +172,7 @@ export class NodeTurnBackend implements TurnBackend {
       pendingAllocations: this.allocations.pending.size,
       pendingAuthLookups: this.config.credentials.pendingLookups,
       engineNonces: this.engineNonces(),
+      streams: this.streams.streams,
     };
   }
 
@@ -136,4 +187,10 @@ export class NodeTurnBackend implements TurnBackend {
     this.logger.error({ err }, 'TURN listening socket failed');
     void this.stop().finally(() => this.failureListener?.(err));
   }
+}
+
+function serverAddress(server: TcpServer): TurnAddress {
+  const a = server.address();
+  if (a === null || typeof a === 'string') throw new Error('TURN stream listener has no address');
+  return { host: a.address, port: a.port };
 }

@@ -82,14 +82,27 @@ declare module 'node-turn/lib/address.js' {
 }
 
 declare module 'node-turn/lib/transport.js' {
-  import type { Socket } from 'node:dgram';
   import type NodeTurnAddress from 'node-turn/lib/address.js';
+  namespace NodeTurnTransport {
+    /**
+     * What node-turn sends its answers on (`socket.send(msg, port, address, cb)`):
+     * the UDP listening socket, or one client stream (src/turn/stream-link.ts).
+     * `closed`: true once a stream has closed; `dropped()`: a request of this
+     * client was dropped unanswered (a stream closes: its client never
+     * retransmits). A UDP socket has neither.
+     */
+    interface ClientSocket {
+      send(msg: Buffer, port: number, address: string, callback?: (err: Error | null) => void): void;
+      readonly closed?: boolean;
+      dropped?(): void;
+    }
+  }
   class NodeTurnTransport {
-    constructor(protocol: number, src: NodeTurnAddress, dst: NodeTurnAddress, socket: Socket);
+    constructor(protocol: number, src: NodeTurnAddress, dst: NodeTurnAddress, socket: NodeTurnTransport.ClientSocket);
     protocol: number;
     src: NodeTurnAddress;
     dst: NodeTurnAddress;
-    socket: Socket;
+    socket: NodeTurnTransport.ClientSocket;
     get5Tuple(): string;
     revert(): NodeTurnTransport;
   }

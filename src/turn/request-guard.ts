@@ -18,7 +18,6 @@
  * Binding requests and indications never come here. Part of the node-turn
  * adapter (see node-turn-backend.ts).
  */
-import type { RemoteInfo } from 'node:dgram';
 import type { AdapterContext } from './adapter-context.js';
 import type { IntegrityVerdict } from './engine-message.js';
 import { LogThrottle } from './log-throttle.js';
@@ -42,6 +41,12 @@ const LOGGED_USERNAME_CHARS = 128;
  */
 export type GuardVerdict = IntegrityVerdict | null | Promise<boolean>;
 
+/** Where a request came from: the client's transport address (UDP source, or the stream's remote end). */
+export interface RequestSource {
+  readonly address: string;
+  readonly port: number;
+}
+
 export class RequestGuard {
   private readonly challenges: SourceBuckets;
   private readonly failureLog: LogThrottle;
@@ -61,7 +66,7 @@ export class RequestGuard {
    * A request other than Binding from `rinfo`; `allocated`: its 5-tuple has
    * an allocation; `looked`: its password lookup already answered once.
    */
-  check(m: StunMessage, rinfo: RemoteInfo, allocated: boolean, looked: boolean): GuardVerdict {
+  check(m: StunMessage, rinfo: RequestSource, allocated: boolean, looked: boolean): GuardVerdict {
     const username = getAttribute(m, Attr.USERNAME);
     const nonce = getAttribute(m, Attr.NONCE);
     const nonceValid = nonce !== undefined
@@ -98,7 +103,7 @@ export class RequestGuard {
   }
 
   /** A held request dropped: its password lookup missed the deadline. */
-  lookupTimedOut(m: StunMessage, rinfo: RemoteInfo): void {
+  lookupTimedOut(m: StunMessage, rinfo: RequestSource): void {
     this.ctx.events.refused('lookup_timeout');
     const suppressed = this.timeoutLog.admit();
     if (suppressed === null) return;
@@ -109,13 +114,13 @@ export class RequestGuard {
   }
 
   /** One unauthenticated error answer for `rinfo`'s IP, if its budget allows. */
-  private unauthenticatedAnswer(rinfo: RemoteInfo): boolean {
+  private unauthenticatedAnswer(rinfo: RequestSource): boolean {
     if (this.challenges.take(rinfo.address)) return true;
     this.ctx.events.refused('challenge_rate');
     return false;
   }
 
-  private failed(rinfo: RemoteInfo, name: string, reason: AuthFailure): IntegrityVerdict | null {
+  private failed(rinfo: RequestSource, name: string, reason: AuthFailure): IntegrityVerdict | null {
     this.ctx.events.authFailed();
     const suppressed = this.failureLog.admit();
     if (suppressed !== null) {

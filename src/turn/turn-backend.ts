@@ -5,6 +5,7 @@
  * node-turn, and everything node-turn gets wrong is mended there. Policy
  * comes in through narrow seams: the peer filter, the credentials, the quotas.
  */
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthGate } from '../auth/guess-throttle.js';
 import type { TurnCredentials } from './credentials.js';
@@ -44,11 +45,25 @@ export const NodeTurnDefect = {
 } as const;
 export type NodeTurnDefect = (typeof NodeTurnDefect)[keyof typeof NodeTurnDefect];
 
-export interface TurnBackendConfig {
-  /** Address the STUN/TURN UDP socket binds to. */
-  listenHost: string;
-  /** UDP port; 0 picks a free one. */
+/** TURN over TLS on a port of its own (RFC 8656 section 5), with signaling's certificate. */
+export interface TurnTlsConfig {
+  /** 0 picks a free one. */
   port: number;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface TurnBackendConfig {
+  /** Address the STUN/TURN UDP socket (and the TCP and TLS listeners) bind to. */
+  listenHost: string;
+  /** UDP port (and TCP's, with `tcp`); 0 picks a free one. */
+  port: number;
+  /** TURN over TCP on the same port number as UDP (RFC 8656 section 5). */
+  tcp?: boolean;
+  /** TURN over TLS on a port of its own; none: no TLS listener of ours (streams may still be handed over: `acceptTlsStream`). */
+  tls?: TurnTlsConfig | null;
+  /** Ms a TLS client has to finish its handshake (signaling's `handshakeTimeout`). Default 10000. */
+  handshakeTimeoutMs?: number;
   /** Long-term credential realm (`hostname`). */
   realm: string;
   /** Relay address announced in XOR-RELAYED-ADDRESS (`turnIp`). */
@@ -89,9 +104,15 @@ export interface TurnBackendConfig {
  *  - too_large: a message over `maxMessageBytes` (400 to a request, else dropped);
  *  - lookup_busy: no credential lookup slot (dropped; the client retransmits);
  *  - lookup_timeout: the credential lookup missed its deadline (dropped);
- *  - challenge_rate: a 401/438 (or other unauthenticated error) over its source's budget (dropped).
+ *  - challenge_rate: a 401/438 (or other unauthenticated error) over its source's budget (dropped);
+ *  - stream_limit: a TCP/TLS stream over `streamMaxConnections` / `streamMaxPerIp` (closed as it connects);
+ *  - stream_invalid: a stream that cannot be framed, or ChannelData on a stream with no allocation (closed);
+ *  - stream_timeout: a TLS handshake not done within `handshakeTimeoutMs`, or a stream without allocation for `streamIdleMs` (closed);
+ *  - stream_backlog: relayed data dropped for a stream client that reads too slowly (or its stream closed when it reads nothing).
  */
-export type TurnRefusal = 'permission_quota' | 'too_many_peers' | 'too_large' | 'lookup_busy' | 'lookup_timeout' | 'challenge_rate';
+export type TurnRefusal =
+  | 'permission_quota' | 'too_many_peers' | 'too_large' | 'lookup_busy' | 'lookup_timeout' | 'challenge_rate'
+  | 'stream_limit' | 'stream_invalid' | 'stream_timeout' | 'stream_backlog';
 
 /** What the adapter tells the server's metrics (cheap calls; never on the data path). */
 export interface TurnEvents {
@@ -128,15 +149,33 @@ export interface TurnStats {
   pendingAuthLookups: number;
   /** Nonces node-turn itself holds (0 when mended: ours are stateless). */
   engineNonces: number;
+  /** Client streams open (TCP and TLS, handshakes in progress included). */
+  streams: number;
+}
+
+/** Where each transport listens: UDP always; TCP on the same port, or null; TLS, or null. */
+export interface TurnAddresses {
+  udp: TurnAddress;
+  tcp: TurnAddress | null;
+  tls: TurnAddress | null;
 }
 
 export interface TurnBackend {
-  /** Binds the listening socket; resolves with its real address. */
+  /** Binds the listening sockets; resolves with the real UDP address. */
   start(): Promise<TurnAddress>;
   /** Closes the listening socket and every relay socket, clears every timer. Idempotent. */
   stop(): Promise<void>;
-  /** The bound address, or null before start / after stop. */
+  /** The bound UDP address, or null before start / after stop. */
   address(): TurnAddress | null;
+  /** Every bound address, or null before start / after stop. */
+  addresses(): TurnAddresses | null;
+  /**
+   * A TLS stream whose handshake another listener did (the one port shared
+   * with signaling): served as TURN over TLS from its first byte on.
+   */
+  acceptTlsStream(socket: TLSSocket): void;
+  /** New TLS handshakes on TURN's own TLS listener use this certificate (SIGHUP); open streams keep theirs. */
+  reloadTls(cert: Buffer, key: Buffer): void;
   /** Called once if the engine fails after start (its socket errors). */
   onFailure(listener: (err: Error) => void): void;
   stats(): TurnStats;

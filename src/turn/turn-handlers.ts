@@ -110,7 +110,8 @@ export class TurnHandlers {
       ({ socket, token: reservation }) => {
         if (this.allocations.pending.get(fiveTuple) === transactionId) this.allocations.pending.delete(fiveTuple);
         this.allocations.adopt(socket);
-        if (!this.ctx.running) {
+        // stopped, or the client's stream closed meanwhile (its allocation would have no client)
+        if (!this.ctx.running || msg.transport.socket.closed === true) {
           this.allocations.quota.release(owner);
           this.allocations.closeRelaySocket(socket);
           return;

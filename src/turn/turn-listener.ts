@@ -1,14 +1,21 @@
 /**
  * The STUN/TURN listener: the worker turn_sup supervises (one per TURN
  * listener). It works out the relay address and policy from the options,
- * starts a `TurnBackend`, registers itself as `turn_listener` so the server's
- * `turnAddress()` finds it again after a restart, and reports an engine
- * failure as a crash so its supervisor restarts it on the same port.
+ * starts a `TurnBackend` (UDP on `turnPort`, TCP on the same number with
+ * `turnTcp`, TLS on `turnTlsPort` unless that port is signaling's, whose
+ * listener then hands TURN streams over: `acceptTlsStream`), registers
+ * itself as `turn_listener` so the server's `turnAddress()` finds it again
+ * after a restart, and reports an engine failure as a crash so its
+ * supervisor restarts it on the same ports.
  */
+import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AuthGate } from '../auth/guess-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ErrorCode, ServerError } from '../errors.js';
+import { sharesTlsPort } from '../options.js';
 import type { ResolvedOptions } from '../options.js';
 import type { NameRegistry } from '../otp/registry.js';
 import { ExitLink } from '../otp/worker.js';
@@ -24,7 +31,10 @@ import type { PeerFilterConfig } from './peer-filter.js';
 import type { QuotaLimits } from './quota.js';
 import { resolveRelayAddress } from './relay-address.js';
 import type { LookupA } from './relay-address.js';
-import type { NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnBackend, TurnBackendConfig, TurnEvents } from './turn-backend.js';
+import { listenErrorCode } from './listen.js';
+import type {
+  NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnAddresses, TurnBackend, TurnBackendConfig, TurnEvents, TurnTlsConfig,
+} from './turn-backend.js';
 import { TURN_LISTENER_NAME } from '../names.js';
 
 /** Settings that are not (yet) options: defaults suit production; tests tune them. */
@@ -52,6 +62,8 @@ export interface TurnListenerDeps {
   cache: TurnCredentialCache;
   /** Port to bind; defaults to `options.turnPort`. */
   port?: number;
+  /** TLS port to bind; defaults to `options.turnTlsPort`. */
+  tlsPort?: number;
   /** Counts relayed bytes (the server's `webrtc_turn_relayed_bytes_total`). */
   relayed?: RelayedBytesSink;
   /** Told of auth failures and refusals (the server's metrics). */
@@ -70,6 +82,21 @@ export function turnListenHost(options: ResolvedOptions): string {
   return host.includes(':') ? '0.0.0.0' : host;
 }
 
+/**
+ * TURN over TLS on a listener of its own, with signaling's certificate; null
+ * when off, or when it shares signaling's port (signaling's listener then
+ * does the handshakes).
+ */
+function ownTlsConfig(options: ResolvedOptions, port: number | undefined): TurnTlsConfig | null {
+  if (options.turnTlsPort === null || options.tls === null || sharesTlsPort(options)) return null;
+  const { certfile, keyfile } = options.tls;
+  try {
+    return { port: port ?? options.turnTlsPort, cert: readFileSync(certfile), key: readFileSync(keyfile) };
+  } catch (cause) {
+    throw new ServerError(ErrorCode.LISTEN, `TURN over TLS cannot read certfile/keyfile: ${(cause as Error).message}`, { option: 'certfile', cause });
+  }
+}
+
 export class TurnListener implements Worker {
   private readonly supervisorLink = new ExitLink();
   private stopped = false;
@@ -79,6 +106,7 @@ export class TurnListener implements Worker {
     private readonly logger: Logger,
     private readonly registry: NameRegistry | undefined,
     readonly relayAddress: string,
+    private readonly options: ResolvedOptions,
   ) {}
 
   static async start(deps: TurnListenerDeps): Promise<TurnListener> {
@@ -99,6 +127,9 @@ export class TurnListener implements Worker {
     const config: TurnBackendConfig = {
       listenHost,
       port: deps.port ?? options.turnPort,
+      tcp: options.turnTcp,
+      tls: ownTlsConfig(options, deps.tlsPort),
+      handshakeTimeoutMs: options.handshakeTimeout,
       realm: options.hostname,
       relayAddress,
       relayBindHost: listenHost,
@@ -117,14 +148,41 @@ export class TurnListener implements Worker {
     };
     const backend = (tuning.backendFactory ?? ((c) => new NodeTurnBackend(c)))(config);
     const address = await backend.start();
-    const listener = new TurnListener(backend, logger, deps.registry, relayAddress);
+    const listener = new TurnListener(backend, logger, deps.registry, relayAddress, options);
     backend.onFailure((err) => listener.exit(err));
     deps.registry?.register(TURN_LISTENER_NAME, listener);
     logger.info(
       { listener: TURN_LISTENER_NAME, host: address.host, port: address.port, relayAddress, relayPorts: options.relayPorts, realm: options.hostname },
       `STUN/TURN listening on udp://${address.host}:${address.port} (relay ${relayAddress}, ports ${options.relayPorts[0]}-${options.relayPorts[1]})`,
     );
+    const { tcp, tls } = backend.addresses() ?? { tcp: null, tls: null };
+    if (tcp) logger.info({ listener: TURN_LISTENER_NAME, transport: 'tcp', host: tcp.host, port: tcp.port }, `TURN listening on tcp://${tcp.host}:${tcp.port}`);
+    if (tls) logger.info({ listener: TURN_LISTENER_NAME, transport: 'tls', host: tls.host, port: tls.port }, `TURN listening on tls://${tls.host}:${tls.port}`);
+    if (sharesTlsPort(options)) {
+      logger.info({ listener: TURN_LISTENER_NAME, transport: 'tls', port: options.port, shared: true }, 'TURN over TLS shares the signaling listener\'s port');
+    }
     return listener;
+  }
+
+  /** Where each transport listens (TLS null when off or on signaling's port), or null once stopped. */
+  addresses(): TurnAddresses | null {
+    return this.backend.addresses();
+  }
+
+  /**
+   * Reads `certfile`/`keyfile` again for TURN's own TLS listener (signaling
+   * reloaded them: SIGHUP); with the shared port, signaling's reload is TURN's.
+   */
+  reloadTls(): void {
+    const tls = this.backend.addresses()?.tls ? ownTlsConfig(this.options, undefined) : null;
+    if (!tls) return;
+    this.backend.reloadTls(tls.cert, tls.key);
+    this.logger.info({ listener: TURN_LISTENER_NAME, transport: 'tls' }, 'TURN TLS certificate reloaded');
+  }
+
+  /** A TLS stream signaling's listener took (the one shared port): served as TURN over TLS. */
+  acceptTlsStream(socket: TLSSocket): void {
+    this.backend.acceptTlsStream(socket);
   }
 
   /** The bound UDP address (`relayAddress` is what clients are told to relay through). */
@@ -177,20 +235,22 @@ export function turnEvents(metrics: Metrics): TurnEvents {
  * port will do. One per server.
  */
 export class TurnListenerStarter {
-  private boundPort: number | null = null;
+  private bound: { port: number; tlsPort?: number } | null = null;
 
   constructor(private readonly deps: TurnListenerDeps) {}
 
   readonly start = async (): Promise<TurnListener> => {
-    const previous = this.boundPort;
+    const previous = this.bound;
     let listener: TurnListener;
     try {
-      listener = await TurnListener.start(previous === null ? this.deps : { ...this.deps, port: previous });
+      listener = await TurnListener.start(previous === null ? this.deps : { ...this.deps, ...previous });
     } catch (err) {
-      if (previous === null || this.deps.options.turnPort !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      const options = this.deps.options;
+      if (previous === null || (options.turnPort !== 0 && options.turnTlsPort !== 0) || listenErrorCode(err) !== 'EADDRINUSE') throw err;
       listener = await TurnListener.start(this.deps);
     }
-    this.boundPort = listener.address()?.port ?? this.boundPort;
+    const addresses = listener.addresses();
+    if (addresses) this.bound = { port: addresses.udp.port, ...(addresses.tls ? { tlsPort: addresses.tls.port } : {}) };
     return listener;
   };
 }

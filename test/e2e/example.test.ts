@@ -13,97 +13,17 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startServer } from '../../src/index.js';
 import type { Options, ServerHandle } from '../../src/index.js';
 import { iceServersFor } from '../../src/http/static-example.js';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { RedisProcess, redisSkip } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { assertFullMesh, open, sample, state, WAIT_MS, waitForPairs, waitForState } from '../helpers/example-page.js';
+import type { Member } from '../helpers/example-page.js';
 
-const WAIT_MS = 30_000;
 const skip = chromiumAvailable() ? false : `no Chromium at ${CHROMIUM_PATH}`;
-
-interface RemotePeerState {
-  peerId: string;
-  username: string | null;
-  connectionState: string;
-  iceConnectionState: string;
-  videoWidth: number;
-  videoHeight: number;
-  hasVideo: boolean;
-}
-
-interface ExampleState {
-  phase: string;
-  status: string;
-  statusKind: string;
-  room: string | null;
-  username: string | null;
-  peerId: string | null;
-  socketState: string | null;
-  lastPongAt: number | null;
-  lastClose: { code: number; reason: string; meaning: string } | null;
-  relayOnly: boolean;
-  iceServers: { urls: string | string[]; withCredential: boolean }[];
-  hasLocalVideo: boolean;
-  remotePeers: RemotePeerState[];
-  log: { at: number; message: string }[];
-}
-
-interface Member {
-  username: string;
-  page: Page;
-  /** Uncaught exceptions in the page: there must be none. */
-  errors: string[];
-}
-
-async function state(page: Page): Promise<ExampleState> {
-  return (await page.evaluate('window.webrtcExample.state()')) as ExampleState;
-}
-
-/** Waits (bounded) until `expression` over `s` (the hook's state) is true; on timeout, reports the state. */
-async function waitForState(member: Member, expression: string, what: string): Promise<ExampleState> {
-  const fn = `(() => { const h = window.webrtcExample; if (!h) return false; const s = h.state(); return !!(${expression}); })()`;
-  try {
-    await member.page.waitForFunction(fn, undefined, { timeout: WAIT_MS, polling: 100 });
-  } catch (err) {
-    const s = await state(member.page).catch((e: unknown) => String(e));
-    throw new Error(`${member.username}: ${what} not reached within ${WAIT_MS} ms: ${(err as Error).message}\nstate: ${JSON.stringify(s, null, 1)}`);
-  }
-  return state(member.page);
-}
-
-/** All `n` remote peers connected and showing live video. */
-const fullMesh = (n: number) =>
-  `s.phase === 'in-call' && s.remotePeers.length === ${n} && s.remotePeers.every((p) => p.connectionState === 'connected' && p.hasVideo)`;
-
-interface CandidateInfo {
-  candidateType: string;
-  protocol: string;
-  address: string | null;
-  port: number;
-}
-
-interface SelectedPair {
-  peerId: string;
-  username: string | null;
-  state: string | null;
-  local: CandidateInfo | null;
-  remote: CandidateInfo | null;
-}
-
-/** Polls (bounded) the page's selected candidate pairs until `ok` holds for them; on timeout, reports them. */
-async function waitForPairs(member: Member, ok: (pairs: SelectedPair[]) => boolean, what: string): Promise<SelectedPair[]> {
-  const deadline = Date.now() + WAIT_MS;
-  let pairs: SelectedPair[] = [];
-  for (;;) {
-    pairs = (await member.page.evaluate('window.webrtcExample.selectedCandidatePairs()')) as SelectedPair[];
-    if (ok(pairs)) return pairs;
-    if (Date.now() > deadline) throw new Error(`${member.username}: ${what} not reached within ${WAIT_MS} ms\npairs: ${JSON.stringify(pairs, null, 1)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** GET over node:http (fetch would not send our own Host header). */
 function httpJson(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; json: unknown }> {
@@ -124,12 +44,6 @@ function httpJson(port: number, path: string, headers: Record<string, string> = 
   });
 }
 
-/** The value of one sample of the Prometheus text, or undefined. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
 async function setup(t: TestContext, options: Options = { turnPort: false }): Promise<{ server: ServerHandle; port: number; browser: Browser }> {
   // Dev mode (no `auth`): the demo users alice/bob/carol/dave with password `demo`, and the example at `/`.
   const server = await startServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...options });
@@ -137,38 +51,6 @@ async function setup(t: TestContext, options: Options = { turnPort: false }): Pr
   const browser = await launchChromium();
   t.after(() => browser.close());
   return { server, port: server.signalingAddress()!.port, browser };
-}
-
-async function open(browser: Browser, port: number, room: string, username: string, extra: Record<string, string> = {}): Promise<Member> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 620 } });
-  const page = await context.newPage();
-  const member: Member = { username, page, errors: [] };
-  page.on('pageerror', (err) => member.errors.push(err.message));
-  const query = new URLSearchParams({ room, username, password: 'demo', autojoin: '1', ...extra });
-  const response = await page.goto(`http://127.0.0.1:${port}/?${query}`);
-  assert.equal(response?.status(), 200);
-  return member;
-}
-
-/** Every member sees exactly the others (by peer_id and username), connected, with video. */
-async function assertFullMesh(members: Member[]): Promise<Map<Member, ExampleState>> {
-  const states = new Map<Member, ExampleState>();
-  for (const m of members) states.set(m, await waitForState(m, fullMesh(members.length - 1), `full mesh of ${members.length}`));
-  for (const m of members) {
-    const s = states.get(m)!;
-    assert.ok(s.hasLocalVideo, `${m.username} has its camera`);
-    const expected = members
-      .filter((o) => o !== m)
-      .map((o) => ({ peerId: states.get(o)!.peerId, username: o.username }))
-      .sort((a, b) => a.username.localeCompare(b.username));
-    const seen = s.remotePeers.map((p) => ({ peerId: p.peerId, username: p.username })).sort((a, b) => a.username!.localeCompare(b.username!));
-    assert.deepEqual(seen, expected, `${m.username}'s remote peers`);
-    for (const p of s.remotePeers) assert.ok(p.videoWidth > 0 && p.videoHeight > 0, `${m.username} decodes ${p.username}'s video`);
-    // Each remote tile is labelled with the username.
-    const labels = await m.page.locator('figure.remote figcaption .name').allTextContents();
-    assert.deepEqual(labels.sort(), expected.map((e) => e.username));
-  }
-  return states;
 }
 
 test('three browsers make a full-mesh video call through the example client; a hang-up is seen by the others', { skip, timeout: 120_000 }, async (t) => {
@@ -268,11 +150,26 @@ test('/config.json gives the example our STUN/TURN at the page\'s host, [] when 
   const port = on.signalingAddress()!.port;
   const turn = on.turnAddress()!;
   assert.deepEqual((await httpJson(port, '/config.json')).json, {
-    iceServers: [{ urls: `stun:127.0.0.1:${turn.port}` }, { urls: `turn:127.0.0.1:${turn.port}?transport=udp` }],
+    iceServers: [
+      { urls: `stun:127.0.0.1:${turn.port}` },
+      { urls: `turn:127.0.0.1:${turn.port}?transport=udp` },
+      { urls: `turn:127.0.0.1:${turn.port}?transport=tcp` },
+    ],
   });
   // the host the page was loaded from (the Host header), with TURN's real port
   assert.deepEqual((await httpJson(port, '/config.json?x=1', { host: `demo.test:${port}` })).json, {
-    iceServers: [{ urls: `stun:demo.test:${turn.port}` }, { urls: `turn:demo.test:${turn.port}?transport=udp` }],
+    iceServers: [
+      { urls: `stun:demo.test:${turn.port}` },
+      { urls: `turn:demo.test:${turn.port}?transport=udp` },
+      { urls: `turn:demo.test:${turn.port}?transport=tcp` },
+    ],
+  });
+  // UDP only with turnTcp: false
+  const udpOnly = await startServer({ host: '127.0.0.1', port: 0, turnPort: 0, turnTcp: false, logLevel: 'silent' });
+  t.after(() => udpOnly.stop());
+  const udp = udpOnly.turnAddress()!;
+  assert.deepEqual((await httpJson(udpOnly.signalingAddress()!.port, '/config.json')).json, {
+    iceServers: [{ urls: `stun:127.0.0.1:${udp.port}` }, { urls: `turn:127.0.0.1:${udp.port}?transport=udp` }],
   });
 
   // not served without dev mode (the example is not either)
@@ -281,9 +178,14 @@ test('/config.json gives the example our STUN/TURN at the page\'s host, [] when 
   assert.equal((await fetch(`http://127.0.0.1:${prod.signalingAddress()!.port}/config.json`)).status, 404);
 });
 
-test('iceServersFor: Host header forms; TURN is IPv4, so an IPv6 page host gets TURN\'s own address', () => {
-  const turn = { host: '127.0.0.1', port: 3478 };
+test('iceServersFor: Host header forms; TURN is IPv4, so an IPv6 page host gets TURN\'s own address; TCP and TLS when on', () => {
+  const turn = { udp: { host: '127.0.0.1', port: 3478 }, tcp: null, tls: null };
   const entries = (host: string) => [{ urls: `stun:${host}:3478` }, { urls: `turn:${host}:3478?transport=udp` }];
+  assert.deepEqual(iceServersFor('turn.example:443', { ...turn, tcp: turn.udp, tls: { host: '0.0.0.0', port: 443 } }), [
+    ...entries('turn.example'),
+    { urls: 'turn:turn.example:3478?transport=tcp' },
+    { urls: 'turns:turn.example:443' },
+  ]);
   assert.deepEqual(iceServersFor('localhost:8080', turn), entries('localhost'));
   assert.deepEqual(iceServersFor('Example.ORG', turn), entries('example.org'));
   assert.deepEqual(iceServersFor('[::1]:8080', turn), entries('127.0.0.1'));
@@ -304,6 +206,7 @@ test('relay only (?relay=1): two pages call through our TURN, which the example 
     assert.deepEqual(s.iceServers, [
       { urls: `stun:127.0.0.1:${turn.port}`, withCredential: false },
       { urls: `turn:127.0.0.1:${turn.port}?transport=udp`, withCredential: true },
+      { urls: `turn:127.0.0.1:${turn.port}?transport=tcp`, withCredential: true },
     ]);
   }
   const config = (await members[0]!.page.evaluate('window.webrtcExample.rtcConfiguration()')) as { iceTransportPolicy?: string; iceServers: unknown[] };

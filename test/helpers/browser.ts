@@ -40,12 +40,17 @@ export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH) || process.env.CI === 'true';
 }
 
-/** Launches headless Chromium with a fresh profile (playwright makes a temporary user-data-dir). */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Launches headless Chromium with a fresh profile (playwright makes a
+ * temporary user-data-dir); `env` adds to its environment (a HOME whose NSS
+ * database trusts a test CA: test/helpers/test-ca.ts).
+ */
+export function launchChromium(env: Record<string, string> = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: [...CHROMIUM_ARGS],
     timeout: 30_000,
+    ...(Object.keys(env).length > 0 ? { env: { ...process.env, ...env } as Record<string, string> } : {}),
   });
 }

@@ -391,7 +391,7 @@ describe('NodeTurnBackend#stop', () => {
     assert.equal(backend.stats().relaySockets, 3);
     await backend.stop();
     assert.deepEqual(backend.stats(), {
-      allocations: 0, permissions: 0, channels: 0, relayedBytes: 0, relaySockets: 0, pendingAllocations: 0, pendingAuthLookups: 0, engineNonces: 0,
+      allocations: 0, permissions: 0, channels: 0, relayedBytes: 0, relaySockets: 0, pendingAllocations: 0, pendingAuthLookups: 0, engineNonces: 0, streams: 0,
     });
     assert.equal(backend.address(), null);
     // the port is free again

@@ -126,7 +126,7 @@ describe('401/438 answers are rate-limited per source IP', () => {
     const { backend, server } = await startBackend({ limits: { challengeMaxSources: 8, challengeBurst: 1, challengePerSecond: 0.001 } });
     const sources = await Promise.all(Array.from({ length: 12 }, (_, i) => UdpEndpoint.open(`127.0.0.${i + 2}`)));
     t.after(async () => { for (const s of sources) s.close(); await backend.stop(); });
-    const guard = (backend as unknown as { front: { guard: { challenges: { size: number } } } }).front.guard;
+    const guard = (backend as unknown as { intake: { guard: { challenges: { size: number } } } }).intake.guard;
     for (const s of sources) assert.equal((await flood(s, server, 2, minimalAllocate, 30)).answers, 1, 'a burst of 1, no refill');
     assert.equal(guard.challenges.size, 8, 'bounded');
     // the first source was forgotten (evicted): it gets a fresh bucket; the last one is still empty

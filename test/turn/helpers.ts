@@ -5,6 +5,10 @@
  */
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
+import { connect as tcpConnect } from 'node:net';
+import type { Socket as TcpSocket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { StreamFramer } from '../../src/turn/stream-framer.js';
 import type { Logger } from 'pino';
 import { TurnCredentialCache } from '../../src/turn/credential-cache.js';
 import { TurnCredentials } from '../../src/turn/credentials.js';
@@ -40,6 +44,11 @@ export function staticAuthenticator(users: Readonly<Record<string, string>> = TU
 }
 
 export interface BackendOptions {
+  /** TURN over TCP on the UDP port. */
+  tcp?: boolean;
+  /** TURN over TLS on a free port with this certificate. */
+  tls?: { cert: Buffer; key: Buffer };
+  handshakeTimeoutMs?: number;
   peers?: PeerFilterConfig;
   unmended?: NodeTurnDefect[];
   maxLifetimeSec?: number;
@@ -94,6 +103,9 @@ export async function startBackend(o: BackendOptions = {}): Promise<{ backend: N
     credentials: new TurnCredentials(cache, o.authenticator ?? staticAuthenticator(), o.credentials),
     quotas: o.quotas ?? { perUser: 32, total: 1000 },
     logger: o.logger ?? silentLogger,
+    ...(o.tcp ? { tcp: true } : {}),
+    ...(o.tls ? { tls: { port: 0, ...o.tls } } : {}),
+    ...(o.handshakeTimeoutMs ? { handshakeTimeoutMs: o.handshakeTimeoutMs } : {}),
     ...(o.nonce ? { nonce: o.nonce } : {}),
     ...(o.relayed ? { relayed: o.relayed } : {}),
     ...(o.limits ? { limits: o.limits } : {}),
@@ -107,8 +119,119 @@ export async function startBackend(o: BackendOptions = {}): Promise<{ backend: N
 
 type Datagram = { data: Buffer; from: RemoteInfo };
 
+/** Where a raw client sends and receives: a UDP socket, or one TCP/TLS stream (one frame = one "datagram"). */
+export interface ClientEndpoint {
+  readonly address: TransportAddress;
+  send(data: Buffer, to: TransportAddress): void;
+  next(match?: (d: Datagram) => boolean, timeoutMs?: number): Promise<Datagram>;
+  silent(match?: (d: Datagram) => boolean, ms?: number): Promise<boolean>;
+  close(): void;
+}
+
+/** A queue of received messages with bounded waits. */
+class Inbox {
+  private readonly items: Datagram[] = [];
+  private waiters: { match: (d: Datagram) => boolean; resolve: (d: Datagram) => void }[] = [];
+
+  push(d: Datagram): void {
+    const i = this.waiters.findIndex((w) => w.match(d));
+    if (i !== -1) this.waiters.splice(i, 1)[0]!.resolve(d);
+    else this.items.push(d);
+  }
+
+  next(match: (d: Datagram) => boolean, timeoutMs: number): Promise<Datagram> {
+    const i = this.items.findIndex(match);
+    if (i !== -1) return Promise.resolve(this.items.splice(i, 1)[0]!);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (d: Datagram) => {
+          clearTimeout(timer);
+          resolve(d);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`no matching message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+/**
+ * A TCP or TLS stream to a TURN server, framed like the server frames it
+ * (RFC 8656 section 12.5): each STUN message or ChannelData frame received
+ * is one message in the queue. `closed` resolves when the server closes it.
+ */
+export class StreamEndpoint implements ClientEndpoint {
+  private readonly inbox = new Inbox();
+  readonly closed: Promise<void>;
+  framingError: string | null = null;
+
+  private constructor(readonly socket: TcpSocket) {
+    const from = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, family: 'IPv4', size: 0 } as RemoteInfo;
+    const framer = new StreamFramer({
+      frame: (f) => this.inbox.push({ data: Buffer.from(f), from }),
+      invalid: (reason) => {
+        this.framingError = reason;
+      },
+    });
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  /** Connects to `server` over TCP, or TLS (any certificate: the tests' own), from `host`. */
+  static async open(server: TransportAddress, kind: 'tcp' | 'tls' = 'tcp', host = '127.0.0.1'): Promise<StreamEndpoint> {
+    const tcp = tcpConnect({ host: server.address, port: server.port, localAddress: host });
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('connect', () => resolve());
+      tcp.once('error', reject);
+    });
+    if (kind === 'tcp') return new StreamEndpoint(tcp);
+    const tls = tlsConnect({ socket: tcp, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      tls.once('secureConnect', () => resolve());
+      tls.once('error', reject);
+    });
+    return new StreamEndpoint(tls);
+  }
+
+  get address(): TransportAddress {
+    return { address: this.socket.localAddress ?? '', port: this.socket.localPort ?? 0 };
+  }
+
+  /** Writes `data` on the stream (`to` is the stream's own end). */
+  send(data: Buffer, _to?: TransportAddress): void {
+    if (!this.socket.destroyed) this.socket.write(data);
+  }
+
+  next(match: (d: Datagram) => boolean = () => true, timeoutMs = 2000): Promise<Datagram> {
+    return this.inbox.next(match, timeoutMs);
+  }
+
+  async silent(match: (d: Datagram) => boolean = () => true, ms = 300): Promise<boolean> {
+    try {
+      await this.next(match, ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /** True once the server closed the stream (within `ms`). */
+  async closedWithin(ms = 2000): Promise<boolean> {
+    return Promise.race([this.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
 /** A UDP socket with a queue of received datagrams. */
-export class UdpEndpoint {
+export class UdpEndpoint implements ClientEndpoint {
   private readonly inbox: Datagram[] = [];
   private waiters: { match: (d: Datagram) => boolean; resolve: (d: Datagram) => void }[] = [];
 
@@ -190,20 +313,28 @@ export function lifetimeOf(m: StunMessage): number | undefined {
 }
 
 /** A raw STUN/TURN client speaking long-term credentials, one 5-tuple. */
-export class RawTurnClient {
+export class RawTurnClient<E extends ClientEndpoint = UdpEndpoint> {
   realm: string | null = null;
   nonce: string | null = null;
   relay: TransportAddress | null = null;
 
   private constructor(
-    readonly udp: UdpEndpoint,
+    /** Where it sends and receives (a UDP socket, or a stream: `openStream`). */
+    readonly udp: E,
     readonly server: TransportAddress,
     readonly username: string,
     readonly password: string,
   ) {}
 
-  static async open(server: TransportAddress, username = 'alice', password = TURN_USERS[username] ?? '', host = '127.0.0.1'): Promise<RawTurnClient> {
+  static async open(server: TransportAddress, username = 'alice', password = TURN_USERS[username] ?? '', host = '127.0.0.1'): Promise<RawTurnClient<UdpEndpoint>> {
     return new RawTurnClient(await UdpEndpoint.open(host), server, username, password);
+  }
+
+  /** The same client over one TCP or TLS stream (RFC 8656 section 5): one 5-tuple, one allocation. */
+  static async openStream(
+    server: TransportAddress, kind: 'tcp' | 'tls', username = 'alice', password = TURN_USERS[username] ?? '', host = '127.0.0.1',
+  ): Promise<RawTurnClient<StreamEndpoint>> {
+    return new RawTurnClient(await StreamEndpoint.open(server, kind, host), server, username, password);
   }
 
   get key(): Buffer {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { DEFAULTS, OPTION_NAMES, parseOptions } from '../../src/options.js';
+import { DEFAULTS, OPTION_NAMES, parseOptions, sharesTlsPort } from '../../src/options.js';
 import { ErrorCode, ServerError } from '../../src/errors.js';
 import { coerce, envName, kebab, optionsFromEnv } from '../../src/config.js';
 
@@ -29,6 +29,8 @@ describe('parseOptions defaults', () => {
       hostname: hostname(),
       turnIp: null,
       turnPort: 3478,
+      turnTcp: true,
+      turnTlsPort: null,
       relayPorts: [49152, 65535],
       idleTimeout: 60_000,
       authTimeout: 5_000,
@@ -212,6 +214,13 @@ describe('parseOptions errors', () => {
     ['turnIp', { turnIp: '::1' }],
     ['turnPort', { turnPort: true }],
     ['turnPort', { turnPort: 70000 }],
+    ['turnTcp', { turnTcp: 'yes' }],
+    ['turnTcp', { turnTcp: true, turnPort: 3478, port: 3478 }],
+    ['turnTlsPort', { turnTlsPort: 'tls' }],
+    ['turnTlsPort', { turnTlsPort: 70000, certfile: 'c', keyfile: 'k' }],
+    ['turnTlsPort', { turnTlsPort: 5349 }],
+    ['turnTlsPort', { turnTlsPort: 3478, certfile: 'c', keyfile: 'k' }],
+    ['turnTlsPort', { turnTlsPort: 5349, turnPort: false, certfile: 'c', keyfile: 'k' }],
     ['relayPorts', { relayPorts: [2000, 1000] }],
     ['relayPorts', { relayPorts: [1000] }],
     ['relayPorts', { relayPorts: '1000-2000' }],
@@ -316,6 +325,55 @@ describe('parseOptions errors', () => {
       assert.equal(parseOptions({ host }).host, host);
     }
     assert.equal(parseOptions({ ...AUTH, host: '0.0.0.0' }).host, '0.0.0.0');
+  });
+});
+
+describe('turnTcp and turnTlsPort', () => {
+  const TLS = { ...AUTH, certfile: 'c.pem', keyfile: 'k.pem' };
+
+  test('TURN over TCP is on by default, off with turnTcp: false or with TURN itself', () => {
+    assert.equal(parseOptions(AUTH).turnTcp, true);
+    assert.equal(parseOptions({ ...AUTH, turnTcp: false }).turnTcp, false);
+    assert.equal(parseOptions({ ...AUTH, turnPort: false }).turnTcp, false);
+    assert.equal(parseOptions({ ...AUTH, turnPort: 3478, port: 3478, turnTcp: false }).turnTcp, false, 'UDP 3478 beside signaling on TCP 3478');
+  });
+
+  test('turnTlsPort: 5349 with a certificate, off without; false turns it off; a port is kept', () => {
+    assert.equal(parseOptions(AUTH).turnTlsPort, null);
+    assert.equal(parseOptions(TLS).turnTlsPort, 5349);
+    assert.equal(DEFAULTS.turnTlsPort, 5349);
+    assert.equal(parseOptions({ ...TLS, turnTlsPort: false }).turnTlsPort, null);
+    assert.equal(parseOptions({ ...TLS, turnTlsPort: 0 }).turnTlsPort, 0);
+    assert.equal(parseOptions({ ...TLS, turnTlsPort: 443 }).turnTlsPort, 443);
+    assert.equal(parseOptions({ ...TLS, turnPort: false }).turnTlsPort, null, 'no TURN, no TURN over TLS');
+    assert.equal(parseOptions({ ...TLS, turnTcp: false, turnTlsPort: 3478 }).turnTlsPort, 3478, 'TLS on the TCP port TURN over TCP does not use');
+  });
+
+  test('one port: turnTlsPort equal to port shares the TLS listener (0 included)', () => {
+    assert.equal(sharesTlsPort(parseOptions({ ...TLS, port: 443, turnTlsPort: 443 })), true);
+    assert.equal(sharesTlsPort(parseOptions({ ...TLS, port: 0, turnTlsPort: 0 })), true);
+    assert.equal(sharesTlsPort(parseOptions(TLS)), false);
+    assert.equal(sharesTlsPort(parseOptions({ ...TLS, turnTlsPort: false })), false);
+  });
+
+  test('errors say why', () => {
+    throwsFor(() => parseOptions({ ...AUTH, turnTlsPort: 5349 }), 'turnTlsPort', /certfile and keyfile/);
+    throwsFor(() => parseOptions({ ...TLS, turnTlsPort: 5349, turnPort: false }), 'turnTlsPort', /TURN is off/);
+    throwsFor(() => parseOptions({ ...TLS, turnTlsPort: 3478 }), 'turnTlsPort', /TURN over TCP listens/);
+    throwsFor(() => parseOptions({ ...AUTH, port: 3478 }), 'turnTcp', /signaling/);
+  });
+
+  test('flags and env variables', () => {
+    assert.equal(kebab('turnTlsPort'), 'turn-tls-port');
+    assert.equal(envName('turnTcp'), 'WEBRTC_SERVER_TURN_TCP');
+    assert.deepEqual(
+      optionsFromEnv({ WEBRTC_SERVER_TURN_TCP: 'false', WEBRTC_SERVER_TURN_TLS_PORT: '443' }),
+      { turnTcp: false, turnTlsPort: 443 },
+    );
+    assert.equal(coerce('turnTlsPort', 'false'), false);
+    assert.equal(coerce('turnTcp', true), true);
+    throwsFor(() => coerce('turnTlsPort', 'tls'), 'turnTlsPort', /integer/);
+    throwsFor(() => coerce('turnTcp', 'maybe'), 'turnTcp', /true or false/);
   });
 });
 
