@@ -88,7 +88,7 @@ export class Daemon {
   }
 
   /** The first log line matching `match`; rejects if the process exits first or after `ms`. */
-  waitForLine(match: (line: LogLine) => boolean, ms = 15_000, what = 'a log line'): Promise<LogLine> {
+  waitForLine(match: (line: LogLine) => boolean, ms = 30_000, what = 'a log line'): Promise<LogLine> {
     return new Promise((resolveLine, reject) => {
       const check = () => {
         const found = this.lines.find(match);
@@ -107,7 +107,7 @@ export class Daemon {
   }
 
   /** Waits for the process to exit; kills it and rejects after `ms`. */
-  async waitForExit(ms = 15_000): Promise<Exit> {
+  async waitForExit(ms = 30_000): Promise<Exit> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -150,14 +150,14 @@ export async function startDaemon(
   options: DaemonOptions = {},
 ): Promise<{ daemon: Daemon; port: number; listening: LogLine }> {
   const daemon = spawnDaemon(t, args, options);
-  const listening = await daemon.waitForLine((l) => l.msg === 'signaling listening', 15_000, '"signaling listening" line');
+  const listening = await daemon.waitForLine((l) => l.msg === 'signaling listening', 30_000, '"signaling listening" line');
   return { daemon, port: listening.port as number, listening };
 }
 
 /** Runs the daemon expecting it to exit on its own (e.g. invalid configuration). */
 export async function runDaemonToExit(t: TestContext, args: string[], options: DaemonOptions = {}): Promise<Exit & { daemon: Daemon }> {
   const daemon = spawnDaemon(t, args, options);
-  const exit = await daemon.waitForExit(15_000);
+  const exit = await daemon.waitForExit(30_000);
   return { ...exit, daemon };
 }
 
