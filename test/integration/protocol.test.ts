@@ -686,10 +686,11 @@ describe('leaving', () => {
   });
 
   test('idle timeout: close 1000 and left to the others', async (t) => {
-    const server = await start(t, { idleTimeout: 400 });
+    // 1.5 s: pings 80 ms apart keep bob well inside it even on a loaded machine.
+    const server = await start(t, { idleTimeout: 1500 });
     const [a, b] = await joinAll(server.port, 'room', ['alice', 'bob']);
     // bob keeps pinging; alice says nothing.
-    await pingUntilClosed(b!, a!, 80, 50);
+    await pingUntilClosed(b!, a!, 80, 60);
     assert.equal((await within(a!.closed, 1000, 'close')).code, 1000);
     const r = await nextNotPong(b!);
     assert.deepEqual(r.json, left(a!, 'alice'));
@@ -717,20 +718,20 @@ describe('leaving', () => {
 
 describe('idle timeout', () => {
   test('any frame (ping, binary, JSON) resets it; silence then closes 1000', async (t) => {
-    const server = await start(t, { idleTimeout: 400 });
+    const server = await start(t, { idleTimeout: 1500 });
     const clients = await Promise.all(
       ['ping', 'binary', 'json'].map((room) => TestClient.join(server.port, room, 'alice', USERS.alice)),
     );
     const [byPing, byBinary, byJson] = clients as [TestClient, TestClient, TestClient];
-    // 10 × 80 ms: twice the idle timeout, each client sending one kind of frame.
-    for (let i = 0; i < 10; i++) {
+    // 40 × 80 ms: twice the idle timeout, each client sending one kind of frame.
+    for (let i = 0; i < 40; i++) {
       byPing.send('ping');
       byBinary.ws.send(Buffer.from([1]), { binary: true });
       byJson.sendJson({ event: 'keepalive' });
       await sleep(80);
     }
     for (const c of clients) assert.equal(c.ws.readyState, WebSocket.OPEN);
-    const codes = await within(Promise.all(clients.map((c) => c.closed)), 3000, 'idle closes');
+    const codes = await within(Promise.all(clients.map((c) => c.closed)), 5000, 'idle closes');
     assert.deepEqual(codes.map((c) => c.code), [1000, 1000, 1000]);
   });
 
