@@ -2,6 +2,7 @@
 import type { BenchResult, Headline } from '../run.js';
 import type { StepResult } from '../suites/fanout.js';
 import type { SoakResult } from '../suites/soak.js';
+import { formatTurnStreams } from '../suites/turn.js';
 import type { ProfileSummary } from './profile.js';
 import { TARGET_LABELS } from './procs.js';
 
@@ -111,6 +112,7 @@ export function formatReport(result: BenchResult): string {
           ),
         ),
       );
+      out.push(...formatTurnStreams(t.streams, table));
     }
   }
   if (result.soak) {
