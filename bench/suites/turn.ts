@@ -15,8 +15,9 @@
  * of the gap to coturn is Node's UDP itself.
  *
  * Then the same over streams (RFC 8656 section 5): TURN over TCP and over
- * TLS, ours versus coturn (both with TCP and TLS on, the same certificate),
- * one client process of its own per run (bench/load/turn-stream-client.ts:
+ * TLS, ours versus coturn (both with TCP and TLS on, the same certificate;
+ * one server per target and round, measured over TCP then TLS), one client
+ * process of its own per run (bench/load/turn-stream-client.ts:
  * the same sessions, each on one connection), relayed packets per server
  * CPU-second over the client's measured window.
  */
@@ -29,7 +30,8 @@ import { createInterface } from 'node:readline';
 import type { BenchConfig, TurnTargetKind } from '../lib/config.js';
 import { nowUs } from '../lib/hist.js';
 import { COTURN_BIN, freePort, procCpuSeconds, procCpuSplit, ROOT, sleep, startCoturn, startEchoPeer, startTarget } from '../lib/procs.js';
-import type { LoadWorker, UdpProcess, WorkerPool } from '../lib/procs.js';
+import type { LoadWorker, TargetProcess, UdpProcess, WorkerPool } from '../lib/procs.js';
+import type { Options } from '../../src/index.js';
 import { BENCH_PASSWORD } from '../lib/protocols.js';
 import type { TurnLoadStats, TurnSetupResult } from '../load/messages.js';
 import type { StreamClientConfig, StreamClientStats } from '../load/turn-stream-client.js';
@@ -201,6 +203,28 @@ function relayBlock(offset: number): [number, number] {
   return [lo, lo + 499];
 }
 
+/** Our server with TURN on for the bench (loopback peers, a relay block of its own, quotas out of the way), plus `extra`. */
+async function startOursTurn(extra: Options, profile?: { dir: string; name: string }): Promise<TargetProcess & { turnPort: number }> {
+  const ours = await startTarget('ours', {
+    ...(profile ? { profile } : {}),
+    ourOptions: {
+      turnPort: 0,
+      turnIp: '127.0.0.1',
+      allowLoopbackPeers: true,
+      relayPorts: relayBlock(0),
+      turnMaxAllocationsPerUser: 10_000,
+      turnMaxAllocations: 10_000,
+      ...extra,
+    },
+  });
+  const turnPort = ours.turnPort;
+  if (turnPort === null) {
+    await ours.stop();
+    throw new Error('our server started without a TURN listener');
+  }
+  return Object.assign(ours, { turnPort });
+}
+
 async function oneRun(
   config: BenchConfig,
   workers: LoadWorker[],
@@ -238,21 +262,7 @@ async function oneRun(
   try {
     if (target === 'ours') {
       const profile = config.profile ? { dir: config.profile.dir, name: `turn-ours-r${roundNo}` } : undefined;
-      const ours = await startTarget('ours', {
-        ...(profile ? { profile } : {}),
-        ourOptions: {
-          turnPort: 0,
-          turnIp: '127.0.0.1',
-          allowLoopbackPeers: true,
-          relayPorts: relayBlock(0),
-          turnMaxAllocationsPerUser: 10_000,
-          turnMaxAllocations: 10_000,
-        },
-      });
-      if (ours.turnPort === null) {
-        await ours.stop();
-        throw new Error('our server started without a TURN listener');
-      }
+      const ours = await startOursTurn({}, profile);
       server = { port: ours.turnPort, pid: ours.pid, cpuSeconds: () => ours.cpuSeconds(), stop: () => ours.stop() };
     } else if (target === 'bare') {
       const profile = config.profile ? { dir: config.profile.dir, name: `turn-bare-r${roundNo}` } : undefined;
@@ -352,23 +362,7 @@ interface StreamServer {
 
 async function startOursStreams(cert: { certfile: string; keyfile: string }): Promise<StreamServer> {
   const tlsPort = await freePort();
-  const ours = await startTarget('ours', {
-    ourOptions: {
-      turnPort: 0,
-      turnTcp: true,
-      turnTlsPort: tlsPort,
-      ...cert,
-      turnIp: '127.0.0.1',
-      allowLoopbackPeers: true,
-      relayPorts: relayBlock(0),
-      turnMaxAllocationsPerUser: 10_000,
-      turnMaxAllocations: 10_000,
-    },
-  });
-  if (ours.turnPort === null) {
-    await ours.stop();
-    throw new Error('our server started without a TURN listener');
-  }
+  const ours = await startOursTurn({ turnTcp: true, turnTlsPort: tlsPort, ...cert });
   return { tcpPort: ours.turnPort, tlsPort, cpuSeconds: () => ours.cpuSeconds(), stop: () => ours.stop() };
 }
 
@@ -467,25 +461,30 @@ async function runStreams(config: BenchConfig, peer: UdpProcess, withCoturn: boo
     const cert = benchCertificate(dir);
     const targets: ('ours' | 'coturn')[] = withCoturn ? ['ours', 'coturn'] : ['ours'];
     for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
-      for (const transport of ['tcp', 'tls'] as const) {
-        for (const target of targets) {
+      for (const target of targets) {
+        // one server per target and round, measured over each transport in turn
+        let server: StreamServer | null = null;
+        let failed: string | null = null;
+        try {
+          server = target === 'ours' ? await startOursStreams(cert) : await startCoturnStreams(cert, dir);
+        } catch (err) {
+          failed = errorText(err);
+        }
+        for (const transport of ['tcp', 'tls'] as const) {
           log(`turn over ${transport} round ${roundNo + 1}/${config.rounds}: ${target}`);
           const run: TurnStreamRun = {
-            transport, target, round: roundNo, sessions: 0, failedSessions: 0, windowS: 0, relayedPerS: 0, serverCpuS: null, serverCpuPct: null, pktsPerCpuS: null, error: null,
+            transport, target, round: roundNo, sessions: 0, failedSessions: 0, windowS: 0, relayedPerS: 0, serverCpuS: null, serverCpuPct: null, pktsPerCpuS: null, error: failed,
           };
-          let server: StreamServer | null = null;
           try {
-            server = target === 'ours' ? await startOursStreams(cert) : await startCoturnStreams(cert, dir);
-            await streamRun(config, server, transport, peer, run);
+            if (server) await streamRun(config, server, transport, peer, run);
             log(`  ${run.relayedPerS} relayed pkt/s, ${run.pktsPerCpuS ?? '?'} per CPU-s (${run.serverCpuPct ?? '?'}% CPU)`);
           } catch (err) {
             run.error = errorText(err);
             log(`  failed: ${run.error}`);
-          } finally {
-            await server?.stop();
           }
           out.runs.push(run);
         }
+        await server?.stop();
       }
     }
   } finally {
