@@ -1,21 +1,27 @@
 #!/usr/bin/env node
 /**
  * The daemon: `webrtc-server [--config FILE] [--port N] …`. Every option is a
- * flag and an environment variable; invalid configuration exits 2 naming the
- * option. SIGTERM/SIGINT drain: stop accepting, close sockets with 1001
- * (`left` and `leave` fire), stop TURN, exit 0. The process guards
+ * flag and an environment variable; invalid configuration, an unknown
+ * `WEBRTC_SERVER_*` variable, unusable TLS files and ports in use exit 2
+ * naming the option, before anything starts (`preflight.ts`). SIGTERM/SIGINT
+ * drain: stop accepting, close sockets with 1001 (`left` and `leave` fire),
+ * stop TURN, exit 0. The process guards
  * (`process-guard.ts`) contain stray rejections and uncaught exceptions; more
  * than 5 within 60 s drain the same way and exit 70 (EX_SOFTWARE), and an exit
  * behind the drain's back (user code calling `process.exit(0)`) exits 70 too.
  */
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { startApplication } from '../supervisors/app.js';
 import type { ServerHandle } from '../supervisors/app.js';
 import { coerce, envName, kebab, OPTION_KINDS, optionsFromEnv, readConfigFile } from './config.js';
 import { ErrorCode, ServerError } from './errors.js';
-import { OPTION_NAMES } from './options.js';
+import { packageRoot } from './http/static-example.js';
+import { createLogger } from './observability/log-output.js';
+import { OPTION_NAMES, parseOptions } from './options.js';
+import { preflight } from './preflight.js';
 import { EX_SOFTWARE, installProcessGuards } from './process-guard.js';
 
 /** How long a drain (signal or fatal error) may take before the process exits anyway. */
@@ -54,11 +60,19 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   adminToken: 'enables /admin/* with Authorization: Bearer <token>',
   inspect: 'start a loopback relay for the Stately inspector (default port 5678)',
   logLevel: 'fatal, error, warn, info, debug, trace or silent (default info)',
+  logFormat: 'pretty (readable lines) or json (pino JSON lines); default: pretty when stdout is a terminal, else json',
+  example: 'serve the example client at / (default: in dev mode only)',
 };
+
+/** The version in our package.json. */
+function packageVersion(): string {
+  return String((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version);
+}
 
 function program(): Command {
   const cmd = new Command('webrtc-server')
     .description('Signaling (WebSocket) and STUN/TURN server for WebRTC video calls')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .option('-c, --config <file>', 'JSON config file (options by the names below)')
     .showHelpAfterError()
     .allowExcessArguments(false);
@@ -88,6 +102,8 @@ async function main(): Promise<void> {
   let options: Record<string, unknown>;
   try {
     options = gatherOptions(process.argv.slice(2), process.env);
+    // Before anything starts: the options, the TLS files and the fixed ports (all exit 2).
+    await preflight(parseOptions(options));
   } catch (err) {
     if (err instanceof ServerError) fail(err.message, 2);
     const code = (err as { exitCode?: number }).exitCode;
@@ -100,10 +116,8 @@ async function main(): Promise<void> {
     if (err instanceof ServerError) fail(err.message, err.code === ErrorCode.INVALID_OPTION ? 2 : 1);
     throw err;
   }
-  const logger = pino(
-    { level: server.options.logLevel, base: { service: 'webrtc-server' } },
-    pino.destination({ dest: 1, sync: true }), // the guards may log from the 'exit' event
-  ).child({ component: 'process' });
+  // Synchronous: the guards may log from the 'exit' event.
+  const logger = createLogger(server.options, true).child({ component: 'process' });
   let status = 0;
   let stopping = false;
   let uninstallGuards = (): void => {};

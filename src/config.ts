@@ -46,10 +46,13 @@ export const OPTION_KINDS: Record<OptionName, Kind> = {
   adminToken: 'string',
   inspect: 'boolean|integer',
   logLevel: 'string',
+  logFormat: 'string',
+  example: 'boolean',
 };
 
 export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const envName = (name: string): string => `WEBRTC_SERVER_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+const ENV_PREFIX = 'WEBRTC_SERVER_';
+export const envName = (name: string): string => `${ENV_PREFIX}${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
 function bad(option: string, message: string): never {
   throw new ServerError(ErrorCode.INVALID_OPTION, `invalid option "${option}": ${message}`, { option });
@@ -104,14 +107,44 @@ function json(option: string, text: string): unknown {
   }
 }
 
-/** Options named in the environment. */
+/**
+ * Options named in the environment. A `WEBRTC_SERVER_*` variable that names
+ * no option is an error naming it, as an unknown flag or config key is.
+ */
 export function optionsFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const known = new Map(OPTION_NAMES.map((name) => [envName(name), name] as const));
   const out: Record<string, unknown> = {};
-  for (const name of OPTION_NAMES) {
-    const value = env[envName(name)];
-    if (value !== undefined) out[name] = coerce(name, value);
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(ENV_PREFIX) || value === undefined) continue;
+    const name = known.get(key);
+    if (name === undefined) bad(key, `unknown environment variable${suggestion(key, [...known.keys()])}`);
+    out[name] = coerce(name, value);
   }
   return out;
+}
+
+/** `" (did you mean X?)"` for the candidate within 2 edits of `word`, else `""`. */
+function suggestion(word: string, candidates: readonly string[]): string {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const d = editDistance(word, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best === null ? '' : ` (did you mean ${best}?)`;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** Reads a JSON config file; relative `module` paths resolve against its folder. */

@@ -30,7 +30,7 @@ export type { ChildInfo, Strategy, SupervisorFlags } from './otp/supervisor.js';
 export { DynamicSupervisor } from './otp/dynamic-supervisor.js';
 export type { ChildSpec, ExitReason, RestartType, Worker } from './otp/worker.js';
 export { DEFAULTS, OPTION_NAMES, parseOptions } from './options.js';
-export type { AuthOption, Callbacks, CallbacksOption, LifecycleCallback, LogLevel, Options, PasswordLookup, ResolvedOptions } from './options.js';
+export type { AuthOption, Callbacks, CallbacksOption, LifecycleCallback, LogFormat, LogLevel, Options, PasswordLookup, ResolvedOptions } from './options.js';
 export { CloseCode, ErrorCode, ServerError } from './errors.js';
 export { restPassword } from './auth/authenticator.js';
 export { EX_SOFTWARE, installProcessGuards, PROCESS_GUARD_DEFAULTS } from './process-guard.js';

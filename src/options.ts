@@ -26,6 +26,8 @@ export type AuthOption =
   | { secret: string };
 export type CallbacksOption = Callbacks | { module: string };
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** `pretty`: one readable line per entry; `json`: pino's JSON lines. */
+export type LogFormat = 'pretty' | 'json';
 
 /** What users pass in. Every field is optional. */
 export interface Options {
@@ -72,6 +74,10 @@ export interface Options {
   adminToken?: string;
   inspect?: boolean | number;
   logLevel?: LogLevel;
+  /** Unset: `pretty` when stdout is a terminal, else `json`. */
+  logFormat?: LogFormat;
+  /** Serve the example client at `/` (and the client library under `/client/`); default: in dev mode only. */
+  example?: boolean;
 }
 
 /** Options after validation: defaults filled in, frozen. */
@@ -114,6 +120,10 @@ export interface ResolvedOptions {
   readonly adminToken: string | null;
   readonly inspect: number | null;
   readonly logLevel: LogLevel;
+  /** null: chosen when the logger is made (`pretty` on a terminal, else `json`). */
+  readonly logFormat: LogFormat | null;
+  /** Whether the signaling listener serves the example client (`example`, default `dev`). */
+  readonly example: boolean;
   /** True when no `auth` was configured (docs/configuration.md, "Dev mode"). */
   readonly dev: boolean;
 }
@@ -153,7 +163,7 @@ export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'turnTcp', 'turnTlsPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
   'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'redisUrl', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
-  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel',
+  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel', 'logFormat', 'example',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
 
@@ -256,6 +266,8 @@ const optionsSchema = z.strictObject({
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  logFormat: z.enum(['pretty', 'json']).optional(),
+  example: z.boolean().optional(),
 });
 
 /** `"*"`, or `scheme://host[:port]` with nothing after it (what browsers send as `Origin`). */
@@ -385,6 +397,8 @@ export function parseOptions(input: unknown): ResolvedOptions {
     adminToken: o.adminToken ?? null,
     inspect: o.inspect === undefined || o.inspect === false ? null : o.inspect === true ? DEFAULTS.inspectPort : o.inspect,
     logLevel: o.logLevel ?? DEFAULTS.logLevel,
+    logFormat: o.logFormat ?? null,
+    example: o.example ?? dev,
     dev,
   });
 }

@@ -10,7 +10,6 @@
 import 'reflect-metadata';
 import { container as globalContainer } from 'tsyringe';
 import type { DependencyContainer } from 'tsyringe';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { AnyHttpServer } from '../src/api.js';
 import { ActorFactory } from '../src/actor-factory.js';
@@ -36,6 +35,7 @@ import type { Connection } from '../src/signaling/connection.actor.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inspection, startInspectorRelay } from '../src/observability/inspector.js';
+import { createLogger } from '../src/observability/log-output.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { ErrorCode, ServerError } from '../src/errors.js';
 import { parseOptions, sharesTlsPort } from '../src/options.js';
@@ -83,7 +83,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
     throw new ServerError(ErrorCode.INVALID_OPTION, 'invalid option "turnTlsPort": attached to a server of yours, TURN cannot share its port; give TURN a port of its own', { option: 'turnTlsPort' });
   }
   const baseDir = env.baseDir ?? process.cwd();
-  const logger = env.logger ?? pino({ level: options.logLevel, base: { service: 'webrtc-server' } });
+  const logger = env.logger ?? createLogger(options);
   const metrics = new Metrics();
   const inspection = options.inspect === null ? null : new Inspection();
   const c = globalContainer.createChildContainer();
@@ -191,7 +191,7 @@ export function tree(c: DependencyContainer): Tree {
       listener: () =>
         new SignalingListener(
           options, c.resolve(ConnectionFactory), registry, logger, attachTo,
-          routes({ observability: options.metricsPort === null, example: options.dev }), metrics,
+          routes({ observability: options.metricsPort === null, example: options.example }), metrics,
           sharesTlsPort(options) ? turnStreamSink(registry) : null,
         ).start(),
     },

@@ -5,9 +5,13 @@
  */
 import type { Mode, TargetKind } from './protocols.js';
 
-export type SuiteName = 'fanout' | 'idle' | 'churn' | 'turn' | 'soak';
-export const SUITES: readonly SuiteName[] = ['fanout', 'idle', 'churn', 'turn', 'soak'];
-/** What `npm run bench` runs without `--only`: the soak is long, it runs only when asked for. */
+export type SuiteName = 'fanout' | 'idle' | 'churn' | 'turn' | 'cluster' | 'soak';
+export const SUITES: readonly SuiteName[] = ['fanout', 'idle', 'churn', 'turn', 'cluster', 'soak'];
+/**
+ * What `npm run bench` runs without `--only`: the soak is long, it runs only when asked for; the
+ * cluster suite needs redis-server and about 2½ minutes of its own (it would double the default
+ * run's three minutes): `--only cluster`.
+ */
 export const DEFAULT_SUITES: readonly SuiteName[] = ['fanout', 'idle', 'churn', 'turn'];
 
 export interface FanoutConfig {
@@ -62,6 +66,25 @@ export interface TurnConfig {
   measureMs: number;
   /** Alternating per round; ours first, coturn the baseline, the bare Node relay for scale. */
   targets: TurnTargetKind[];
+}
+
+/**
+ * The cluster suite's targets: `plain` is ours without Redis (the fan-out suite's target), `one`
+ * ours with `redisUrl` alone on its Redis (a one-node cluster), `two` two of ours on one Redis with
+ * each room's members split between them.
+ */
+export type ClusterTargetKind = 'plain' | 'one' | 'two';
+
+export interface ClusterConfig {
+  /** Alternating per round; `one` is the baseline of the headline ratios. */
+  targets: ClusterTargetKind[];
+  /** Modes of the message load (its rooms, clients, steps and window are the fan-out suite's). */
+  modes: Mode[];
+  /**
+   * Idle capacity of the cluster: the idle suite's sizes, connections in rooms of `roomSize`, each room
+   * split over the servers; `targets` one run each, in this order (memory is not what a shared machine makes noisy).
+   */
+  capacity: Omit<IdleConfig, 'targets'> & { targets: ClusterTargetKind[] };
 }
 
 /** [low, high], drawn uniformly. */
@@ -146,6 +169,7 @@ export interface BenchConfig {
   idle: IdleConfig;
   churn: ChurnConfig;
   turn: TurnConfig;
+  cluster: ClusterConfig;
   soak: SoakConfig;
   /** Where the JSON goes (null: nowhere). */
   out: string | null;
@@ -206,6 +230,11 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
     idle: { connections: 2_000, roomSize: 4, perWorker: 4_500, concurrency: 100, warmup: 200, settleMs: 1_000, targets: ['ours', 'bare'] },
     churn: { loops: 16, rooms: 8, durationMs: 3_000, workers: 2, targets: ['ours', 'bare'] },
     turn: { sessions: 16, workers: 1, window: 8, payloadBytes: 200, warmupMs: 500, measureMs: 3_000, targets: ['ours', 'coturn', 'bare'] },
+    cluster: {
+      targets: ['plain', 'one', 'two'],
+      modes: ['broadcast', 'unicast'],
+      capacity: { connections: 2_000, roomSize: 4, perWorker: 4_500, concurrency: 100, warmup: 200, settleMs: 1_000, targets: ['one', 'two'] },
+    },
     soak: {
       minutes: 20,
       sampleMs: 10_000,
@@ -233,6 +262,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         idle: { ...base.idle, connections: 18_000, concurrency: 200 },
         churn: { ...base.churn, durationMs: 5_000 },
         turn: { ...base.turn, measureMs: 5_000 },
+        cluster: { ...base.cluster, capacity: { ...base.cluster.capacity, connections: 18_000, concurrency: 200 } },
         deadlineMs: 45 * 60_000,
       };
     case 'profile':
@@ -242,6 +272,8 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         suites: ['fanout'],
         fanout: { ...base.fanout, steps: [10_000], measureMs: 3_000, targets: { broadcast: ['ours', 'bare'], unicast: [] } },
         churn: { ...base.churn, durationMs: 5_000 },
+        // With --only cluster: the two-server cluster and the one-node cluster, broadcast, no capacity line.
+        cluster: { ...base.cluster, targets: ['one', 'two'], modes: ['broadcast'], capacity: { ...base.cluster.capacity, targets: [] } },
       };
     case 'smoke':
       return {
@@ -251,6 +283,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         idle: { ...base.idle, connections: 20, warmup: 4, concurrency: 10, settleMs: 100 },
         churn: { ...base.churn, loops: 2, rooms: 2, durationMs: 300, workers: 1 },
         turn: { ...base.turn, sessions: 2, window: 2, warmupMs: 100, measureMs: 300 },
+        cluster: { ...base.cluster, capacity: { ...base.cluster.capacity, connections: 24, warmup: 4, concurrency: 10, settleMs: 100 } },
         soak: {
           ...base.soak,
           minutes: 0.25,

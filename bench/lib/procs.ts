@@ -83,6 +83,18 @@ export function procRssKiB(pid: number): number | null {
   }
 }
 
+/** Read- and write-type system calls a process made so far (`syscr`, `syscw` of /proc/<pid>/io: read(v), write(v) on sockets too); null off Linux or once it is gone. */
+export function procSyscalls(pid: number): { reads: number; writes: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const reads = /^syscr:\s+(\d+)/m.exec(text);
+    const writes = /^syscw:\s+(\d+)/m.exec(text);
+    return reads && writes ? { reads: Number(reads[1]), writes: Number(writes[1]) } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Busy and total CPU seconds of the whole machine, all cores. */
 export function machineCpu(): { busy: number; total: number } | null {
   try {
@@ -154,7 +166,8 @@ async function waitForPort(port: number, timeoutMs: number, child: ChildProcess)
 
 /** Every child this process started and that is still running: killed by pid if the run is abandoned. */
 const live = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
+/** Registers a child started elsewhere in bench/ (redis-server) so that killAll() stops it too. */
+export function track(child: ChildProcess): ChildProcess {
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -174,6 +187,21 @@ export function killAll(): void {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** SIGTERM, then SIGKILL after 5 s (bounded waits); `cleanup` runs whatever happened. */
+export async function stopChild(child: ChildProcess, cleanup: () => void): Promise<void> {
+  try {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      if (!(await waitExit(child, 5_000))) {
+        child.kill('SIGKILL');
+        await waitExit(child, 2_000);
+      }
+    }
+  } finally {
+    cleanup();
+  }
+}
+
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -186,7 +214,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /** Keeps the last few KiB a child wrote, for error messages. */
-function tail(child: ChildProcess): () => string {
+export function tail(child: ChildProcess): () => string {
   let text = '';
   const keep = (chunk: Buffer) => {
     text = (text + chunk.toString()).slice(-4096);
@@ -486,19 +514,7 @@ function udpProcess(child: ChildProcess, port: number, command: string, cleanup:
     port,
     command,
     cpuSeconds: () => procCpuSeconds(pid),
-    async stop() {
-      try {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          if (!(await waitExit(child, 5_000))) {
-            child.kill('SIGKILL');
-            await waitExit(child, 2_000);
-          }
-        }
-      } finally {
-        cleanup();
-      }
-    },
+    stop: () => stopChild(child, cleanup),
   };
 }
 

@@ -1,6 +1,7 @@
 /** The printed table of a bench run. */
 import type { BenchResult, Headline } from '../run.js';
 import type { StepResult } from '../suites/fanout.js';
+import type { ClusterResult } from '../suites/cluster.js';
 import type { SoakResult } from '../suites/soak.js';
 import { formatTurnStreams } from '../suites/turn.js';
 import type { ProfileSummary } from './profile.js';
@@ -115,6 +116,10 @@ export function formatReport(result: BenchResult): string {
       out.push(...formatTurnStreams(t.streams, table));
     }
   }
+  if (result.cluster) {
+    out.push('');
+    out.push(...formatCluster(result.cluster));
+  }
   if (result.soak) {
     out.push('');
     out.push(...formatSoak(result.soak));
@@ -122,6 +127,102 @@ export function formatReport(result: BenchResult): string {
   out.push('');
   out.push(formatHeadlines(result.headlines));
   return out.join('\n');
+}
+
+const CLUSTER_TARGET = { plain: '1 srv', one: '1 srv+redis', two: '2 srv+redis' } as const;
+
+export function formatCluster(cl: ClusterResult): string[] {
+  const out: string[] = [];
+  const c = cl.config;
+  if (cl.status === 'not run') {
+    out.push(`6. Cluster: not run: ${cl.reason}`);
+    return out;
+  }
+  out.push(
+    `6. Cluster: ${c.rooms} rooms × ${c.clientsPerRoom} clients, the fan-out load (steps, then max with ${c.window} deliveries in flight per room); ` +
+      `1 srv = ours without Redis, 1 srv+redis = ours with redisUrl alone (one-node cluster), 2 srv+redis = two of ours on one Redis, every room's members split between them`,
+  );
+  out.push(`   srv CPU% = the servers summed (each: A/B); msgs/CPU-s per server CPU-second; redis% = redis-server (${cl.redis.version ? `Redis ${cl.redis.version}` : 'redis-server'}), +redis: msgs per CPU-s of servers and redis-server together; rd/msg, wr/msg: the servers' read and write system calls per delivered message`);
+  const rows = cl.runs.flatMap((r) =>
+    r.error
+      ? [[r.mode, CLUSTER_TARGET[r.target], r.round + 1, 'error', r.error.slice(0, 60), null, null, null, null, null, null, null, null, null, null, null]]
+      : [...r.steps, ...(r.max ? [r.max] : [])].map((s) => [
+          r.mode,
+          CLUSTER_TARGET[r.target],
+          r.round + 1,
+          s.label,
+          fmt(s.deliveredPerS),
+          fmt(s.p50Ms, 2),
+          fmt(s.p99Ms, 2),
+          fmt(s.serverCpuPct),
+          s.serverCpuPctEach.length > 1 ? s.serverCpuPctEach.map((v) => fmt(v) ?? '?').join('/') : '',
+          fmt(s.msgsPerCpuS),
+          fmt(s.redisCpuPct),
+          fmt(s.msgsPerCpuSWithRedis),
+          fmt(s.readsPerMsg, 2),
+          fmt(s.writesPerMsg, 2),
+          fmt(s.generatorCpuPct),
+          fmt(s.otherCpuPct),
+        ]),
+  );
+  out.push(table(['mode', 'target', 'rnd', 'step', 'deliv/s', 'p50 ms', 'p99 ms', 'srv CPU%', 'each', 'msgs/CPU-s', 'redis%', '+redis', 'rd/msg', 'wr/msg', 'gen%', 'other%'], rows));
+  const redisRows = cl.runs.filter((r) => r.redis);
+  if (redisRows.length) {
+    out.push(
+      `   Redis over each run's load: ${redisRows
+        .map((r) => `${r.mode} ${CLUSTER_TARGET[r.target]} r${r.round + 1}: ${r.redis!.publishCalls} PUBLISH (${r.redis!.publishUsecPerCall ?? '-'} µs each), ${r.redis!.evalCalls} scripts, ${fmt(r.redis!.cpuS, 2) ?? '?'} CPU-s`)
+        .join('; ')}`,
+    );
+  }
+  if (cl.comparisons.length) {
+    out.push(
+      table(
+        ['mode', 'ratio', 'max deliv/s', 'msgs/CPU-s', 'msgs/CPU-s +redis', 'per round (msgs/CPU-s)'],
+        cl.comparisons.map((x) => [
+          x.mode,
+          `${CLUSTER_TARGET[x.subject]} / ${CLUSTER_TARGET[x.baseline]}`,
+          fmt(x.throughputRatio, 2),
+          fmt(x.efficiencyRatio, 2),
+          fmt(x.efficiencyWithRedisRatio, 2),
+          x.efficiencyRatios.join(', '),
+        ]),
+        ['l', 'l', 'r', 'r', 'r', 'l'],
+      ),
+    );
+  }
+  const p99 = cl.p99At10k.filter((p) => p.perRound.some((v) => v !== null));
+  if (p99.length) out.push(`   p99 at 10k delivered/s: ${p99.map((p) => `${p.mode} ${CLUSTER_TARGET[p.target]} ${p.median} ms (${p.perRound.map((v) => v ?? '-').join(', ')})`).join('; ')}`);
+  if (cl.capacity.length) {
+    out.push(`   capacity: ${c.capacity.connections} idle authenticated connections in rooms of ${c.capacity.roomSize} (two servers: 2 + 2 per room), clients over ${c.capacity.workers} processes`);
+    out.push(
+      table(
+        ['target', 'held', 'failed', 'rooms', 'conn/s', 'server', 'conns', 'RSS before KiB', 'RSS after KiB', 'KiB/conn', 'KiB/member', 'heap KiB/conn', 'Redis B/member', 'Redis RSS KiB', 'keys'],
+        cl.capacity.flatMap((r) =>
+          r.servers.length === 0
+            ? [[CLUSTER_TARGET[r.target], r.connected, r.failed, r.rooms, fmt(r.connectPerS), r.error ?? '-', null, null, null, null, null, null, null, null, null]]
+            : r.servers.map((s, i) => [
+                i === 0 ? CLUSTER_TARGET[r.target] : '',
+                i === 0 ? r.connected : '',
+                i === 0 ? r.failed : '',
+                i === 0 ? r.rooms : '',
+                i === 0 ? fmt(r.connectPerS) : '',
+                r.servers.length > 1 ? 'AB'[i]! : 'A',
+                s.connections,
+                s.rssBeforeKiB,
+                s.rssAfterKiB,
+                fmt(s.perConnKiB, 2),
+                fmt(s.perMemberKiB, 2),
+                fmt(s.heapPerConnKiB, 2),
+                i === 0 ? fmt(r.redis.bytesPerMember) : '',
+                i === 0 ? (r.redis.rssBeforeKiB !== null && r.redis.rssAfterKiB !== null ? `${r.redis.rssBeforeKiB} → ${r.redis.rssAfterKiB}` : null) : '',
+                i === 0 ? r.redis.keysAfter : '',
+              ]),
+        ),
+      ),
+    );
+    for (const r of cl.capacity) if (r.error || r.firstError) out.push(`  ${CLUSTER_TARGET[r.target]}: ${r.error ?? r.firstError}`);
+  }
+  return out;
 }
 
 const yes = (v: boolean | null) => (v === null ? '-' : v ? 'yes' : 'NO');

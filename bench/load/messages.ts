@@ -14,7 +14,11 @@ export type WorkerRequest =
       op: 'setup';
       target: TargetRef;
       mode: Mode;
-      rooms: { name: string; k: number }[];
+      /**
+       * `bases` (the cluster suite): client `idx` of the room connects to `bases[idx % bases.length]`
+       * instead of `target.base`, so that one room's members are split over servers.
+       */
+      rooms: { name: string; k: number; bases?: string[] }[];
       clientPrefix: string;
       localAddresses: string[];
       timeoutMs: number;
@@ -30,6 +34,8 @@ export type WorkerRequest =
   | {
       op: 'idle';
       target: TargetRef;
+      /** Client `i` connects to `bases[i % bases.length]` instead of `target.base` (a room of 4 over 2 servers: 2 on each). */
+      bases?: string[];
       count: number;
       roomSize: number;
       roomPrefix: string;

@@ -216,11 +216,14 @@ async function setup(request: Extract<WorkerRequest, { op: 'setup' }>): Promise<
   if (!protocol.modes.includes(mode)) throw new Error(`${request.target.kind} has no ${mode} mode`);
   const proto = protocol;
   rooms = request.rooms.map((r) => ({ name: r.name, clients: [], seq: 0, next: 0, inflight: new Map() }));
-  const plan = rooms.flatMap((room, r) => Array.from({ length: request.rooms[r]!.k }, (_, idx) => ({ room, idx })));
+  const plan = rooms.flatMap((room, r) => {
+    const bases = request.rooms[r]!.bases;
+    return Array.from({ length: request.rooms[r]!.k }, (_, idx) => ({ room, idx, target: bases?.length ? { ...request.target, base: bases[idx % bases.length]! } : request.target }));
+  });
   const results = await pool(plan.length, 50, async (i) => {
-    const { room, idx } = plan[i]!;
+    const { room, idx, target } = plan[i]!;
     const local = request.localAddresses.length > 0 ? request.localAddresses[i % request.localAddresses.length] : undefined;
-    const { ws, addr } = await connect(proto, request.target, room.name, `${request.clientPrefix}-${room.name}-${idx}`, local, request.timeoutMs);
+    const { ws, addr } = await connect(proto, target, room.name, `${request.clientPrefix}-${room.name}-${idx}`, local, request.timeoutMs);
     const client: Client = { ws, room, idx, addr };
     room.clients[idx] = client;
     ws.on('message', (data: Buffer) => onFrame(client, data));
@@ -269,7 +272,8 @@ async function idle(request: Extract<WorkerRequest, { op: 'idle' }>): Promise<Id
   const results = await pool(request.count, request.concurrency, async (i) => {
     const room = `${request.roomPrefix}${Math.floor(i / request.roomSize)}`;
     const local = request.localAddresses.length > 0 ? request.localAddresses[i % request.localAddresses.length] : undefined;
-    const { ws } = await connect(proto, request.target, room, `${request.clientPrefix}${i}`, local, request.timeoutMs);
+    const target = request.bases?.length ? { ...request.target, base: request.bases[i % request.bases.length]! } : request.target;
+    const { ws } = await connect(proto, target, room, `${request.clientPrefix}${i}`, local, request.timeoutMs);
     ws.on('error', () => {});
     idleSockets.push(ws);
   });

@@ -36,7 +36,7 @@ export function cpuMeter(server: Pick<TargetProcess, 'cpuSeconds'>, generatorPid
   };
 }
 
-function sumCpu(pids: number[]): number | null {
+export function sumCpu(pids: number[]): number | null {
   let total = 0;
   for (const pid of pids) {
     const cpu = procCpuSeconds(pid);

@@ -7,13 +7,14 @@
  * compares ours with the bare relay and PeerJS. Targets alternate per round
  * (A B C A B C …), each run on a freshly started server.
  */
-import type { BenchConfig } from '../lib/config.js';
+import type { BenchConfig, FanoutConfig } from '../lib/config.js';
 import { nowUs } from '../lib/hist.js';
 import { sleep, startTarget } from '../lib/procs.js';
 import type { LoadWorker, TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { Mode, TargetKind } from '../lib/protocols.js';
-import type { LoadStats } from '../load/messages.js';
+import type { LoadStats, TargetRef } from '../load/messages.js';
 import { cpuMeter, errorText, median, merge, round, tearDown } from './common.js';
+import type { CpuWindow } from './common.js';
 
 export interface StepResult {
   label: string;
@@ -147,43 +148,11 @@ async function oneRun(config: BenchConfig, workers: LoadWorker[], pool: WorkerPo
   try {
     const profile = config.profile && (target === 'ours' || target === 'bare') ? { dir: config.profile.dir, name: `fanout-${mode}-${target}-r${roundNo}` } : undefined;
     server = await startTarget(target, profile ? { profile } : {});
-    const recipients = mode === 'broadcast' ? f.clientsPerRoom - 1 : 1;
-    // Whole rooms per worker, so that a worker sees every copy of its messages (closed loop).
-    const share = workers.map(() => [] as { name: string; k: number }[]);
-    for (let r = 0; r < f.rooms; r++) share[r % workers.length]!.push({ name: `fan${r}`, k: f.clientsPerRoom });
-    const active = workers.filter((_, i) => share[i]!.length > 0);
-    await Promise.all(
-      active.map((w) =>
-        w.request(
-          { op: 'setup', target: { kind: target, base: server!.base }, mode, rooms: share[w.index]!, clientPrefix: `w${w.index}r${roundNo}`, localAddresses: [], timeoutMs: 10_000 },
-          60_000,
-        ),
-      ),
-    );
-    await sleep(200);
+    const s = server;
     const generatorPids = pool.pids();
-    const fromUs = nowUs();
-    for (const offered of f.steps) {
-      const sendRate = offered / recipients;
-      await Promise.all(active.map((w) => w.request({ op: 'rate', perSecond: (sendRate * share[w.index]!.length) / f.rooms })));
-      await sleep(f.warmupMs);
-      const step = await measure(active, server, generatorPids, f.measureMs, `${offered}/s`, 'open', offered);
-      run.steps.push(step);
-      if (step.deliveredPerS < 0.8 * offered) {
-        run.saturatedAt = offered;
-        break;
-      }
-    }
-    await Promise.all(active.map((w) => w.request({ op: 'stop-load' })));
-    if (f.window > 0) {
-      await sleep(300);
-      const messages = Math.max(1, Math.ceil(f.window / recipients));
-      await Promise.all(active.map((w) => w.request({ op: 'closed', window: messages })));
-      await sleep(f.warmupMs);
-      run.max = await measure(active, server, generatorPids, f.measureMs, 'max', 'max', null);
-      await Promise.all(active.map((w) => w.request({ op: 'stop-load' })));
-    }
-    run.loadWindowUs = { fromUs, toUs: nowUs() };
+    await driveLoad(f, workers, { kind: target, base: s.base }, mode, roundNo, run, (active, label, kind, offered) =>
+      measureStep(active, () => cpuMeter(s, generatorPids), f.measureMs, label, kind, offered),
+    );
   } catch (err) {
     run.error = errorText(err);
   } finally {
@@ -192,19 +161,78 @@ async function oneRun(config: BenchConfig, workers: LoadWorker[], pool: WorkerPo
   return run;
 }
 
-async function measure(
+/** Measures one step: `(active workers, label, kind, offered delivered/s or null)`. */
+export type StepMeasure = (active: LoadWorker[], label: string, kind: 'open' | 'max', offered: number | null) => Promise<StepResult>;
+
+/**
+ * The fan-out load against a target that is up: R rooms × K clients set up
+ * over the workers (whole rooms per worker, so that a worker sees every copy
+ * of its messages), the open-loop steps until one is not delivered, then the
+ * closed-loop max; each step measured by `measure`. `roomBases(r)`: the
+ * servers room r's clients connect to, in turn (the cluster suite splits a
+ * room over two servers); default `target.base` for all.
+ */
+export async function driveLoad(
+  f: FanoutConfig,
   workers: LoadWorker[],
-  server: TargetProcess,
-  generatorPids: number[],
+  target: TargetRef,
+  mode: Mode,
+  roundNo: number,
+  run: Pick<FanoutRun, 'steps' | 'max' | 'saturatedAt' | 'loadWindowUs'>,
+  measure: StepMeasure,
+  roomBases?: (room: number) => string[],
+): Promise<void> {
+  const recipients = mode === 'broadcast' ? f.clientsPerRoom - 1 : 1;
+  const share = workers.map(() => [] as { name: string; k: number; bases?: string[] }[]);
+  for (let r = 0; r < f.rooms; r++) share[r % workers.length]!.push({ name: `fan${r}`, k: f.clientsPerRoom, ...(roomBases ? { bases: roomBases(r) } : {}) });
+  const active = workers.filter((_, i) => share[i]!.length > 0);
+  await Promise.all(
+    active.map((w) =>
+      w.request({ op: 'setup', target, mode, rooms: share[w.index]!, clientPrefix: `w${w.index}r${roundNo}`, localAddresses: [], timeoutMs: 10_000 }, 60_000),
+    ),
+  );
+  await sleep(200);
+  const fromUs = nowUs();
+  for (const offered of f.steps) {
+    const sendRate = offered / recipients;
+    await Promise.all(active.map((w) => w.request({ op: 'rate', perSecond: (sendRate * share[w.index]!.length) / f.rooms })));
+    await sleep(f.warmupMs);
+    const step = await measure(active, `${offered}/s`, 'open', offered);
+    run.steps.push(step);
+    if (step.deliveredPerS < 0.8 * offered) {
+      run.saturatedAt = offered;
+      break;
+    }
+  }
+  await Promise.all(active.map((w) => w.request({ op: 'stop-load' })));
+  if (f.window > 0) {
+    await sleep(300);
+    const messages = Math.max(1, Math.ceil(f.window / recipients));
+    await Promise.all(active.map((w) => w.request({ op: 'closed', window: messages })));
+    await sleep(f.warmupMs);
+    run.max = await measure(active, 'max', 'max', null);
+    await Promise.all(active.map((w) => w.request({ op: 'stop-load' })));
+  }
+  run.loadWindowUs = { fromUs, toUs: nowUs() };
+}
+
+/**
+ * One measurement window: the workers count from now, `meter` reads CPU
+ * from now; after `windowMs` both are read. The server CPU is what the
+ * meter calls the server (the sum of a cluster's servers in the cluster suite).
+ */
+export async function measureStep(
+  workers: LoadWorker[],
+  meter: () => () => CpuWindow,
   windowMs: number,
   label: string,
   kind: 'open' | 'max',
   offered: number | null,
 ): Promise<StepResult> {
   await Promise.all(workers.map((w) => w.request({ op: 'measure-start' })));
-  const meter = cpuMeter(server, generatorPids);
+  const read = meter();
   await sleep(windowMs);
-  const cpu = meter();
+  const cpu = read();
   const stats = await Promise.all(workers.map((w) => w.request<LoadStats>({ op: 'measure-stop' })));
   const hist = merge(stats);
   const sum = (key: 'sent' | 'delivered' | 'skipped' | 'lagged' | 'lost' | 'selfEcho') => stats.reduce((a, s) => a + s[key], 0);

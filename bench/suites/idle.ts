@@ -8,9 +8,9 @@
  */
 import type { BenchConfig } from '../lib/config.js';
 import { fileLimits, localAddresses, sleep, startTarget } from '../lib/procs.js';
-import type { TargetProcess, WorkerPool } from '../lib/procs.js';
+import type { LoadWorker, TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
-import type { IdleResult } from '../load/messages.js';
+import type { IdleResult, TargetRef } from '../load/messages.js';
 import { errorText, median, round, tearDown } from './common.js';
 
 export interface IdleRun {
@@ -29,6 +29,54 @@ export interface IdleRun {
   /** V8 heap growth per connection, from the server itself (after GC). */
   heapPerConnKiB: number | null;
   error: string | null;
+}
+
+/** What filling a target with idle connections gave. */
+export interface IdleFill {
+  connected: number;
+  failed: number;
+  firstError: string | null;
+  connectPerS: number;
+}
+
+/**
+ * `shares[i]` idle authenticated connections from worker i, in rooms of
+ * `roomSize`, four source addresses per process (different for each);
+ * `bases`: client `j` of a worker connects to `bases[j % bases.length]`.
+ */
+export async function fillIdle(
+  workers: LoadWorker[],
+  shares: number[],
+  o: { target: TargetRef; bases?: string[]; roomSize: number; prefix: string; concurrency: number },
+): Promise<IdleFill> {
+  const started = performance.now();
+  const results = await Promise.all(
+    workers.map((w, i) =>
+      w.request<IdleResult>(
+        {
+          op: 'idle',
+          target: o.target,
+          ...(o.bases ? { bases: o.bases } : {}),
+          count: shares[i]!,
+          roomSize: o.roomSize,
+          roomPrefix: `${o.prefix}w${i}-`,
+          clientPrefix: `${o.prefix}w${i}-`,
+          localAddresses: localAddresses(10 + 4 * i, 4),
+          concurrency: o.concurrency,
+          timeoutMs: 30_000,
+        },
+        Math.max(120_000, shares[i]! * 20),
+      ),
+    ),
+  );
+  const fillS = (performance.now() - started) / 1000;
+  const connected = results.reduce((a, r) => a + r.connected, 0);
+  return {
+    connected,
+    failed: results.reduce((a, r) => a + r.failed, 0),
+    firstError: results.find((r) => r.firstError)?.firstError ?? null,
+    connectPerS: round(connected / fillS, 0),
+  };
 }
 
 export interface IdleSuiteResult {
@@ -87,32 +135,7 @@ export async function runIdle(config: BenchConfig, pool: WorkerPool): Promise<Id
         const before = await server.usage(true);
         await sleep(200);
         run.rssBeforeKiB = server.rssKiB();
-        const started = performance.now();
-        const shares = split(connections, workers.length);
-        const results = await Promise.all(
-          workers.map((w, i) =>
-            w.request<IdleResult>(
-              {
-                op: 'idle',
-                target: ref,
-                count: shares[i]!,
-                roomSize: c.roomSize,
-                roomPrefix: `idle${roundNo}-w${i}-`,
-                clientPrefix: `idle${roundNo}-w${i}-`,
-                // Four source addresses per process, different for each process.
-                localAddresses: localAddresses(10 + 4 * i, 4),
-                concurrency: c.concurrency,
-                timeoutMs: 30_000,
-              },
-              Math.max(120_000, shares[i]! * 20),
-            ),
-          ),
-        );
-        const fillS = (performance.now() - started) / 1000;
-        run.connected = results.reduce((a, r) => a + r.connected, 0);
-        run.failed = results.reduce((a, r) => a + r.failed, 0);
-        run.firstError = results.find((r) => r.firstError)?.firstError ?? null;
-        run.connectPerS = round(run.connected / fillS, 0);
+        Object.assign(run, await fillIdle(workers, split(connections, workers.length), { target: ref, roomSize: c.roomSize, prefix: `idle${roundNo}-`, concurrency: c.concurrency }));
         await sleep(c.settleMs);
         const after = await server.usage(true);
         await sleep(200);
@@ -154,7 +177,7 @@ export async function runIdle(config: BenchConfig, pool: WorkerPool): Promise<Id
   };
 }
 
-function split(total: number, parts: number): number[] {
+export function split(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 

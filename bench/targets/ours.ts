@@ -4,7 +4,10 @@
  * the bench password, rate limit and idle timeout out of the way. Options
  * in BENCH_OPTIONS (JSON) are merged over these: the TURN suite turns TURN
  * on (`turnPort: 0`, loopback peers, its own relay port range) and the
- * listening announcement then carries the TURN port too.
+ * listening announcement then carries the TURN port too. With `redisUrl`
+ * (the cluster suite) it announces itself only once the cluster is ready
+ * (Redis reachable, roster loaded: `health().ready`), so that no client
+ * joins before membership is recorded in Redis.
  */
 import { startServer } from '../../src/index.js';
 import type { Options } from '../../src/index.js';
@@ -26,6 +29,13 @@ const server = await startServer({
   ...extra,
 });
 serveIpc(() => server.stop());
+if (extra.redisUrl) {
+  const deadline = Date.now() + 15_000;
+  while (!server.health().ready) {
+    if (Date.now() > deadline) throw new Error(`the cluster is not ready after 15 s (${extra.redisUrl})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const address = server.signalingAddress();
 if (!address) throw new Error('the signaling listener has no address');
 announce(address.port, server.turnAddress()?.port ?? null);

@@ -7,12 +7,17 @@
  * three kinds of pub/sub traffic:
  *
  *   <prefix>events      membership changes, JSON (roster.ts)
- *   <prefix>r:<room>    a frame for a room: "<origin node>\n<except peer>\n<frame>"
- *   <prefix>n:<node>    for one node: "u\n<peer>\n<frame>" (a unicast) or "k\n<peer>\n" (a kick)
+ *   <prefix>r:<room>    frames for a room (each but for one member)
+ *   <prefix>n:<node>    unicasts and kicks for one node's peers
+ *
+ * Frames for rooms and nodes are gathered per event-loop turn, several to a
+ * PUBLISH where order allows, written at once (publish-batcher.ts).
  */
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { decodeBatch, PublishBatcher } from './publish-batcher.js';
+import type { ChannelKind, FrameRecord } from './publish-batcher.js';
 import { DEREGISTER, HEARTBEAT, JOIN, LEAVE, REAP, SNAPSHOT, SYNC_NODE } from './scripts.js';
 
 /** How long a command may take before it fails (the store is then treated as away). */
@@ -77,6 +82,7 @@ export class RedisLink {
   private closed = false;
   /** The subscriber holds every wanted channel (set once re-subscribed after it became ready). */
   private subscribed = false;
+  private readonly batcher: PublishBatcher;
 
   constructor(
     url: string,
@@ -88,10 +94,14 @@ export class RedisLink {
     const { url: plain, options } = redisOptions(url);
     this.commands = plain ? new Redis(plain, options) : new Redis(options);
     this.subscriber = this.commands.duplicate();
+    this.batcher = new PublishBatcher(node, (messages) => this.publishAll(messages));
     const define = (name: string, lua: string): Script => {
       this.commands.defineCommand(name, { numberOfKeys: 0, lua });
       const command = (this.commands as unknown as Record<string, Script>)[name]!;
-      return (...args) => command.call(this.commands, prefix, ...args);
+      return (...args) => {
+        this.batcher.flush(); // frames published before a membership change reach Redis before it
+        return command.call(this.commands, prefix, ...args);
+      };
     };
     this.scripts = {
       join: define('wrsJoin', JOIN),
@@ -129,6 +139,7 @@ export class RedisLink {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.batcher.clear();
     await Promise.allSettled([this.commands.quit(), this.subscriber.quit()]);
     this.commands.disconnect();
     this.subscriber.disconnect();
@@ -183,21 +194,35 @@ export class RedisLink {
 
   /** A frame for every other node's members of `room` (except `except`). Dropped when Redis is away. */
   publishRoom(room: string, except: string, frame: Buffer): void {
-    this.publish(`${this.prefix}r:${room}`, Buffer.concat([Buffer.from(`${this.node}\n${except}\n`), frame]));
+    this.publish(`${this.prefix}r:${room}`, 'room', { tag: 'b', peer: except, frame });
   }
 
   /** A frame for one peer held by `node`. */
   publishPeer(node: string, peerId: string, frame: Buffer): void {
-    this.publish(`${this.prefix}n:${node}`, Buffer.concat([Buffer.from(`u\n${peerId}\n`), frame]));
+    this.publish(`${this.prefix}n:${node}`, 'node', { tag: 'u', peer: peerId, frame });
   }
 
   publishKick(node: string, peerId: string): void {
-    this.publish(`${this.prefix}n:${node}`, Buffer.from(`k\n${peerId}\n`));
+    this.publish(`${this.prefix}n:${node}`, 'node', { tag: 'k', peer: peerId, frame: Buffer.alloc(0) });
   }
 
-  private publish(channel: string, message: Buffer): void {
+  private publish(channel: string, kind: ChannelKind, record: FrameRecord): void {
     if (this.commands.status !== 'ready') return;
-    this.commands.publish(channel, message).catch((err: unknown) => this.logger.debug({ err, channel }, 'redis publish failed'));
+    this.batcher.add(channel, kind, record);
+  }
+
+  /** One turn's messages, in one write. */
+  private publishAll(messages: { channel: string; message: Buffer }[]): void {
+    if (this.commands.status !== 'ready') return;
+    const stream = this.commands.stream;
+    stream.cork();
+    try {
+      for (const { channel, message } of messages) {
+        this.commands.publish(channel, message).catch((err: unknown) => this.logger.debug({ err, channel }, 'redis publish failed'));
+      }
+    } finally {
+      stream.uncork();
+    }
   }
 
   private received(channel: string, message: Buffer): void {
@@ -206,16 +231,15 @@ export class RedisLink {
         this.events.event(JSON.parse(message.toString('utf8')));
         return;
       }
-      const first = message.indexOf(10);
-      const second = first < 0 ? -1 : message.indexOf(10, first + 1);
-      if (second < 0) return;
-      const a = message.toString('utf8', 0, first);
-      const b = message.toString('utf8', first + 1, second);
-      const frame = message.subarray(second + 1);
+      const { origin, records } = decodeBatch(message);
       const roomPrefix = `${this.prefix}r:`;
-      if (channel.startsWith(roomPrefix)) this.events.roomFrame(channel.slice(roomPrefix.length), a, b, frame);
-      else if (a === 'u') this.events.peerFrame(b, frame);
-      else if (a === 'k') this.events.kick(b);
+      const room = channel.startsWith(roomPrefix) ? channel.slice(roomPrefix.length) : null;
+      for (const r of records) {
+        if (room !== null) {
+          if (r.tag === 'b') this.events.roomFrame(room, origin, r.peer, r.frame);
+        } else if (r.tag === 'u') this.events.peerFrame(r.peer, r.frame);
+        else if (r.tag === 'k') this.events.kick(r.peer);
+      }
     } catch (err) {
       this.logger.warn({ err, channel }, 'cluster message dropped');
     }

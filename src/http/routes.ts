@@ -91,16 +91,19 @@ export class HttpRoutes {
     if (!safeEqual(presented, this.adminToken)) {
       return send(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer realm="webrtc-server admin"' });
     }
-    const segments = path.split('/').slice(2).map((s) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return null;
-      }
-    });
+    const method = req.method ?? 'GET';
+    // Peer ids are standard base64 and may hold `/` and `+`: the id is everything
+    // between `peers/` and the last `/kick`, percent-encoded (%2F, %2B) or raw.
+    const kick = /^\/admin\/peers\/(.+)\/kick$/.exec(path);
+    if (kick && method === 'POST') {
+      const peerId = decode(kick[1]!);
+      if (peerId === null) return send(res, 400, { error: 'undecodable path' });
+      if (!this.api.kick(peerId)) return send(res, 404, { error: 'no such peer', peerId });
+      return send(res, 200, { peerId, kicked: true });
+    }
+    const segments = path.split('/').slice(2).map(decode);
     if (segments.includes(null)) return send(res, 400, { error: 'undecodable path' });
     const [a, b, c, d] = segments as string[];
-    const method = req.method ?? 'GET';
 
     if (a === 'tree' && b === undefined && method === 'GET') return send(res, 200, { tree: this.api.tree() });
     if (a === 'rooms' && b === undefined && method === 'GET') return send(res, 200, { rooms: this.api.rooms() });
@@ -121,11 +124,15 @@ export class HttpRoutes {
       const recipients = this.api.publish(b, event, (body as { data?: unknown }).data);
       return send(res, 200, { room: b, recipients });
     }
-    if (a === 'peers' && b !== undefined && c === 'kick' && d === undefined && method === 'POST') {
-      if (!this.api.kick(b)) return send(res, 404, { error: 'no such peer', peerId: b });
-      return send(res, 200, { peerId: b, kicked: true });
-    }
     return send(res, 404, { error: 'not found' });
+  }
+}
+
+function decode(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
   }
 }
 

@@ -1,12 +1,15 @@
 /**
- * Serves the example client (`example/`) at `/` in dev mode. A fixed list of
- * files, read once: no path from the request ever reaches the file system.
+ * Serves the example client (`example/`) at `/` in dev mode (or with the
+ * `example` option), and the browser build of `webrtc-server/client`
+ * (`dist/client/*.js`, plain ES modules) under `/client/`, which the example
+ * imports. A fixed list of files, read once: no path from the request ever
+ * reaches the file system.
  * Next to it, `GET /config.json` tells the client our own STUN/TURN service
  * (`{"iceServers": [...]}`, `[]` when TURN is off), at the host the page was
  * loaded from; the client adds its signaling credentials to the TURN entry.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
@@ -17,7 +20,31 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
+
+/** Where the client library's modules are served. */
+export const CLIENT_PREFIX = '/client/';
+
+/**
+ * The client library's modules (`dist/client/<name>.js`) by URL path; none
+ * when the package is not built (`npm run build`).
+ */
+function clientFiles(root: string): Record<string, { file: string; type: string }> {
+  const dir = join(root, 'dist', 'client');
+  const files: Record<string, { file: string; type: string }> = {};
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return files;
+  }
+  for (const name of names) {
+    if (/^[a-z][a-z0-9-]*\.js$/.test(name)) files[CLIENT_PREFIX + name] = { file: join(dir, name), type: 'text/javascript; charset=utf-8' };
+  }
+  return files;
+}
 
 /** The folder holding this package's package.json, found from this file. */
 export function packageRoot(): string {
@@ -71,6 +98,7 @@ function hostOf(header: string | undefined): string | null {
 export class ExampleSite {
   private readonly cache = new Map<string, Buffer>();
   private readonly dir = join(packageRoot(), 'example');
+  private readonly files = { ...FILES, ...clientFiles(packageRoot()) };
 
   /** `turnAddresses`: where TURN listens now (null when off), asked on each `/config.json`. */
   constructor(private readonly turnAddresses: () => TurnAddresses | null = () => null) {}
@@ -85,12 +113,12 @@ export class ExampleSite {
       res.end(req.method === 'HEAD' ? undefined : body);
       return true;
     }
-    const entry = FILES[path];
+    const entry = this.files[path];
     if (!entry) return false;
     let body = this.cache.get(entry.file);
     if (!body) {
       try {
-        body = readFileSync(join(this.dir, entry.file));
+        body = readFileSync(resolve(this.dir, entry.file));
       } catch {
         return false;
       }

@@ -5,8 +5,12 @@
  * relay forwards each message to every other client as text and replays the
  * last 200 (at most 4 MiB) to a newly connected one, like the package's own
  * relay, and serves a page at http://127.0.0.1:<port>/ that embeds the Stately
- * inspector. Only that page (its origin) and local processes (no Origin) may
- * connect: any other web page the operator has open gets 403.
+ * inspector (which needs internet), and a built-in view at `/offline` that
+ * needs none: it draws the supervisor tree, rooms, connections and last events
+ * from an `InspectorView` the relay folds from the messages it relays, pushed
+ * to the page over `/offline/stream`. Only the relay's pages (their origin)
+ * and local processes (no Origin) may connect: any other web page the
+ * operator has open gets 403.
  *
  * Secrets never leave the process: every inspection event is redacted
  * (`password`, `secret`, `adminToken`, `credentials` values) and stripped of
@@ -22,6 +26,8 @@ import { createWebSocketInspector } from '@statelyai/inspect';
 import type { InspectionEvent, Observer } from 'xstate';
 import type { ExitReason, SupervisorObserver, SupervisorSnapshot, Worker } from '../otp/worker.js';
 import { ReplayBuffer } from './replay-buffer.js';
+import { InspectorView } from './inspector-view.js';
+import { offlinePage, offlineUrl } from './inspector-offline-page.js';
 
 /** Messages the relay replays to a new client... */
 export const INSPECTOR_REPLAY = 200;
@@ -35,6 +41,10 @@ export const INSPECTOR_MAX_CLIENTS = 16;
 export const INSPECTOR_SLOW_CLIENT_BYTES = 8 * 1024 * 1024;
 /** ...and once that has lasted this many ms (it stopped reading), it is dropped. */
 export const INSPECTOR_STALL_MS = 5_000;
+/** The offline view is pushed to its pages at most this often. */
+export const INSPECTOR_VIEW_INTERVAL_MS = 250;
+/** The path of the offline view's stream (a WebSocket). */
+const VIEW_STREAM_PATH = '/offline/stream';
 const SECRET_KEYS = new Set(['password', 'secret', 'adminToken', 'credential']);
 /** Live objects that must not be serialized (sockets, actor refs, sinks). */
 const DROPPED_KEYS = new Set(['sink', 'requester', 'ws', 'socket', 'actorRef', '_parent', 'system']);
@@ -101,8 +111,11 @@ function small(value: unknown): boolean {
 
 const bridgePage = (port: number) => `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>webrtc-server inspector</title>
-<style>*{margin:0;padding:0}html,body{height:100%}iframe{width:100%;height:100%;border:none}</style></head>
-<body><iframe id="inspector" src="https://stately.ai/inspect"></iframe>
+<style>*{margin:0;padding:0}html,body{height:100%}body{display:flex;flex-direction:column}
+#offline{font:13px system-ui,sans-serif;padding:4px 10px;background:#1f2937;color:#e5e7eb}#offline a{color:#93c5fd}
+iframe{flex:1;width:100%;border:none}</style></head>
+<body><div id="offline">Hosted Stately inspector below (needs internet). No network? Use the <a href="/offline">built-in offline view</a>.</div>
+<iframe id="inspector" src="https://stately.ai/inspect"></iframe>
 <script>
 const iframe = document.getElementById('inspector');
 const buffer = []; let connected = false;
@@ -143,7 +156,12 @@ function refuse(socket: Duplex, status: 403 | 503): void {
 export class InspectorRelay implements Worker {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
+  /** The offline view's pages. */
+  private readonly viewers: WebSocketServer;
   private readonly replay = new ReplayBuffer(INSPECTOR_REPLAY, INSPECTOR_REPLAY_BYTES);
+  private readonly view = new InspectorView();
+  private viewTimer: NodeJS.Timeout | null = null;
+  private viewSent = -1;
   /** Foreign-origin refusals not logged yet: one line per REFUSAL_LOG_INTERVAL_MS at most. */
   private refusals = 0;
   private lastRefusalLog = -Infinity;
@@ -151,11 +169,13 @@ export class InspectorRelay implements Worker {
   private readonly behindSince = new WeakMap<WebSocket, number>();
 
   private constructor(private readonly logger: Logger) {
-    this.http = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(bridgePage(this.port()));
+    this.http = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(path === '/offline' || path === '/offline/' ? offlinePage() : bridgePage(this.port()));
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: INSPECTOR_MAX_PAYLOAD });
+    this.viewers = new WebSocketServer({ noServer: true, maxPayload: 1024 });
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
       const origin = req.headers.origin;
@@ -163,7 +183,11 @@ export class InspectorRelay implements Worker {
         this.refusedOrigin(origin);
         return refuse(socket, 403);
       }
-      if (this.wss.clients.size >= INSPECTOR_MAX_CLIENTS) return refuse(socket, 503);
+      if (this.wss.clients.size + this.viewers.clients.size >= INSPECTOR_MAX_CLIENTS) return refuse(socket, 503);
+      if ((req.url ?? '').split('?')[0] === VIEW_STREAM_PATH) {
+        this.viewers.handleUpgrade(req, socket, head, (ws) => this.viewerConnected(ws));
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws));
     });
   }
@@ -183,10 +207,35 @@ export class InspectorRelay implements Worker {
     ws.on('message', (data) => {
       const message = data.toString();
       this.replay.push(message);
+      this.view.apply(message);
+      this.scheduleView();
       for (const client of this.wss.clients) {
         if (client !== ws && client.readyState === WebSocket.OPEN) this.forward(client, message);
       }
     });
+  }
+
+  private viewerConnected(ws: WebSocket): void {
+    ws.on('error', () => ws.terminate());
+    ws.send(this.viewMessage());
+  }
+
+  private viewMessage(): string {
+    return JSON.stringify({ type: 'view', view: this.view.snapshot() });
+  }
+
+  /** Pushes the view to its pages, at most every INSPECTOR_VIEW_INTERVAL_MS. */
+  private scheduleView(): void {
+    if (this.viewTimer !== null) return;
+    this.viewTimer = setTimeout(() => {
+      this.viewTimer = null;
+      if (this.viewSent === this.view.version || this.viewers.clients.size === 0) return;
+      this.viewSent = this.view.version;
+      const message = this.viewMessage();
+      for (const client of this.viewers.clients) {
+        if (client.readyState === WebSocket.OPEN) this.forward(client, message);
+      }
+    }, INSPECTOR_VIEW_INTERVAL_MS);
   }
 
   /** Sends `message` to `client` unless it is too far behind; drops it once it has been for INSPECTOR_STALL_MS. */
@@ -218,7 +267,7 @@ export class InspectorRelay implements Worker {
       relay.http.listen(port, '127.0.0.1', () => resolve());
     });
     const address = relay.address();
-    logger.info({ listener: 'inspector', ...address, url: `http://127.0.0.1:${address.port}/` }, 'inspector relay listening');
+    logger.info({ listener: 'inspector', ...address, url: `http://127.0.0.1:${address.port}/`, offline: offlineUrl(address.port) }, 'inspector relay listening');
     return relay;
   }
 
@@ -235,8 +284,11 @@ export class InspectorRelay implements Worker {
   }
 
   async stop(): Promise<void> {
-    for (const client of this.wss.clients) client.terminate();
+    if (this.viewTimer !== null) clearTimeout(this.viewTimer);
+    this.viewTimer = null;
+    for (const client of [...this.wss.clients, ...this.viewers.clients]) client.terminate();
     this.wss.close();
+    this.viewers.close();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 
@@ -244,6 +296,60 @@ export class InspectorRelay implements Worker {
 }
 
 type WsInspector = ReturnType<typeof createWebSocketInspector>;
+
+/** What `@statelyai/inspect` reads of an actor ref. */
+interface RefView {
+  id: string;
+  sessionId: string;
+  logic: unknown;
+  _parent: { sessionId: string } | undefined;
+  getSnapshot(): unknown;
+}
+
+type AnyRef = InspectionEvent['actorRef'] & { readonly id: string };
+
+/**
+ * The id an actor is shown under. Every actor of the server is the root of its
+ * own XState system, so every session id is `x:0`; a root is shown by its
+ * `systemId` instead (`connection:<peer id>`, `room:<name>`), a child by its
+ * root's id and its own (`connection:<peer id>::<invoke id>`: `::` is in no
+ * peer id, whose base64 may hold `/`).
+ */
+export const CHILD_SEPARATOR = '::';
+
+export function inspectedId(ref: AnyRef): string {
+  const parent = (ref as { _parent?: AnyRef })._parent;
+  if (parent) return `${inspectedId(parent)}${CHILD_SEPARATOR}${ref.id}`;
+  // `options.systemId`: the actor announces itself before it sets `systemId`.
+  const { systemId, options } = ref as { systemId?: string; options?: { systemId?: string } };
+  return systemId ?? options?.systemId ?? ref.sessionId;
+}
+
+function refView(ref: AnyRef): RefView {
+  const sessionId = inspectedId(ref);
+  const parent = (ref as { _parent?: AnyRef })._parent;
+  return {
+    // A root's id equal to its session id makes the inspector name it after its machine (`connection`, `room`).
+    id: parent ? ref.id : sessionId,
+    sessionId,
+    logic: (ref as { logic?: unknown }).logic,
+    _parent: parent ? { sessionId: inspectedId(parent) } : undefined,
+    getSnapshot: () => ref.getSnapshot(),
+  };
+}
+
+/** `event` with its actors shown by `inspectedId` (see there). */
+export function named(event: InspectionEvent): InspectionEvent {
+  const { actorRef, sourceRef } = event as unknown as { actorRef: AnyRef; sourceRef?: AnyRef };
+  let root: AnyRef = actorRef;
+  for (let p = (root as { _parent?: AnyRef })._parent; p; p = (p as { _parent?: AnyRef })._parent) root = p;
+  return {
+    ...event,
+    rootId: inspectedId(root),
+    actorRef: refView(actorRef),
+    ...(sourceRef ? { sourceRef: refView(sourceRef) } : {}),
+  } as unknown as InspectionEvent;
+}
 
 /**
  * The server's side of inspection: an XState `inspect` observer for every
@@ -255,7 +361,7 @@ export class Inspection {
   private readonly supervisorsSeen = new Set<string>();
 
   readonly inspect: Observer<InspectionEvent> = {
-    next: (event) => this.inspector?.inspect.next?.(event),
+    next: (event) => this.inspector?.inspect.next?.(named(event)),
   };
 
   readonly supervisors: SupervisorObserver = {

@@ -34,11 +34,11 @@ import type { ForwardableFrame } from './forwarding.js';
 import { parseClientFrame, PING_FRAME } from './protocol.js';
 import { FrameBudget } from './rate-limiter.js';
 import { PauseReason, ReadPause } from './read-pause.js';
+import { TextFrames } from './text-frames.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import type { Socket } from 'node:net';
 
 
-const TEXT = { binary: false } as const;
 const PONG = Buffer.from('pong');
 const RATE_EXCEEDED: ConnectionEvent = { type: 'rate.exceeded' };
 const IDLE: ConnectionEvent = { type: 'idle.timeout' };
@@ -47,6 +47,8 @@ const SHUTDOWN: ConnectionEvent = { type: 'server.shutdown' };
 const ROOM_FAILED: ConnectionEvent = { type: 'room.failed' };
 const KICK: ConnectionEvent = { type: 'server.kick' };
 const SLOW_CONSUMER: ConnectionEvent = { type: 'slow.consumer' };
+/** A close reason is at most 123 bytes (RFC 6455 §5.5); a client's is cut there in the log. */
+const MAX_LOGGED_REASON_BYTES = 123;
 /** Bytes waiting to be sent to one member beyond which it is closed (1008) rather than buffered further. */
 export const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024;
 
@@ -58,6 +60,8 @@ export type ConnectionCensus = Record<Exclude<CountedState, 'closed'>, number>;
 export class ConnectionFactory {
   readonly machine;
   readonly coalescer = new WriteCoalescer();
+  /** Frames fanned out to a room are encoded once for all their recipients. */
+  readonly frames = new TextFrames();
   /** Open connections per state, kept as they move (a scrape reads it in O(1)). */
   readonly census: ConnectionCensus = { unauthenticated: 0, authenticated: 0, inRoom: 0 };
   /** The Connection behind each actor, for the effects provided below. */
@@ -86,7 +90,7 @@ export class ConnectionFactory {
           const directory = this.directory();
           if (!directory) return connection.evicted();
           connection.member = { peerId: context.peerId, username: context.username!, sink: connection };
-          if (this.logger.isLevelEnabled('info')) connection.log.info({ username: context.username }, 'authenticated');
+          if (this.logger.isLevelEnabled('info')) connection.log.info({ username: context.username }, 'joined');
           directory.join(context.room, connection.member, self);
         },
         leaveRoom: ({ context }) => this.directory()?.leave(context.room, context.peerId),
@@ -162,6 +166,8 @@ export class Connection implements Worker, MemberSink {
   /** Set once the client fell too far behind: nothing more is queued for it. */
   private slow = false;
   private logger: Logger | null = null;
+  /** The first close this server asked for (its code and reason are what the log line gives). */
+  private closedByServer: { code: number; reason: string } | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -202,11 +208,11 @@ export class Connection implements Worker, MemberSink {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.factory.metrics.drop('too_big');
       if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ err }, 'socket error');
     });
-    ws.once('close', (code: number) => {
+    ws.once('close', (code: number, reason: Buffer) => {
       this.closing = true;
       this.stopTimers();
       this.actor.send(SOCKET_CLOSED);
-      if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ code }, 'connection closed');
+      if (this.factory.logger.isLevelEnabled('info')) this.logEnd(code, reason);
       this.exited('normal');
     });
     actor.start();
@@ -316,10 +322,12 @@ export class Connection implements Worker, MemberSink {
       return;
     }
     this.factory.coalescer.hold(this.socket);
-    ws.send(frame, TEXT);
+    // The listener has no permessage-deflate: a text frame is header + payload, written as one Buffer.
+    this.socket.write(this.factory.frames.encode(typeof frame === 'string' ? Buffer.from(frame) : frame));
   }
 
   close(code: number, reason: string): void {
+    this.closedByServer ??= { code, reason };
     this.closing = true;
     this.stopTimers();
     this.reading.releaseAll(); // the close handshake needs the client's close frame
@@ -333,8 +341,22 @@ export class Connection implements Worker, MemberSink {
     await this.closed;
   }
 
+  /**
+   * One info line as the socket ends: `left` for a member (it left its room),
+   * `closed` for a connection that never joined; with the close code and
+   * reason and who closed (`server`, or `client` with the client's own code).
+   */
+  private logEnd(code: number, reason: Buffer): void {
+    const end = this.closedByServer
+      ? { ...this.closedByServer, by: 'server' }
+      : { code, reason: reason.toString('utf8', 0, Math.min(reason.length, MAX_LOGGED_REASON_BYTES)), by: 'client' };
+    if (this.member) this.log.info({ username: this.member.username, ...end }, 'left');
+    else this.log.info(end, 'closed');
+  }
+
   /** An administrator kicks this peer: it leaves its room (`left` fires) and is closed with 1008. */
   kick(): void {
+    if (this.factory.logger.isLevelEnabled('info')) this.log.info({ username: this.member?.username ?? null }, 'kicked by an administrator');
     this.factory.metrics.kicks.inc();
     this.actor.send(KICK);
   }

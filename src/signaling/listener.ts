@@ -168,7 +168,7 @@ export class SignalingListener implements Worker {
     const scheme = this.options.tls ? 'wss' : 'ws';
     this.logger.info({ listener: 'signaling', host, port, url: `${scheme}://${host}:${port}/websocket/:room` }, 'signaling listening');
     if (this.unshareTlsPort) this.logger.info({ listener: 'signaling', port, shared: 'turn' }, `TURN over TLS shares this port (turns:${host}:${port})`);
-    if (this.options.dev) this.logger.info({ listener: 'example', url: `${this.options.tls ? 'https' : 'http'}://${host}:${port}/` }, 'example client served');
+    if (this.options.example) this.logger.info({ listener: 'example', url: `${this.options.tls ? 'https' : 'http'}://${host}:${port}/` }, 'example client served');
     return this;
   }
 

@@ -13,6 +13,7 @@ import { preset } from '../../bench/lib/config.js';
 import { COTURN_BIN } from '../../bench/lib/procs.js';
 import { formatReport } from '../../bench/lib/report.js';
 import { parseArgs, runBench } from '../../bench/run.js';
+import { runAlone } from '../helpers/bench.js';
 import type { BenchResult } from '../../bench/run.js';
 
 describe('bench harness (smoke)', () => {
@@ -98,64 +99,54 @@ describe('bench harness (smoke)', () => {
     }
   });
 
-  it('runs a tiny soak: samples taken, JSON shape, honest clients saw no error', { timeout: 180_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-soak-'));
-    try {
-      const config = preset('smoke');
-      config.suites = ['soak'];
-      config.out = join(dir, 'latest.json');
-      await runBench(config, 'bench-smoke-soak');
-      const result = JSON.parse(readFileSync(config.out, 'utf8')) as BenchResult;
-      assert.equal(result.fanout, null);
-      const soak = result.soak!;
-      assert.ok(soak, 'the soak ran');
-      assert.equal(soak.status, 'ran', soak.error ?? '');
-      assert.equal(soak.config.minutes, config.soak.minutes);
+  it('runs a tiny soak: samples taken, JSON shape, honest clients saw no error', { timeout: 180_000 }, async (t) => {
+    const { config, result } = await runAlone(t, 'soak');
+    const soak = result.soak!;
+    assert.ok(soak, 'the soak ran');
+    assert.equal(soak.status, 'ran', soak.error ?? '');
+    assert.equal(soak.config.minutes, config.soak.minutes);
 
-      // Samples: the idle baseline, some under load, and at least one once the load stopped.
-      const phases = (phase: string) => soak.samples.filter((s) => s.phase === phase);
-      assert.equal(phases('baseline').length, 1);
-      assert.ok(phases('load').length >= 3, `${phases('load').length} samples under load`);
-      assert.ok(phases('settle').length >= 1);
-      for (const sample of soak.samples) {
-        for (const key of ['tS', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'fds', 'timers', 'timersRefed', 'handles', 'resources', 'loopP99Ms', 'cpuPct', 'otherCpuPct', 'gauges'] as const) {
-          assert.ok(key in sample, `sample.${key}`);
-        }
-        assert.ok(sample.rssMiB > 0 && sample.heapUsedMiB > 0);
-        assert.equal(typeof sample.fds, 'number', 'fds read from /proc');
-        assert.ok(sample.gauges, 'gauges read from /metrics');
+    // Samples: the idle baseline, some under load, and at least one once the load stopped.
+    const phases = (phase: string) => soak.samples.filter((s) => s.phase === phase);
+    assert.equal(phases('baseline').length, 1);
+    assert.ok(phases('load').length >= 3, `${phases('load').length} samples under load`);
+    assert.ok(phases('settle').length >= 1);
+    for (const sample of soak.samples) {
+      for (const key of ['tS', 'rssMiB', 'heapUsedMiB', 'externalMiB', 'fds', 'timers', 'timersRefed', 'handles', 'resources', 'loopP99Ms', 'cpuPct', 'otherCpuPct', 'gauges'] as const) {
+        assert.ok(key in sample, `sample.${key}`);
       }
-      assert.ok(phases('load').some((s) => (s.gauges?.inRoom ?? 0) > 0), 'members in rooms under load');
-
-      // One row per resource, the four judged ones with a threshold.
-      const judged = soak.resources.filter((r) => r.judged).map((r) => r.key);
-      assert.deepEqual(judged.sort(), ['fds', 'heapUsedMiB', 'rssMiB', 'timers']);
-      for (const r of soak.resources) {
-        for (const key of ['baseline', 'start', 'end', 'max', 'after', 'slopePerMin', 'thresholdPerMin', 'flat'] as const) assert.ok(key in r, `${r.key}.${key}`);
-      }
-      assert.ok(soak.settle.checks.length > 0);
-      for (const key of ['flat', 'settled', 'honestClean', 'pass'] as const) assert.ok(key in soak.verdict, key);
-
-      // Honest clients did everything and were never refused, throttled or closed.
-      const honest = soak.honest!;
-      assert.ok(honest, 'honest counters');
-      assert.equal(honest.errors, 0, `honest clients saw errors: ${honest.firstErrors.join('\n')}`);
-      assert.equal(soak.verdict.honestClean, true);
-      for (const key of ['honest.joined', 'honest.sent', 'honest.delivered', 'turn.allocations', 'turn.received']) {
-        assert.ok((honest.counts[key] ?? 0) > 0, `honest ${key}: ${honest.counts[key] ?? 0}`);
-      }
-      // Abusers were answered by the limits.
-      const abuse = soak.abuse!;
-      assert.ok(abuse, 'abuse counters');
-      assert.ok((abuse.counts['pw.unauthorized'] ?? 0) > 0, 'wrong passwords answered unauthorized');
-      assert.ok((abuse.counts['turnMinimal.answer.oversized.400'] ?? 0) > 0, 'oversized STUN answered 400');
-      assert.ok(Object.keys(soak.counters.delta).length > 0, 'server counters moved');
-
-      assert.ok(result.headlines.some((h) => h.name === 'soak: errors seen by honest clients' && h.value === 0));
-      assert.match(formatReport(result), /Soak: .* against ours/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      assert.ok(sample.rssMiB > 0 && sample.heapUsedMiB > 0);
+      assert.equal(typeof sample.fds, 'number', 'fds read from /proc');
+      assert.ok(sample.gauges, 'gauges read from /metrics');
     }
+    assert.ok(phases('load').some((s) => (s.gauges?.inRoom ?? 0) > 0), 'members in rooms under load');
+
+    // One row per resource, the four judged ones with a threshold.
+    const judged = soak.resources.filter((r) => r.judged).map((r) => r.key);
+    assert.deepEqual(judged.sort(), ['fds', 'heapUsedMiB', 'rssMiB', 'timers']);
+    for (const r of soak.resources) {
+      for (const key of ['baseline', 'start', 'end', 'max', 'after', 'slopePerMin', 'thresholdPerMin', 'flat'] as const) assert.ok(key in r, `${r.key}.${key}`);
+    }
+    assert.ok(soak.settle.checks.length > 0);
+    for (const key of ['flat', 'settled', 'honestClean', 'pass'] as const) assert.ok(key in soak.verdict, key);
+
+    // Honest clients did everything and were never refused, throttled or closed.
+    const honest = soak.honest!;
+    assert.ok(honest, 'honest counters');
+    assert.equal(honest.errors, 0, `honest clients saw errors: ${honest.firstErrors.join('\n')}`);
+    assert.equal(soak.verdict.honestClean, true);
+    for (const key of ['honest.joined', 'honest.sent', 'honest.delivered', 'turn.allocations', 'turn.received']) {
+      assert.ok((honest.counts[key] ?? 0) > 0, `honest ${key}: ${honest.counts[key] ?? 0}`);
+    }
+    // Abusers were answered by the limits.
+    const abuse = soak.abuse!;
+    assert.ok(abuse, 'abuse counters');
+    assert.ok((abuse.counts['pw.unauthorized'] ?? 0) > 0, 'wrong passwords answered unauthorized');
+    assert.ok((abuse.counts['turnMinimal.answer.oversized.400'] ?? 0) > 0, 'oversized STUN answered 400');
+    assert.ok(Object.keys(soak.counters.delta).length > 0, 'server counters moved');
+
+    assert.ok(result.headlines.some((h) => h.name === 'soak: errors seen by honest clients' && h.value === 0));
+    assert.match(formatReport(result), /Soak: .* against ours/);
   });
 
   it('parses the command line', () => {
@@ -165,6 +156,10 @@ describe('bench harness (smoke)', () => {
     assert.equal(full.idle.connections, 18_000);
     assert.equal(parseArgs(['--profile']).profile !== null, true);
     assert.deepEqual(parseArgs(['--only', 'idle,churn']).suites, ['idle', 'churn']);
+    assert.ok(!parseArgs([]).suites.includes('cluster'), 'the cluster suite runs only when asked for');
+    const cluster = parseArgs(['--only', 'cluster', '--connections', '600']);
+    assert.deepEqual(cluster.suites, ['cluster']);
+    assert.equal(cluster.cluster.capacity.connections, 600);
     const churnProfile = parseArgs(['--profile', '--only', 'churn']);
     assert.deepEqual(churnProfile.suites, ['churn']);
     assert.ok(churnProfile.profile);

@@ -109,7 +109,7 @@ test('three browsers joining at the same moment still connect (no glare)', { ski
   for (const m of members) assert.deepEqual(m.errors, [], `no uncaught errors in ${m.username}'s page`);
 });
 
-test('a wrong password shows `unauthorized` and lets the user retry; a server shutdown shows close code 1001', { skip, timeout: 60_000 }, async (t) => {
+test('a wrong password shows `unauthorized`, turns the camera off and lets the user retry; a server shutdown shows close code 1001 and the page rejoins the restarted server', { skip, timeout: 60_000 }, async (t) => {
   const { server, browser, port } = await setup(t);
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -118,6 +118,7 @@ test('a wrong password shows `unauthorized` and lets the user retry; a server sh
   await page.goto(`http://127.0.0.1:${port}/?room=e2e-auth&username=dave&password=wrong&autojoin=1`);
   const refused = await waitForState(member, `s.phase === 'error'`, 'unauthorized');
   assert.match(refused.status, /unauthorized/i);
+  assert.equal(refused.hasLocalVideo, false, 'the camera is off after unauthorized');
   assert.equal(await page.isEnabled('#join'), true, 'the form is usable again');
 
   await page.fill('#password', 'demo');
@@ -126,9 +127,15 @@ test('a wrong password shows `unauthorized` and lets the user retry; a server sh
   assert.match(joined.peerId!, /^[A-Za-z0-9+/]{14}==$/);
 
   await server.stop();
-  const closed = await waitForState(member, `s.phase === 'error' && s.lastClose`, 'close shown');
+  const closed = await waitForState(member, `s.phase === 'reconnecting' && s.lastClose`, 'close shown');
   assert.equal(closed.lastClose!.code, 1001);
-  assert.match(closed.status, /1001.*shutting down/);
+  assert.match(closed.status, /1001.*shutting down.*Reconnecting/);
+
+  const restarted = await startServer({ host: '127.0.0.1', port, turnPort: false, logLevel: 'silent' });
+  t.after(() => restarted.stop());
+  const back = await waitForState(member, `s.phase === 'in-call' && s.peerId && s.peerId !== ${JSON.stringify(joined.peerId)}`, 'rejoined after the restart');
+  assert.match(back.status, /Back in room "e2e-auth"/);
+  assert.deepEqual(restarted.peers('e2e-auth').map((p) => p.username), ['dave']);
   assert.deepEqual(member.errors, []);
 });
 

@@ -14,6 +14,7 @@ import { startServer } from '../../src/index.js';
 import { TestClient } from '../helpers/client.js';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import { sleep } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 const skip = chromiumAvailable() ? false : `Chromium not installed at ${CHROMIUM_PATH} (Debian package chromium)`;
 const DEMO_USERS = ['alice', 'bob', 'carol', 'dave'] as const;
@@ -34,7 +35,7 @@ const RECORD_SENT = `
 `;
 
 /** Every frame the newcomer's page sends to its one peer, once its candidates stop coming (bounded). */
-async function recordNewcomer(t: TestContext, port: number): Promise<Record<string, unknown>[]> {
+async function recordNewcomer(t: TestContext, port: number, inRoom: () => number): Promise<Record<string, unknown>[]> {
   const browser = await launchChromium();
   t.after(() => browser.close());
   const pages = [];
@@ -43,7 +44,8 @@ async function recordNewcomer(t: TestContext, port: number): Promise<Record<stri
     await page.addInitScript(RECORD_SENT);
     await page.goto(`http://127.0.0.1:${port}/?room=measure&username=${username}&password=demo&autojoin=1`);
     pages.push(page);
-    await sleep(1000);
+    // The newcomer is the one that joins second: wait until this page is in the room.
+    await waitFor(() => inRoom() === pages.length, 30_000, `${username} in the room`);
   }
   const newcomer = pages[1]!;
   let frames: Record<string, unknown>[] = [];
@@ -62,7 +64,7 @@ test('a 16-peer newcomer sends what Chromium sends per peer to 15 members at onc
   t.after(() => server.stop());
   const port = server.signalingAddress()!.port;
 
-  const perPeer = await recordNewcomer(t, port);
+  const perPeer = await recordNewcomer(t, port, () => server.peers('measure').length);
   const offers = perPeer.filter((m) => m.event === 'offer').length;
   const candidates = perPeer.filter((m) => m.event === 'candidate').length;
   t.diagnostic(`Chromium's newcomer sent its peer ${perPeer.length} frames: ${offers} offer, ${candidates} candidates, ${JSON.stringify(perPeer).length} bytes`);

@@ -3,6 +3,7 @@
  * is read as pino JSON lines, its stderr kept as text. Every wait is bounded
  * and every spawned process is killed after the test.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +19,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Working folder (default: the package root). */
   cwd?: string;
+  /** An executable to run instead of `node dist/src/cli.js` (e.g. an installed package's bin). */
+  bin?: string;
 }
 
 export interface Exit {
@@ -39,13 +42,14 @@ export class Daemon {
   private readonly watchers = new Set<() => void>();
 
   constructor(args: string[], options: DaemonOptions = {}) {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    if (!options.bin && !existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) {
       if (!key.startsWith('WEBRTC_SERVER_')) env[key] = value;
     }
     Object.assign(env, options.env ?? {});
-    this.proc = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, argv] = options.bin ? [options.bin, args] : [process.execPath, [CLI, ...args]];
+    this.proc = spawn(file, argv, { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout!.setEncoding('utf8');
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stdout!.on('data', (chunk: string) => this.onStdout(chunk));
@@ -84,7 +88,7 @@ export class Daemon {
   }
 
   /** The first log line matching `match`; rejects if the process exits first or after `ms`. */
-  waitForLine(match: (line: LogLine) => boolean, ms = 15_000, what = 'a log line'): Promise<LogLine> {
+  waitForLine(match: (line: LogLine) => boolean, ms = 30_000, what = 'a log line'): Promise<LogLine> {
     return new Promise((resolveLine, reject) => {
       const check = () => {
         const found = this.lines.find(match);
@@ -103,7 +107,7 @@ export class Daemon {
   }
 
   /** Waits for the process to exit; kills it and rejects after `ms`. */
-  async waitForExit(ms = 15_000): Promise<Exit> {
+  async waitForExit(ms = 30_000): Promise<Exit> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -146,13 +150,28 @@ export async function startDaemon(
   options: DaemonOptions = {},
 ): Promise<{ daemon: Daemon; port: number; listening: LogLine }> {
   const daemon = spawnDaemon(t, args, options);
-  const listening = await daemon.waitForLine((l) => l.msg === 'signaling listening', 15_000, '"signaling listening" line');
+  const listening = await daemon.waitForLine((l) => l.msg === 'signaling listening', 30_000, '"signaling listening" line');
   return { daemon, port: listening.port as number, listening };
 }
 
 /** Runs the daemon expecting it to exit on its own (e.g. invalid configuration). */
 export async function runDaemonToExit(t: TestContext, args: string[], options: DaemonOptions = {}): Promise<Exit & { daemon: Daemon }> {
   const daemon = spawnDaemon(t, args, options);
-  const exit = await daemon.waitForExit(15_000);
+  const exit = await daemon.waitForExit(30_000);
   return { ...exit, daemon };
+}
+
+/** The daemon's "signaling listening" lines. */
+export function listeningLines(daemon: Daemon): LogLine[] {
+  return daemon.lines.filter((l) => l.msg === 'signaling listening');
+}
+
+/** Asserts the daemon refused its configuration: exit code 2, stderr naming `option`, never listening. */
+export async function assertRefused(t: TestContext, args: string[], option: string, env: Record<string, string> = {}, cwd?: string): Promise<Daemon> {
+  const { code, signal, daemon } = await runDaemonToExit(t, args, { env, ...(cwd ? { cwd } : {}) });
+  assert.equal(signal, null, daemon.describe());
+  assert.equal(code, 2, daemon.describe());
+  assert.match(daemon.stderr, new RegExp(`invalid option "${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`), daemon.describe());
+  assert.equal(listeningLines(daemon).length, 0, daemon.describe());
+  return daemon;
 }

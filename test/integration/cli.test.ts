@@ -3,7 +3,6 @@
  * `dist/src/cli.js` spawned as a real process, always on 127.0.0.1 and port 0.
  */
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,8 +10,7 @@ import { DEV_USERS } from '../../src/auth/authenticator.js';
 import { parseOptions } from '../../src/options.js';
 import { TestClient } from '../helpers/client.js';
 import { within } from '../helpers/protocol.js';
-import { ROOT, runDaemonToExit, spawnDaemon, startDaemon } from '../helpers/daemon.js';
-import type { Daemon, LogLine } from '../helpers/daemon.js';
+import { assertRefused, listeningLines, ROOT, runDaemonToExit, spawnDaemon, startDaemon } from '../helpers/daemon.js';
 import {
   authenticateOnce, failedAuthsUntilClose, freePort, joinUrl, makeCert, tempDir,
 } from '../helpers/fixtures.js';
@@ -46,20 +44,7 @@ function readCalls(log: string): unknown[] {
   return readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
-function listeningLines(daemon: Daemon): LogLine[] {
-  return daemon.lines.filter((l) => l.msg === 'signaling listening');
-}
-
 const url = (port: number, room: string, scheme = 'ws') => `${scheme}://127.0.0.1:${port}/websocket/${encodeURIComponent(room)}`;
-
-/** Asserts the daemon refused its configuration: exit code 2, stderr naming `option`, never listening. */
-async function assertRefused(t: TestContext, args: string[], option: string, env: Record<string, string> = {}, cwd?: string) {
-  const { code, signal, daemon } = await runDaemonToExit(t, args, { env, ...(cwd ? { cwd } : {}) });
-  assert.equal(signal, null, daemon.describe());
-  assert.equal(code, 2, daemon.describe());
-  assert.match(daemon.stderr, new RegExp(`invalid option "${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`), daemon.describe());
-  assert.equal(listeningLines(daemon).length, 0, daemon.describe());
-}
 
 test('dev mode (no auth): binds 127.0.0.1, warns naming the demo users, and a demo user can authenticate', async (t) => {
   const { daemon, port } = await startDaemon(t, LOCAL);

@@ -364,8 +364,8 @@ describe('logs', () => {
     await a.closed;
     await server.stop();
     const all = lines();
-    const authenticated = all.find((l) => l.msg === 'authenticated');
-    assert.ok(authenticated, 'an authenticated line');
+    const authenticated = all.find((l) => l.msg === 'joined');
+    assert.ok(authenticated, 'a joined line');
     assert.equal(authenticated.peer_id, a.peerId);
     assert.equal(authenticated.room, 'logged');
     assert.equal(authenticated.username, 'alice');

@@ -54,6 +54,8 @@ describe('parseOptions defaults', () => {
       adminToken: null,
       inspect: null,
       logLevel: 'info',
+      logFormat: null,
+      example: true,
       dev: true,
     });
   });
@@ -108,6 +110,8 @@ describe('parseOptions defaults', () => {
       adminToken: 'x'.repeat(16),
       inspect: true,
       logLevel: 'silent',
+      logFormat: 'pretty',
+      example: true,
     });
     assert.equal(o.host, '10.0.0.1');
     assert.equal(o.port, 0);
@@ -136,6 +140,8 @@ describe('parseOptions defaults', () => {
     assert.equal(o.adminToken, 'x'.repeat(16));
     assert.equal(o.inspect, 5678);
     assert.equal(o.logLevel, 'silent');
+    assert.equal(o.logFormat, 'pretty');
+    assert.equal(o.example, true);
     assert.equal(parseOptions({ inspect: 9229 }).inspect, 9229);
     assert.equal(parseOptions({ inspect: false }).inspect, null);
     assert.equal(parseOptions({ turnPort: 0 }).turnPort, 0);
@@ -270,6 +276,8 @@ describe('parseOptions errors', () => {
     ['inspect', { inspect: 'yes' }],
     ['inspect', { inspect: 0 }],
     ['logLevel', { logLevel: 'loud' }],
+    ['logFormat', { logFormat: 'xml' }],
+    ['example', { example: 'yes' }],
   ];
   for (const [name, input, path] of invalid) {
     test(`invalid ${name}: ${JSON.stringify(input)} names ${path ?? name}`, () => {
