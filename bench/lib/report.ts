@@ -3,6 +3,7 @@ import type { BenchResult, Headline } from '../run.js';
 import type { StepResult } from '../suites/fanout.js';
 import type { ClusterResult } from '../suites/cluster.js';
 import type { SoakResult } from '../suites/soak.js';
+import { formatTurnStreams } from '../suites/turn.js';
 import type { ProfileSummary } from './profile.js';
 import { TARGET_LABELS } from './procs.js';
 
@@ -112,6 +113,7 @@ export function formatReport(result: BenchResult): string {
           ),
         ),
       );
+      out.push(...formatTurnStreams(t.streams, table));
     }
   }
   if (result.cluster) {
