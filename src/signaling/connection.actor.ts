@@ -165,7 +165,8 @@ export class Connection implements Worker, MemberSink {
   /** Set once the socket is being closed: frames still parsed are ignored. */
   private closing = false;
   private readonly idle: IdleWatch;
-  private readonly closed: Promise<void>;
+  /** Set once the socket's 'close' was emitted. */
+  private socketClosed = false;
   /** The TCP socket under `ws` (ws keeps it as `_socket`), for write coalescing. */
   private readonly socket: Socket;
   private readonly supervisorLink = new ExitLink();
@@ -199,7 +200,6 @@ export class Connection implements Worker, MemberSink {
         maxAuthAttempts: options.maxAuthAttempts,
       },
     });
-    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
 
   /** This connection's logger (a pino child carrying peer_id and room), made on first use. */
@@ -218,6 +218,7 @@ export class Connection implements Worker, MemberSink {
       if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ err }, 'socket error');
     });
     ws.once('close', (code: number, reason: Buffer) => {
+      this.socketClosed = true;
       this.closing = true;
       this.stopTimers();
       this.actor.send(SOCKET_CLOSED);
@@ -362,8 +363,10 @@ export class Connection implements Worker, MemberSink {
   /** Worker: close with 1001 (the member leaves its room first), wait for the socket. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // Waited for only here (shutdown): no promise per connection otherwise.
+    const closed = this.socketClosed ? null : new Promise<void>((resolve) => this.ws.once('close', () => resolve()));
     this.actor.send(SHUTDOWN);
-    await this.closed;
+    await closed;
   }
 
   /**
