@@ -317,8 +317,8 @@ export class Connection implements Worker, MemberSink {
 
   /** Forwards a frame in the room (for the actor's `forward` effect and the fast path alike). */
   forward(frame: ForwardableFrame): void {
-    const { bus, metrics } = this.factory;
-    const answer = forwardFrame(bus, metrics, this.room, this.peerId, frame);
+    const { bus, metrics, frames } = this.factory;
+    const answer = forwardFrame(bus, metrics, frames, this.room, this.peerId, frame);
     if (answer !== null) this.write(answer);
   }
 
