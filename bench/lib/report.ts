@@ -142,14 +142,14 @@ export function formatSignaling(sig: SignalingResult): string[] {
   const out = [
     `Signaling profile (real use): ${c.rooms} rooms of ${c.roomSizes.join('/')} members (${c.members} in all), each broadcasting ${c.memberRates.join('/')} msgs/s; ` +
       `every ${c.rejoinEveryMs[0] / 1000}-${c.rejoinEveryMs[1] / 1000} s a member of each room (re)joins its call: offer-sized SDP + ${c.candidatesPerPeer} candidates (one per ${c.trickleMs} ms) to each peer, answered alike; ` +
-      `about ${c.offeredPerS} deliveries/s asked; ${c.measureMs / 1000} s window after ${c.warmupMs / 1000} s`,
+      `about ${c.offeredPerS} deliveries/s asked; ${c.measureMs / 1000} s window after ${c.warmupMs / 1000} s; rd/msg, wr/msg: the server's read and write system calls per delivered message`,
   ];
   out.push(
     table(
-      ['target', 'rnd', 'members', 'sent/s', 'deliv/s', 'p50 ms', 'p99 ms', 'max ms', 'srv CPU%', 'msgs/CPU-s', 'skipped', 'lagged', 'gen%', 'other%'],
+      ['target', 'rnd', 'members', 'sent/s', 'deliv/s', 'p50 ms', 'p99 ms', 'max ms', 'srv CPU%', 'msgs/CPU-s', 'rd/msg', 'wr/msg', 'skipped', 'lagged', 'gen%', 'other%'],
       sig.runs.map((r) =>
         !r.step
-          ? [r.target, r.round + 1, r.members, 'error', (r.error ?? '').slice(0, 60), null, null, null, null, null, null, null, null, null]
+          ? [r.target, r.round + 1, r.members, 'error', (r.error ?? '').slice(0, 60), null, null, null, null, null, null, null, null, null, null, null]
           : [
               r.target,
               r.round + 1,
@@ -161,6 +161,8 @@ export function formatSignaling(sig: SignalingResult): string[] {
               fmt(r.step.maxMs, 1),
               fmt(r.step.serverCpuPct),
               fmt(r.step.msgsPerCpuS),
+              fmt(r.readsPerMsg, 2),
+              fmt(r.writesPerMsg, 2),
               r.step.skipped,
               r.step.lagged,
               fmt(r.step.generatorCpuPct),

@@ -12,7 +12,7 @@
  */
 import type { BenchConfig, SignalingConfig } from '../lib/config.js';
 import { nowUs } from '../lib/hist.js';
-import { sleep, startTarget } from '../lib/procs.js';
+import { procSyscalls, sleep, startTarget } from '../lib/procs.js';
 import type { LoadWorker, TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
 import { cpuMeter, errorText, median, round, tearDown } from './common.js';
@@ -25,6 +25,9 @@ export interface SignalingRun {
   members: number;
   /** The measurement window (null when the run failed before it). */
   step: StepResult | null;
+  /** The server's read and write system calls (/proc/<pid>/io) per delivered message over the window. */
+  readsPerMsg: number | null;
+  writesPerMsg: number | null;
   loadWindowUs: { fromUs: number; toUs: number } | null;
   error: string | null;
 }
@@ -100,7 +103,7 @@ export async function runSignaling(config: BenchConfig, pool: WorkerPool): Promi
 
 async function oneRun(config: BenchConfig, workers: LoadWorker[], pool: WorkerPool, target: TargetKind, roundNo: number): Promise<SignalingRun> {
   const s = config.signaling;
-  const run: SignalingRun = { target, round: roundNo, members: 0, step: null, loadWindowUs: null, error: null };
+  const run: SignalingRun = { target, round: roundNo, members: 0, step: null, readsPerMsg: null, writesPerMsg: null, loadWindowUs: null, error: null };
   let server: TargetProcess | null = null;
   try {
     const profile = config.profile && (target === 'ours' || target === 'bare') ? { dir: config.profile.dir, name: `signaling-${target}-r${roundNo}` } : undefined;
@@ -126,7 +129,13 @@ async function oneRun(config: BenchConfig, workers: LoadWorker[], pool: WorkerPo
       ),
     );
     await sleep(s.warmupMs);
+    const io0 = procSyscalls(srv.pid);
     run.step = await measureStep(active, () => cpuMeter(srv, pool.pids()), s.measureMs, 'signaling', 'open', offeredPerS(s));
+    const io1 = procSyscalls(srv.pid);
+    if (io0 && io1 && run.step.delivered > 0) {
+      run.readsPerMsg = round((io1.reads - io0.reads) / run.step.delivered, 2);
+      run.writesPerMsg = round((io1.writes - io0.writes) / run.step.delivered, 2);
+    }
     run.loadWindowUs = { fromUs, toUs: nowUs() };
     await Promise.all(active.map((w) => w.request({ op: 'sig-stop' })));
   } catch (err) {
