@@ -15,7 +15,7 @@ import { nowUs } from '../lib/hist.js';
 import { procSyscalls, sleep, startTarget } from '../lib/procs.js';
 import type { LoadWorker, TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
-import { cpuMeter, errorText, median, round, tearDown } from './common.js';
+import { cpuMeter, errorText, round, roundedMedian, tearDown } from './common.js';
 import { measureStep } from './fanout.js';
 import type { StepResult } from './fanout.js';
 
@@ -90,12 +90,11 @@ export async function runSignaling(config: BenchConfig, pool: WorkerPool): Promi
     bareP99Ms.push(b?.p99Ms ?? null);
     if (a?.msgsPerCpuS && b?.msgsPerCpuS) efficiencyRatios.push(round(a.msgsPerCpuS / b.msgsPerCpuS, 3));
   }
-  const m = median(efficiencyRatios);
   return {
     config: { ...s, members, offeredPerS: offeredPerS(s) },
     runs,
     efficiencyRatios,
-    efficiencyRatio: m === null ? null : round(m, 3),
+    efficiencyRatio: roundedMedian(efficiencyRatios),
     oursP99Ms,
     bareP99Ms,
   };

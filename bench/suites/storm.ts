@@ -16,7 +16,7 @@ import { sleep, startTarget } from '../lib/procs.js';
 import type { TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
 import type { StormResult } from '../load/messages.js';
-import { cpuMeter, errorText, median, round, tearDown } from './common.js';
+import { cpuMeter, errorText, round, roundedMedian, tearDown } from './common.js';
 import { fillIdle, split } from './idle.js';
 
 export interface StormRun {
@@ -116,19 +116,15 @@ export async function runStorm(config: BenchConfig, pool: WorkerPool): Promise<S
     if (a?.cpuMsPerReconnect && b?.cpuMsPerReconnect) cpuRatios.push(round(a.cpuMsPerReconnect / b.cpuMsPerReconnect, 2));
   }
   const allBack = ours.map((r) => r.allBackS);
-  const m = (v: number[]) => {
-    const x = median(v);
-    return x === null ? null : round(x, 3);
-  };
   return {
     config: s,
     runs,
     // A round where some never came back has no all-back time, and neither has the suite.
-    oursAllBackS: allBack.includes(null) ? null : m(allBack as number[]),
+    oursAllBackS: allBack.includes(null) ? null : roundedMedian(allBack as number[]),
     oursErrors: ours.reduce((a, r) => a + r.errors, 0),
     oursNotBack: ours.reduce((a, r) => a + r.notBack, 0) + runs.filter((r) => r.target === subject && r.error).reduce((a, r) => a + r.clients, 0),
     cpuRatios,
-    cpuRatio: m(cpuRatios),
+    cpuRatio: roundedMedian(cpuRatios),
   };
 }
 
