@@ -5,14 +5,61 @@
  */
 import type { Mode, TargetKind } from './protocols.js';
 
-export type SuiteName = 'fanout' | 'idle' | 'churn' | 'turn' | 'cluster' | 'soak';
-export const SUITES: readonly SuiteName[] = ['fanout', 'idle', 'churn', 'turn', 'cluster', 'soak'];
+export type SuiteName = 'signaling' | 'storm' | 'fanout' | 'idle' | 'churn' | 'turn' | 'cluster' | 'soak';
+export const SUITES: readonly SuiteName[] = ['signaling', 'storm', 'fanout', 'idle', 'churn', 'turn', 'cluster', 'soak'];
 /**
  * What `npm run bench` runs without `--only`: the soak is long, it runs only when asked for; the
  * cluster suite needs redis-server and about 2½ minutes of its own (it would double the default
  * run's three minutes): `--only cluster`.
  */
-export const DEFAULT_SUITES: readonly SuiteName[] = ['fanout', 'idle', 'churn', 'turn'];
+export const DEFAULT_SUITES: readonly SuiteName[] = ['signaling', 'storm', 'fanout', 'idle', 'churn', 'turn'];
+
+/**
+ * The signaling profile (real use): many small rooms, each member sending a low steady rate,
+ * and every few seconds a member of each room (re)joining its call with an ICE exchange
+ * (an offer-sized SDP and trickled candidates to each peer, answered the same way). Open loop
+ * at that load; the figure is delivered msgs per server CPU-second, ours / the bare relay.
+ */
+export interface SignalingConfig {
+  rooms: number;
+  /** Room sizes, cycled over the rooms (2–6 members). */
+  roomSizes: number[];
+  workers: number;
+  /** Steady broadcasts per second of each member, cycled over the members (at most 40). */
+  memberRates: number[];
+  candidatesPerPeer: number;
+  trickleMs: number;
+  /** ms between two (re)joins in a room, drawn uniformly. */
+  rejoinEveryMs: readonly [number, number];
+  warmupMs: number;
+  measureMs: number;
+  /** Alternating per round: ours, then the baseline (the bare relay). */
+  targets: TargetKind[];
+}
+
+/**
+ * The reconnect storm: `clients` idle clients in rooms of `roomSize` all lose their sockets at
+ * once and come back after a delay drawn from [0, jitterMs]; the figure is the time until every
+ * one is back in its room, and the errors seen.
+ */
+export interface StormConfig {
+  clients: number;
+  roomSize: number;
+  workers: number;
+  /** Clients connected at once while filling up (per process). */
+  concurrency: number;
+  jitterMs: number;
+  /** A failed reconnect is tried again after retryDelayMs, this many times at most. */
+  retries: number;
+  retryDelayMs: number;
+  /** One attempt's handshake deadline, and the whole storm's. */
+  timeoutMs: number;
+  deadlineMs: number;
+  targets: TargetKind[];
+  /** The issue's goal: this many clients back within goalS seconds. */
+  goalClients: number;
+  goalS: number;
+}
 
 export interface FanoutConfig {
   rooms: number;
@@ -165,6 +212,8 @@ export interface BenchConfig {
   preset: 'default' | 'full' | 'smoke' | 'profile';
   rounds: number;
   suites: SuiteName[];
+  signaling: SignalingConfig;
+  storm: StormConfig;
   fanout: FanoutConfig;
   idle: IdleConfig;
   churn: ChurnConfig;
@@ -217,6 +266,32 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
     preset: name,
     rounds: 2,
     suites: [...DEFAULT_SUITES],
+    signaling: {
+      rooms: 120,
+      roomSizes: [2, 3, 4, 5, 6],
+      workers: 2,
+      memberRates: [1, 2, 5, 10, 20, 40],
+      candidatesPerPeer: 20,
+      trickleMs: 10,
+      rejoinEveryMs: [2_000, 6_000],
+      warmupMs: 1_000,
+      measureMs: 5_000,
+      targets: ['ours', 'bare'],
+    },
+    storm: {
+      clients: 5_000,
+      roomSize: 4,
+      workers: 2,
+      concurrency: 100,
+      jitterMs: 1_000,
+      retries: 5,
+      retryDelayMs: 250,
+      timeoutMs: 10_000,
+      deadlineMs: 30_000,
+      targets: ['ours', 'bare'],
+      goalClients: 10_000,
+      goalS: 5,
+    },
     fanout: {
       rooms: 4,
       clientsPerRoom: 5,
@@ -258,6 +333,8 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
       return {
         ...base,
         rounds: 3,
+        signaling: { ...base.signaling, measureMs: 8_000 },
+        storm: { ...base.storm, clients: 10_000 },
         fanout: { ...base.fanout, rooms: 20, clientsPerRoom: 6, steps: [2_000, 5_000, 10_000, 20_000, 40_000], warmupMs: 500, measureMs: 2_000 },
         idle: { ...base.idle, connections: 18_000, concurrency: 200 },
         churn: { ...base.churn, durationMs: 5_000 },
@@ -279,6 +356,8 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
       return {
         ...base,
         rounds: 1,
+        signaling: { ...base.signaling, rooms: 4, warmupMs: 200, measureMs: 600, rejoinEveryMs: [200, 400], workers: 1 },
+        storm: { ...base.storm, clients: 24, concurrency: 10, jitterMs: 200, deadlineMs: 15_000 },
         fanout: { ...base.fanout, rooms: 2, clientsPerRoom: 3, steps: [400], warmupMs: 100, measureMs: 300, window: 8 },
         idle: { ...base.idle, connections: 20, warmup: 4, concurrency: 10, settleMs: 100 },
         churn: { ...base.churn, loops: 2, rooms: 2, durationMs: 300, workers: 1 },

@@ -2,8 +2,10 @@
 import type { BenchResult, Headline } from '../run.js';
 import type { StepResult } from '../suites/fanout.js';
 import type { ClusterResult } from '../suites/cluster.js';
+import type { SignalingResult } from '../suites/signaling.js';
 import type { SoakResult } from '../suites/soak.js';
 import { formatTurnStreams } from '../suites/turn.js';
+import type { StormSuiteResult } from '../suites/storm.js';
 import type { ProfileSummary } from './profile.js';
 import { TARGET_LABELS } from './procs.js';
 
@@ -57,10 +59,18 @@ export function formatReport(result: BenchResult): string {
   out.push(`webrtc-server bench, ${result.startedAt}, preset ${result.preset}, ${result.rounds} round(s), targets alternating A B … per round`);
   out.push(`machine: ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, ${m.os}, node ${m.node}; load average ${m.loadBefore.join(' ')} before, ${m.loadAfter.join(' ')} after`);
   out.push('Shared, noisy machine: compare ratios, not absolutes. gen% = load generators, other% = everything else on the machine (percent of one core).');
+  if (result.signaling) {
+    out.push('');
+    out.push(...formatSignaling(result.signaling));
+  }
+  if (result.storm) {
+    out.push('');
+    out.push(...formatStorm(result.storm));
+  }
   if (result.fanout) {
     const f = result.fanout;
     out.push('');
-    out.push(`1. Signaling fan-out: ${f.config.rooms} rooms × ${f.config.clientsPerRoom} clients, ICE-candidate messages; open-loop steps in delivered msgs/s, then "max" (closed loop, ${f.config.window} deliveries in flight per room)`);
+    out.push(`1. Signaling fan-out, heavy profile (few rooms, thousands of msgs/s per member): ${f.config.rooms} rooms × ${f.config.clientsPerRoom} clients, ICE-candidate messages; open-loop steps in delivered msgs/s, then "max" (closed loop, ${f.config.window} deliveries in flight per room)`);
     const rows = f.runs.flatMap((r) =>
       r.error
         ? [[r.mode, r.target, r.round + 1, 'error', r.error.slice(0, 60), null, null, null, null, null, null]]
@@ -127,6 +137,77 @@ export function formatReport(result: BenchResult): string {
   out.push('');
   out.push(formatHeadlines(result.headlines));
   return out.join('\n');
+}
+
+export function formatSignaling(sig: SignalingResult): string[] {
+  const c = sig.config;
+  const out = [
+    `Signaling profile (real use): ${c.rooms} rooms of ${c.roomSizes.join('/')} members (${c.members} in all), each broadcasting ${c.memberRates.join('/')} msgs/s; ` +
+      `every ${c.rejoinEveryMs[0] / 1000}-${c.rejoinEveryMs[1] / 1000} s a member of each room (re)joins its call: offer-sized SDP + ${c.candidatesPerPeer} candidates (one per ${c.trickleMs} ms) to each peer, answered alike; ` +
+      `about ${c.offeredPerS} deliveries/s asked; ${c.measureMs / 1000} s window after ${c.warmupMs / 1000} s; rd/msg, wr/msg: the server's read and write system calls per delivered message`,
+  ];
+  out.push(
+    table(
+      ['target', 'rnd', 'members', 'sent/s', 'deliv/s', 'p50 ms', 'p99 ms', 'max ms', 'srv CPU%', 'msgs/CPU-s', 'rd/msg', 'wr/msg', 'skipped', 'lagged', 'gen%', 'other%'],
+      sig.runs.map((r) =>
+        !r.step
+          ? [r.target, r.round + 1, r.members, 'error', (r.error ?? '').slice(0, 60), null, null, null, null, null, null, null, null, null, null, null]
+          : [
+              r.target,
+              r.round + 1,
+              r.members,
+              fmt(r.step.sent / r.step.windowS),
+              fmt(r.step.deliveredPerS),
+              fmt(r.step.p50Ms, 2),
+              fmt(r.step.p99Ms, 2),
+              fmt(r.step.maxMs, 1),
+              fmt(r.step.serverCpuPct),
+              fmt(r.step.msgsPerCpuS),
+              fmt(r.readsPerMsg, 2),
+              fmt(r.writesPerMsg, 2),
+              r.step.skipped,
+              r.step.lagged,
+              fmt(r.step.generatorCpuPct),
+              fmt(r.step.otherCpuPct),
+            ],
+      ),
+    ),
+  );
+  if (sig.efficiencyRatios.length) out.push(`   msgs/CPU-s ours / bare relay per round: ${sig.efficiencyRatios.join(', ')} (median ${sig.efficiencyRatio})`);
+  return out;
+}
+
+export function formatStorm(storm: StormSuiteResult): string[] {
+  const c = storm.config;
+  const out = [
+    `Reconnect storm (real use): ${c.clients} clients in rooms of ${c.roomSize} over ${c.workers} processes, all sockets destroyed at once; each reconnects after 0-${c.jitterMs} ms (uniform), ` +
+      `a failed attempt retried after ${c.retryDelayMs} ms (${c.retries} times at most); back = in its room (ours: authenticated); goal: ${c.goalClients} back within ${c.goalS} s`,
+  ];
+  out.push(
+    table(
+      ['target', 'rnd', 'clients', 'back', 'not back', 'errors', 'all back s', 'back p50 ms', 'back p99 ms', 'reconn p50 ms', 'reconn p99 ms', 'reconn max ms', 'srv CPU%', 'CPU ms/reconn', 'gen%', 'other%'],
+      storm.runs.map((r) => [
+        r.target,
+        r.round + 1,
+        r.connected,
+        r.back,
+        r.notBack,
+        r.errors,
+        fmt(r.allBackS, 2),
+        fmt(r.backP50Ms),
+        fmt(r.backP99Ms),
+        fmt(r.attemptP50Ms, 1),
+        fmt(r.attemptP99Ms, 1),
+        fmt(r.attemptMaxMs, 1),
+        fmt(r.serverCpuPct),
+        fmt(r.cpuMsPerReconnect, 3),
+        fmt(r.generatorCpuPct),
+        fmt(r.otherCpuPct),
+      ]),
+    ),
+  );
+  for (const r of storm.runs) if (r.error || r.firstError) out.push(`  ${r.target} round ${r.round + 1}: ${r.error ?? r.firstError}`);
+  return out;
 }
 
 const CLUSTER_TARGET = { plain: '1 srv', one: '1 srv+redis', two: '2 srv+redis' } as const;

@@ -53,6 +53,10 @@ export type WorkerRequest =
       clientPrefix: string;
       localAddresses: string[];
     }
+  | SignalingStartRequest
+  /** Stops the signaling profile's sends (its clients stay connected until `teardown`). */
+  | { op: 'sig-stop' }
+  | StormRequest
   | TurnSetupRequest
   /** Closed loop over the TURN sessions: `window` packets in flight per session. */
   | { op: 'turn-load'; window: number }
@@ -105,6 +109,54 @@ export interface SoakWorkerStats {
   latency: { hist: SparseHistogram; maxUs: number };
   /** Honest TURN: ChannelData round trip client → relay → peer → relay → client. */
   turnRtt: { hist: SparseHistogram; maxUs: number };
+}
+
+/**
+ * Starts the signaling profile's sends over the clients of `setup`, until `sig-stop`: each member broadcasts at its steady
+ * rate (`memberRates[i % length]` msgs/s for the i-th member of this process), and each room
+ * has a member (re)join its call every `rejoinEveryMs` (drawn uniformly): the joiner sends an
+ * offer-sized SDP then `candidatesPerPeer` candidates, one every `trickleMs`, to each peer, and
+ * each peer answers the same way (all unicast).
+ */
+export interface SignalingStartRequest {
+  op: 'sig-start';
+  memberRates: number[];
+  candidatesPerPeer: number;
+  trickleMs: number;
+  rejoinEveryMs: readonly [number, number];
+}
+
+/**
+ * The reconnect storm: at `dropAtUs` (nowUs(): the machine's monotonic clock, the same for every process) every idle client
+ * (from the `idle` op) has its socket destroyed; each reconnects to its room after a delay
+ * drawn uniformly from [0, jitterMs], retrying a failed attempt up to `retries` times after
+ * `retryDelayMs`; whatever is not back `deadlineMs` after the drop counts as not back.
+ */
+export interface StormRequest {
+  op: 'storm';
+  dropAtUs: number;
+  jitterMs: number;
+  retries: number;
+  retryDelayMs: number;
+  timeoutMs: number;
+  deadlineMs: number;
+}
+
+export interface StormResult {
+  clients: number;
+  back: number;
+  notBack: number;
+  /** Failed attempts (each retried while retries and time were left). */
+  errors: number;
+  firstError: string | null;
+  /** When this process dropped its clients, and when its last one was back (nowUs()). */
+  droppedAtUs: number;
+  lastBackUs: number | null;
+  /** Per client: from the drop to back in its room, and from its reconnect attempt to back (µs). */
+  backHist: SparseHistogram;
+  backMaxUs: number;
+  attemptHist: SparseHistogram;
+  attemptMaxUs: number;
 }
 
 /** Opens `sessions` TURN sessions (allocation + a channel bound to the echo peer). */

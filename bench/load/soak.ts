@@ -36,7 +36,7 @@ import { connect as tcpConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import type { SoakLoad } from '../lib/config.js';
 import { Histogram, nowUs } from '../lib/hist.js';
-import { BENCH_PASSWORD, CANDIDATE_FIELDS, readStamp, SOAK_UNKNOWN_USER_PREFIX } from '../lib/protocols.js';
+import { BENCH_PASSWORD, CANDIDATE_FIELDS, readStamp, SDP, SOAK_UNKNOWN_USER_PREFIX } from '../lib/protocols.js';
 import type { Stamp } from '../lib/protocols.js';
 import type { SoakRole, SoakServerRef, SoakStartRequest, SoakWorkerStats } from './messages.js';
 import { ATTR, CLASS, decode, encode, errorCode, METHOD, readXorAddress, u32, xorAddress } from '../lib/stun.js';
@@ -73,17 +73,6 @@ const TURN_TIMEOUT_MS = 5_000;
 /** A sender skips a message while more than this is queued on its socket. */
 const MAX_BUFFERED = 1 << 20;
 const FIRST_ERRORS = 12;
-const SDP = JSON.stringify(
-  [
-    'v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1', 'a=extmap-allow-mixed', 'a=msid-semantic: WMS stream',
-    'm=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126', 'c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0', 'a=ice-ufrag:EEtu', 'a=ice-pwd:asd88fgpdd777uzjYhagZg',
-    'a=ice-options:trickle', 'a=fingerprint:sha-256 7B:8B:F0:65:5F:78:E2:51:3B:AC:6F:F3:3F:46:1B:35:DC:B8:5F:64:1A:24:C2:43:F0:A1:58:D0:A1:2C:19:08',
-    'a=setup:actpass', 'a=mid:0', 'a=sendrecv', 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2', 'a=rtcp-fb:111 transport-cc', 'a=fmtp:111 minptime=10;useinbandfec=1',
-    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107 108 109', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=sendrecv', 'a=rtcp-mux', 'a=rtcp-rsize',
-    'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 goog-remb', 'a=rtcp-fb:96 transport-cc', 'a=rtcp-fb:96 ccm fir', 'a=rtcp-fb:96 nack', 'a=rtcp-fb:96 nack pli',
-    'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96', 'a=rtpmap:102 H264/90000', 'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f',
-  ].join('\r\n') + '\r\n',
-);
 
 const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 const randInt = (lo: number, hi: number) => Math.floor(rand(lo, hi + 1));

@@ -9,9 +9,13 @@ import { WebSocket } from 'ws';
 import { Histogram, nowUs } from '../lib/hist.js';
 import { messageBody, PROTOCOLS, readStamp } from '../lib/protocols.js';
 import type { ClientProtocol, Mode, Stamp } from '../lib/protocols.js';
+import { closeAll, connect, pool } from './clients.js';
+import { signalingStart, signalingStop } from './signaling.js';
 import { soakStart, soakStats, soakStop } from './soak.js';
+import { storm } from './storm.js';
+import type { HeldClient } from './storm.js';
 import { turnLoad, turnMeasureStart, turnMeasureStop, turnSetup, turnStopLoad, turnTeardown } from './turn-client.js';
-import type { ChurnResult, Envelope, IdleResult, LoadStats, TargetRef, WorkerReply, WorkerRequest } from './messages.js';
+import type { ChurnResult, Envelope, IdleResult, LoadStats, WorkerReply, WorkerRequest } from './messages.js';
 
 /** Above this many bytes queued on a client socket, its sends are skipped. */
 const MAX_BUFFERED = 1 << 20;
@@ -47,7 +51,8 @@ let protocol: ClientProtocol | null = null;
 let mode: Mode = 'broadcast';
 let rooms: Room[] = [];
 let clients: Client[] = [];
-let idleSockets: WebSocket[] = [];
+/** Idle clients (the idle op, churn's stationary members), held until teardown; the storm drops and reconnects them. */
+let held: HeldClient[] = [];
 let ticker: NodeJS.Timeout | null = null;
 let closedWindow = 0;
 
@@ -55,73 +60,6 @@ function resetCounters(): void {
   for (const key of Object.keys(counters) as (keyof typeof counters)[]) counters[key] = 0;
   hist.reset();
   windowStart = performance.now();
-}
-
-/** Opens one client and completes the target's handshake. */
-function connect(
-  proto: ClientProtocol,
-  target: TargetRef,
-  room: string,
-  clientId: string,
-  localAddress: string | undefined,
-  timeoutMs: number,
-): Promise<{ ws: WebSocket; addr: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(proto.url(target.base, room, clientId), {
-      perMessageDeflate: false,
-      ...(localAddress ? { localAddress } : {}),
-      handshakeTimeout: timeoutMs,
-    });
-    let done = false;
-    const timer = setTimeout(() => fail(new Error(`handshake with ${target.kind} timed out after ${timeoutMs} ms`)), timeoutMs);
-    const fail = (err: Error) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      ws.removeAllListeners('message');
-      ws.terminate();
-      reject(err);
-    };
-    const check = (frame: string, opened: boolean) => {
-      let addr: string | null;
-      try {
-        addr = proto.ready(frame, clientId, opened);
-      } catch (err) {
-        fail(err as Error);
-        return;
-      }
-      if (addr === null || done) return;
-      done = true;
-      clearTimeout(timer);
-      ws.removeAllListeners('message');
-      resolve({ ws, addr });
-    };
-    ws.on('error', (err) => fail(err));
-    ws.once('close', (code) => fail(new Error(`closed with ${code} during the handshake`)));
-    ws.on('message', (data: Buffer) => check(data.toString(), true));
-    ws.once('open', () => {
-      for (const frame of proto.hello(room, clientId)) ws.send(frame);
-      check('', true);
-    });
-  });
-}
-
-/** Runs `tasks` with at most `limit` at once. */
-async function pool<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
-  const results: PromiseSettledResult<T>[] = new Array(count);
-  let next = 0;
-  const lane = async () => {
-    while (next < count) {
-      const i = next++;
-      try {
-        results[i] = { status: 'fulfilled', value: await task(i) };
-      } catch (reason) {
-        results[i] = { status: 'rejected', reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
-  return results;
 }
 
 function onFrame(client: Client, data: Buffer): void {
@@ -161,6 +99,13 @@ function sendNext(room: Room): boolean {
   const client = room.clients[room.next++ % room.clients.length]!;
   return send(client);
 }
+
+/** The signaling profile's sends, counted with the fan-out load's. */
+const sendCounter = {
+  sent: () => void counters.sent++,
+  skipped: () => void counters.skipped++,
+  lagged: (n: number) => void (counters.lagged += n),
+};
 
 function stopLoad(): void {
   if (ticker) clearInterval(ticker);
@@ -238,30 +183,13 @@ async function setup(request: Extract<WorkerRequest, { op: 'setup' }>): Promise<
   return { clients: clients.length };
 }
 
-function closeAll(sockets: WebSocket[]): Promise<void> {
-  const pending = sockets.filter((ws) => ws.readyState !== WebSocket.CLOSED);
-  if (pending.length === 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    let left = pending.length;
-    const timer = setTimeout(resolve, 2_000);
-    for (const ws of pending) {
-      ws.once('close', () => {
-        if (--left === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      ws.terminate();
-    }
-  });
-}
-
 async function teardown(): Promise<void> {
   stopLoad();
-  const sockets = [...clients.map((c) => c.ws), ...idleSockets];
+  signalingStop();
+  const sockets = [...clients.map((c) => c.ws), ...held.map((c) => c.ws)];
   clients = [];
   rooms = [];
-  idleSockets = [];
+  held = [];
   await Promise.all([closeAll(sockets), turnTeardown(), soakStop()]);
 }
 
@@ -273,9 +201,10 @@ async function idle(request: Extract<WorkerRequest, { op: 'idle' }>): Promise<Id
     const room = `${request.roomPrefix}${Math.floor(i / request.roomSize)}`;
     const local = request.localAddresses.length > 0 ? request.localAddresses[i % request.localAddresses.length] : undefined;
     const target = request.bases?.length ? { ...request.target, base: request.bases[i % request.bases.length]! } : request.target;
-    const { ws } = await connect(proto, target, room, `${request.clientPrefix}${i}`, local, request.timeoutMs);
+    const clientId = `${request.clientPrefix}${i}`;
+    const { ws } = await connect(proto, target, room, clientId, local, request.timeoutMs);
     ws.on('error', () => {});
-    idleSockets.push(ws);
+    held.push({ ws, target, room, clientId, local });
   });
   let failed = 0;
   for (const r of results) {
@@ -292,9 +221,10 @@ async function churn(request: Extract<WorkerRequest, { op: 'churn' }>): Promise<
   const local = (i: number) => (request.localAddresses.length > 0 ? request.localAddresses[i % request.localAddresses.length] : undefined);
   // One member stays in each room, so every join and leave is announced to someone.
   for (let r = 0; r < request.rooms.length; r++) {
-    const { ws } = await connect(proto, request.target, request.rooms[r]!, `${request.clientPrefix}stay${r}`, local(r), 10_000);
+    const clientId = `${request.clientPrefix}stay${r}`;
+    const { ws } = await connect(proto, request.target, request.rooms[r]!, clientId, local(r), 10_000);
     ws.on('error', () => {});
-    idleSockets.push(ws);
+    held.push({ ws, target: request.target, room: request.rooms[r]!, clientId, local: local(r) });
   }
   const churnHist = new Histogram();
   const started = performance.now();
@@ -368,6 +298,15 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return idle(request);
     case 'churn':
       return churn(request);
+    case 'sig-start':
+      if (!protocol) throw new Error('sig-start before setup');
+      signalingStart(request, protocol, rooms, sendCounter);
+      return null;
+    case 'sig-stop':
+      signalingStop();
+      return null;
+    case 'storm':
+      return storm(request, held);
     case 'turn-setup':
       return turnSetup(request);
     case 'turn-load':

@@ -38,7 +38,8 @@ export interface ChurnSuiteResult {
   oursCyclesPerS: number | null;
   /** Median over rounds of ours / bare cycles per second. */
   ratio: number | null;
-  /** Median over rounds of ours / bare cycles per server CPU-second. */
+  /** Per round, and the median over rounds, of ours / bare cycles per server CPU-second. */
+  efficiencyRatios: number[];
   efficiencyRatio: number | null;
 }
 
@@ -122,7 +123,7 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
     const b = runs.find((r) => r.round === roundNo && r.target === 'bare' && !r.error);
     if (!a || !b) continue;
     if (b.cyclesPerS > 0) ratios.push(a.cyclesPerS / b.cyclesPerS);
-    if (a.cyclesPerCpuS !== null && b.cyclesPerCpuS) eff.push(a.cyclesPerCpuS / b.cyclesPerCpuS);
+    if (a.cyclesPerCpuS !== null && b.cyclesPerCpuS) eff.push(round(a.cyclesPerCpuS / b.cyclesPerCpuS, 3));
   }
   const m = (v: number[]) => {
     const x = median(v);
@@ -133,6 +134,7 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
     runs,
     oursCyclesPerS: m(runs.filter((r) => r.target === 'ours' && !r.error).map((r) => r.cyclesPerS)),
     ratio: m(ratios),
+    efficiencyRatios: eff,
     efficiencyRatio: m(eff),
   };
 }

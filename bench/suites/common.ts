@@ -64,6 +64,12 @@ export function median(values: number[]): number | null {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** The median rounded to `digits`, or null for no values. */
+export function roundedMedian(values: number[], digits = 3): number | null {
+  const m = median(values);
+  return m === null ? null : round(m, digits);
+}
+
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -105,6 +105,19 @@ export class ByteTally {
   }
 }
 
+/**
+ * A count kept on the message path as one number (no labels to hash, no
+ * prom-client call per message); its Prometheus counter catches up with it
+ * when scraped.
+ */
+export class CountTally {
+  total = 0;
+
+  inc(): void {
+    this.total++;
+  }
+}
+
 /** What the process guards (`src/process-guard.ts`) count. */
 export type ProcessErrorKind = 'unhandled_rejection' | 'uncaught_exception';
 const PROCESS_ERROR_KINDS: readonly ProcessErrorKind[] = ['unhandled_rejection', 'uncaught_exception'];
@@ -131,9 +144,10 @@ export class Metrics {
   readonly clusterReaped: Counter;
   readonly clusterResyncs: Counter;
 
-  readonly forwardedBroadcast: Counter.Internal;
-  readonly forwardedUnicast: Counter.Internal;
-  readonly published: Counter.Internal;
+  /** Messages forwarded, by path: tallies the scrape turns into `webrtc_messages_forwarded_total`. */
+  readonly forwardedBroadcast = new CountTally();
+  readonly forwardedUnicast = new CountTally();
+  readonly published = new CountTally();
   private readonly dropped: Counter<'reason'>;
   private readonly droppedBy = new Map<DropReason, Counter.Internal>();
   private readonly authFailures: Counter<'transport'>;
@@ -165,16 +179,22 @@ export class Metrics {
         this.set(await openFds.read());
       },
     });
+    const paths = { broadcast: this.forwardedBroadcast, unicast: this.forwardedUnicast, publish: this.published };
+    const counted = { broadcast: 0, unicast: 0, publish: 0 };
     const forwarded = new Counter({
       name: 'webrtc_messages_forwarded_total',
       help: 'Client messages forwarded to other peers, by path (one per message, not per recipient)',
       labelNames: ['path'] as const,
       registers,
+      collect() {
+        for (const path of ['broadcast', 'unicast', 'publish'] as const) {
+          const total = paths[path].total;
+          if (total > counted[path]) this.inc({ path }, total - counted[path]);
+          counted[path] = total;
+        }
+      },
     });
     for (const path of ['broadcast', 'unicast', 'publish']) forwarded.inc({ path }, 0); // series exist from the start
-    this.forwardedBroadcast = forwarded.labels('broadcast');
-    this.forwardedUnicast = forwarded.labels('unicast');
-    this.published = forwarded.labels('publish');
     this.dropped = new Counter({
       name: 'webrtc_messages_dropped_total',
       help: 'Client frames not forwarded, by reason',

@@ -10,7 +10,6 @@ import { inject, injectable } from 'tsyringe';
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { Actor } from 'xstate';
-import { fromPromise } from 'xstate';
 import { ExitLink } from '../otp/worker.js';
 import type { ExitReason, Worker } from '../otp/worker.js';
 import type { ActorFactory } from '../actor-factory.js';
@@ -27,7 +26,7 @@ import { ROOM_SUP_NAME } from '../names.js';
 import type { RoomDirectory } from '../rooms/room-directory.js';
 import type { Member, MemberSink, RoomBus } from '../rooms/room-bus.js';
 import { connectionMachine } from './connection.machine.js';
-import type { CheckInput, ConnectionEvent, CountedState } from './connection.machine.js';
+import type { ConnectionEvent, CountedState } from './connection.machine.js';
 import { IdleWatch } from './idle-watch.js';
 import { forwardFrame } from './forwarding.js';
 import type { ForwardableFrame } from './forwarding.js';
@@ -42,6 +41,7 @@ import type { Socket } from 'node:net';
 const PONG = Buffer.from('pong');
 const RATE_EXCEEDED: ConnectionEvent = { type: 'rate.exceeded' };
 const IDLE: ConnectionEvent = { type: 'idle.timeout' };
+const AUTH_TIMEOUT: ConnectionEvent = { type: 'auth.timeout' };
 const SOCKET_CLOSED: ConnectionEvent = { type: 'socket.closed' };
 const SHUTDOWN: ConnectionEvent = { type: 'server.shutdown' };
 const ROOM_FAILED: ConnectionEvent = { type: 'room.failed' };
@@ -108,24 +108,31 @@ export class ConnectionFactory {
         },
         dropped: (_, { reason }) => metrics.drop(reason),
         counted: ({ self }, { state }) => of(self).counted(state),
+        armAuthTimer: ({ self }, { ms }) => of(self).armAuthTimer(ms),
+        disarmAuthTimer: ({ self }) => of(self).disarmAuthTimer(),
         holdReading: ({ self }) => of(self).holdReading(),
         releaseReading: ({ self }) => of(self).releaseReading(),
-      },
-      actors: {
         // Guessing is throttled per source IP and username (shared with TURN). A successful login
-        // is told to the login listener (TURN then accepts the same credentials).
-        checkCredentials: fromPromise<string | null, CheckInput>(async ({ input }) => {
-          const verdict = guesses.admit(input.source, input.username);
-          if (verdict !== 'ok') {
-            metrics.authThrottled('signaling', verdict);
-            return null;
-          }
-          const name = await authenticator.check(input.username, input.password);
-          if (name === null) return null;
-          guesses.succeeded(input.source, input.username);
-          logins.loggedIn(input.username, input.password, name);
-          return name;
-        }),
+        // is told to the login listener (TURN then accepts the same credentials). The answer comes
+        // back to the actor as an event: no actor or abort controller per check.
+        checkCredentials: ({ self }, input) => {
+          const check = async (): Promise<string | null> => {
+            const verdict = guesses.admit(input.source, input.username);
+            if (verdict !== 'ok') {
+              metrics.authThrottled('signaling', verdict);
+              return null;
+            }
+            const name = await authenticator.check(input.username, input.password);
+            if (name === null) return null;
+            guesses.succeeded(input.source, input.username);
+            logins.loggedIn(input.username, input.password, name);
+            return name;
+          };
+          check().then(
+            (username) => self.send({ type: 'auth.checked', username }),
+            (error: unknown) => self.send({ type: 'auth.error', error }),
+          );
+        },
       },
     });
   }
@@ -153,10 +160,13 @@ export class Connection implements Worker, MemberSink {
   private readonly reading: ReadPause;
   /** The timer of a rate-limit pause, while reading is paused for it. */
   private throttle: unknown = null;
+  /** The authentication deadline, while the actor is unauthenticated. */
+  private authTimer: unknown = null;
   /** Set once the socket is being closed: frames still parsed are ignored. */
   private closing = false;
   private readonly idle: IdleWatch;
-  private readonly closed: Promise<void>;
+  /** Set once the socket's 'close' was emitted. */
+  private socketClosed = false;
   /** The TCP socket under `ws` (ws keeps it as `_socket`), for write coalescing. */
   private readonly socket: Socket;
   private readonly supervisorLink = new ExitLink();
@@ -190,7 +200,6 @@ export class Connection implements Worker, MemberSink {
         maxAuthAttempts: options.maxAuthAttempts,
       },
     });
-    this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
 
   /** This connection's logger (a pino child carrying peer_id and room), made on first use. */
@@ -209,6 +218,7 @@ export class Connection implements Worker, MemberSink {
       if (this.factory.logger.isLevelEnabled('debug')) this.log.debug({ err }, 'socket error');
     });
     ws.once('close', (code: number, reason: Buffer) => {
+      this.socketClosed = true;
       this.closing = true;
       this.stopTimers();
       this.actor.send(SOCKET_CLOSED);
@@ -283,16 +293,32 @@ export class Connection implements Worker, MemberSink {
     this.reading.release(PauseReason.CHECK);
   }
 
+  armAuthTimer(ms: number): void {
+    this.disarmAuthTimer();
+    this.authTimer = this.factory.clock.setTimeout(this.authExpired, ms);
+  }
+
+  disarmAuthTimer(): void {
+    if (this.authTimer !== null) this.factory.clock.clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
+
+  private readonly authExpired = (): void => {
+    this.authTimer = null;
+    this.actor.send(AUTH_TIMEOUT);
+  };
+
   private stopTimers(): void {
     this.idle.stop();
+    this.disarmAuthTimer();
     if (this.throttle !== null) this.factory.clock.clearTimeout(this.throttle);
     this.throttle = null;
   }
 
   /** Forwards a frame in the room (for the actor's `forward` effect and the fast path alike). */
   forward(frame: ForwardableFrame): void {
-    const { bus, metrics } = this.factory;
-    const answer = forwardFrame(bus, metrics, this.room, this.peerId, frame);
+    const { bus, metrics, frames } = this.factory;
+    const answer = forwardFrame(bus, metrics, frames, this.room, this.peerId, frame);
     if (answer !== null) this.write(answer);
   }
 
@@ -337,8 +363,10 @@ export class Connection implements Worker, MemberSink {
   /** Worker: close with 1001 (the member leaves its room first), wait for the socket. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // Waited for only here (shutdown): no promise per connection otherwise.
+    const closed = this.socketClosed ? null : new Promise<void>((resolve) => this.ws.once('close', () => resolve()));
     this.actor.send(SHUTDOWN);
-    await this.closed;
+    await closed;
   }
 
   /**

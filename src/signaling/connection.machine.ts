@@ -6,7 +6,7 @@
  * effects that `connection.actor.ts` provides; time comes from the actor's
  * clock. Nothing here allocates per message beyond XState's own step.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import { CloseCode, CloseReason } from '../errors.js';
 import type { ForwardableFrame } from './forwarding.js';
 import type { ClientFrame, Credentials, InvalidReason } from './protocol.js';
@@ -45,6 +45,8 @@ export type ConnectionEvent =
   | ClientFrame
   /** No frame from the client for `idleTimeout`. */
   | { type: 'idle.timeout' }
+  /** `authTimeout` passed since the connection opened (the timer `armAuthTimer` started). */
+  | { type: 'auth.timeout' }
   /** The client stayed over `rateLimit` for `abuseSeconds`. */
   | { type: 'rate.exceeded' }
   /** The socket closed (by the client, or after our close). */
@@ -58,7 +60,11 @@ export type ConnectionEvent =
   /** The room actor has admitted this peer. */
   | { type: 'room.joined' }
   /** The room actor failed: this peer is no longer in a room. */
-  | { type: 'room.failed' };
+  | { type: 'room.failed' }
+  /** The answer to `checkCredentials`: the room-visible name when the password is right, else null. */
+  | { type: 'auth.checked'; username: string | null }
+  /** `checkCredentials` failed (the auth backend threw or rejected): a failed attempt. */
+  | { type: 'auth.error'; error: unknown };
 
 /** The states connections are counted in (`closed` ones are not counted). */
 export type CountedState = 'unauthenticated' | 'authenticated' | 'inRoom' | 'closed';
@@ -92,6 +98,19 @@ const connectionSetup = setup({
      */
     startForwarding: () => {},
     stopForwarding: () => {},
+    /**
+     * Checks the credentials of the `authenticate` frame in hand; the edge answers with
+     * `auth.checked` (the room-visible name, or null) or `auth.error`. One check at a time:
+     * the machine leaves `checking` only on its answer or for `closed`.
+     */
+    checkCredentials: (_, _params: CheckInput) => {},
+    /**
+     * Starts the authentication deadline: `auth.timeout` after `ms` of the actor's clock, unless
+     * `disarmAuthTimer` comes first. (A plain timer at the edge rather than a delayed transition:
+     * the delayed-event scheduler costs every connection more than the timer itself.)
+     */
+    armAuthTimer: (_, _params: { ms: number }) => {},
+    disarmAuthTimer: () => {},
     /** Stops reading the client's frames while a password check is pending (backpressure, not a buffer). */
     holdReading: () => {},
     releaseReading: () => {},
@@ -109,22 +128,22 @@ const connectionSetup = setup({
   guards: {
     hasCredentials: ({ event }) => event.type === 'frame.authenticate' && event.credentials !== null,
     isLastAttempt: ({ context }) => context.failures + 1 >= context.maxAuthAttempts,
-  },
-  actors: {
-    /** Resolves to the room-visible name when the password is right, else null. */
-    checkCredentials: fromPromise<string | null, CheckInput>(async () => null),
-  },
-  delays: {
-    authTimeout: ({ context }) => context.authTimeout,
+    hasDeferred: ({ context }) => context.deferred.length > 0,
   },
 });
 
-/** Frames deferred while a check or a join was pending are handled again, in order, in the new state. */
-const replayDeferred = connectionSetup.enqueueActions(({ context, enqueue }) => {
-  if (context.deferred.length === 0) return;
-  for (const frame of context.deferred) enqueue.raise(frame);
-  enqueue.assign({ deferred: [] });
-});
+/**
+ * Frames deferred while a check or a join was pending are handled again, in order, in the new
+ * state: an eventless transition taken only when there are some (resolving `enqueueActions`
+ * costs a dozen closures, which every connection would pay on entering each state).
+ */
+const replayDeferred = {
+  guard: 'hasDeferred',
+  actions: connectionSetup.enqueueActions(({ context, enqueue }) => {
+    for (const frame of context.deferred) enqueue.raise(frame);
+    enqueue.assign({ deferred: [] });
+  }),
+} as const;
 
 export const connectionMachine = connectionSetup.createMachine({
   id: 'connection',
@@ -145,14 +164,10 @@ export const connectionMachine = connectionSetup.createMachine({
   states: {
     unauthenticated: {
       initial: 'waiting',
-      entry: { type: 'counted', params: { state: 'unauthenticated' } },
-      after: {
-        authTimeout: {
-          target: 'closed',
-          actions: { type: 'close', params: { code: CloseCode.NORMAL, reason: CloseReason.AUTH_TIMEOUT } },
-        },
-      },
+      entry: [{ type: 'counted', params: { state: 'unauthenticated' } }, { type: 'armAuthTimer', params: ({ context }) => ({ ms: context.authTimeout }) }],
+      exit: 'disarmAuthTimer',
       on: {
+        'auth.timeout': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.NORMAL, reason: CloseReason.AUTH_TIMEOUT } } },
         'idle.timeout': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.NORMAL, reason: CloseReason.IDLE_TIMEOUT } } },
         'rate.exceeded': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.POLICY, reason: CloseReason.RATE_LIMIT } } },
         'server.shutdown': { target: 'closed', actions: { type: 'close', params: { code: CloseCode.GOING_AWAY, reason: CloseReason.SHUTDOWN } } },
@@ -162,7 +177,7 @@ export const connectionMachine = connectionSetup.createMachine({
       },
       states: {
         waiting: {
-          entry: replayDeferred,
+          always: replayDeferred,
           on: {
             'frame.authenticate': [{ guard: 'hasCredentials', target: 'checking' }, ...rejectAttempt()],
             'frame.message': rejectAttempt(),
@@ -170,22 +185,26 @@ export const connectionMachine = connectionSetup.createMachine({
           },
         },
         checking: {
-          entry: 'holdReading',
+          entry: [
+            'holdReading',
+            {
+              type: 'checkCredentials',
+              params: ({ event, context }) => ({ ...(event as Extract<ClientFrame, { type: 'frame.authenticate' }>).credentials!, source: context.source }),
+            },
+          ],
           exit: 'releaseReading',
-          invoke: {
-            src: 'checkCredentials',
-            input: ({ event, context }) => ({ ...(event as Extract<ClientFrame, { type: 'frame.authenticate' }>).credentials!, source: context.source }),
-            onDone: [
+          on: {
+            'auth.checked': [
               {
-                guard: ({ event }) => event.output !== null,
+                guard: ({ event }) => event.username !== null,
                 target: '#connection.authenticated',
-                actions: assign({ username: ({ event }) => event.output }),
+                actions: assign({ username: ({ event }) => (event as Extract<ConnectionEvent, { type: 'auth.checked' }>).username }),
               },
               ...rejectAttempt(),
             ],
-            onError: rejectAttempt(),
+            'auth.error': rejectAttempt(),
+            ...deferFrames(),
           },
-          on: deferFrames(),
         },
       },
     },
@@ -200,8 +219,9 @@ export const connectionMachine = connectionSetup.createMachine({
       },
     },
     inRoom: {
-      entry: [{ type: 'counted', params: { state: 'inRoom' } }, replayDeferred, 'startForwarding'],
+      entry: [{ type: 'counted', params: { state: 'inRoom' } }, 'startForwarding'],
       exit: 'stopForwarding',
+      always: replayDeferred,
       on: {
         ...memberExits(),
         'frame.message': { actions: { type: 'forward', params: ({ event }) => ({ frame: event }) } },

@@ -9,25 +9,29 @@ import type { Metrics } from '../observability/metrics.js';
 import type { RoomBus } from '../rooms/room-bus.js';
 import type { ClientFrame } from './protocol.js';
 import { ServerFrames, withFrom } from './protocol.js';
+import type { TextFrames } from './text-frames.js';
 
 /** Longest `to` echoed back in `unknown_peer` (a peer id is 16 characters). */
 export const MAX_ECHOED_PEER_ID = 64;
 
 export type ForwardableFrame = Extract<ClientFrame, { type: 'frame.message' } | { type: 'frame.invalid' }>;
 
-/** Forwards `frame` from `peerId` in `room`; returns the answer for the sender, if any. */
-export function forwardFrame(bus: RoomBus, metrics: Metrics, room: string, peerId: string, frame: ForwardableFrame): string | null {
+/**
+ * Forwards `frame` from `peerId` in `room`; returns the answer for the sender, if any. The
+ * forwarded payload is made by `frames` (framed once, for every recipient).
+ */
+export function forwardFrame(bus: RoomBus, metrics: Metrics, frames: TextFrames, room: string, peerId: string, frame: ForwardableFrame): string | null {
   if (frame.type === 'frame.invalid') {
     metrics.drop(frame.reason);
     return ServerFrames.invalid(frame.reason);
   }
   const to = frame.to;
   if (to === undefined) {
-    bus.broadcast(room, Buffer.from(withFrom(frame.text, frame.payload, peerId)), peerId);
+    bus.broadcast(room, frames.payload(withFrom(frame.text, frame.payload, peerId)), peerId);
     metrics.forwardedBroadcast.inc();
     return null;
   }
-  if (bus.unicast(room, to, Buffer.from(withFrom(frame.text, frame.payload, peerId)))) {
+  if (bus.unicast(room, to, frames.payload(withFrom(frame.text, frame.payload, peerId)))) {
     metrics.forwardedUnicast.inc();
     return null;
   }

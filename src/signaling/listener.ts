@@ -41,6 +41,18 @@ const RESPONSE_400 = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 const RESPONSE_431 = 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
 /** How long a connection over a cap may take to send its request and be told why it is refused. */
 const OVER_LIMIT_GRACE_MS = 1000;
+/** The largest accept queue asked for (the kernel caps it at net.core.somaxconn anyway). */
+const MAX_LISTEN_BACKLOG = 65_535;
+
+/**
+ * The accept queue: room for every connection the server may hold arriving at
+ * once (a reconnect storm), up to what the kernel allows. With Node's default
+ * (511) a storm overflows it: the kernel drops SYNs, and clients wait for
+ * their retransmits (1 s, 3 s, 7 s …) while the server sits idle.
+ */
+export function listenBacklog(maxConnections: number): number {
+  return Math.max(511, Math.min(maxConnections, MAX_LISTEN_BACKLOG));
+}
 
 /** `/websocket/:room` → the room, or the HTTP status refusing the path. */
 export function roomFromPath(url: string | undefined): { room: string } | { status: 400 | 404 } {
@@ -158,7 +170,7 @@ export class SignalingListener implements Worker {
         reject(new ServerError(ErrorCode.LISTEN, `cannot listen on ${this.options.host}:${this.options.port}: ${err.message}`, { cause: err }));
       };
       this.server.once('error', failed);
-      this.server.listen(this.options.port, this.options.host, () => {
+      this.server.listen({ port: this.options.port, host: this.options.host, backlog: listenBacklog(this.options.maxConnections) }, () => {
         this.server.off('error', failed);
         resolve();
       });

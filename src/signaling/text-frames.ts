@@ -20,12 +20,38 @@ export class TextFrames {
     this.lastFrame = frame;
     return frame;
   }
+
+  /**
+   * `text` as a UTF-8 payload that is already framed: the payload is a view
+   * into its frame (one allocation, one copy of the text), and `encode` of
+   * it, for as long as it is the last payload, is that frame. What the
+   * message path fans out.
+   */
+  payload(text: string): Buffer {
+    const length = Buffer.byteLength(text);
+    const header = headerLength(length);
+    const frame = Buffer.allocUnsafe(header + length);
+    writeHeader(frame, length, header);
+    frame.write(text, header, length, 'utf8');
+    const payload = frame.subarray(header);
+    this.lastPayload = payload;
+    this.lastFrame = frame;
+    return payload;
+  }
 }
 
 export function encodeTextFrame(payload: Buffer): Buffer {
   const length = payload.length;
-  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const header = headerLength(length);
   const frame = Buffer.allocUnsafe(header + length);
+  writeHeader(frame, length, header);
+  payload.copy(frame, header);
+  return frame;
+}
+
+const headerLength = (length: number): number => (length < 126 ? 2 : length < 65_536 ? 4 : 10);
+
+function writeHeader(frame: Buffer, length: number, header: number): void {
   frame[0] = FIN_TEXT;
   if (header === 2) {
     frame[1] = length;
@@ -37,6 +63,4 @@ export function encodeTextFrame(payload: Buffer): Buffer {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  payload.copy(frame, header);
-  return frame;
 }

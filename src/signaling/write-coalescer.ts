@@ -1,8 +1,13 @@
 /**
- * Coalesces the frames a socket gets within one tick into one write: the
- * first delivery to a socket in a tick corks it, and one callback on the next
- * tick uncorks every corked socket. A burst of frames fanned out to a member
- * then leaves in one `writev` instead of one per frame. One per server; no
+ * Coalesces the frames a socket gets within one turn of the event loop into
+ * one write: the first delivery to a socket corks it, and one callback at the
+ * end of the turn (`setImmediate`: the check phase, after every I/O callback
+ * of the poll phase) uncorks every corked socket. Frames from different
+ * senders read in the same turn (a burst of candidates, a busy room) then
+ * leave in one `writev` per recipient instead of one write each; the busier
+ * the server, the more each write carries. No frame waits beyond the turn it
+ * was sent in (a flush at the end of each I/O callback, `process.nextTick`,
+ * would coalesce only what one sender's read produced). One per server; no
  * closure or timer per frame.
  */
 import type { Socket } from 'node:net';
@@ -17,14 +22,14 @@ export class WriteCoalescer {
     for (const socket of sockets) socket.uncork();
   };
 
-  /** Corks `socket` until the next tick, unless it is corked already. */
+  /** Corks `socket` until the end of this turn of the event loop, unless it is corked already. */
   hold(socket: Socket): void {
     if (socket.writableCorked > 0) return;
     socket.cork();
     this.corked.push(socket);
     if (!this.scheduled) {
       this.scheduled = true;
-      process.nextTick(this.flush);
+      setImmediate(this.flush);
     }
   }
 }

@@ -21,6 +21,8 @@ describe('bench harness (smoke)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
     try {
       const config = preset('smoke');
+      // The profiles of real use have a file of their own (bench-profiles.test.ts): each file has 180 s.
+      config.suites = config.suites.filter((s) => s !== 'signaling' && s !== 'storm');
       config.out = join(dir, 'latest.json');
       const returned = await runBench(config, 'bench-smoke');
       const result = JSON.parse(readFileSync(config.out, 'utf8')) as BenchResult;
@@ -156,6 +158,8 @@ describe('bench harness (smoke)', () => {
     assert.equal(full.idle.connections, 18_000);
     assert.equal(parseArgs(['--profile']).profile !== null, true);
     assert.deepEqual(parseArgs(['--only', 'idle,churn']).suites, ['idle', 'churn']);
+    assert.deepEqual(parseArgs([]).suites.slice(0, 2), ['signaling', 'storm'], 'the profiles of real use run first');
+    assert.equal(full.storm.clients, 10_000);
     assert.ok(!parseArgs([]).suites.includes('cluster'), 'the cluster suite runs only when asked for');
     const cluster = parseArgs(['--only', 'cluster', '--connections', '600']);
     assert.deepEqual(cluster.suites, ['cluster']);

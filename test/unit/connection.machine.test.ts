@@ -1,18 +1,20 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActor, fromPromise } from 'xstate';
+import { createActor } from 'xstate';
 import { ManualClock } from '../helpers/clock.js';
 import { connectionMachine } from '../../src/signaling/connection.machine.js';
-import type { CheckInput, ConnectionEvent } from '../../src/signaling/connection.machine.js';
+import type { ConnectionEvent } from '../../src/signaling/connection.machine.js';
 import { parseClientFrame, PING_FRAME } from '../../src/signaling/protocol.js';
 import type { ClientFrame, Credentials } from '../../src/signaling/protocol.js';
 import { forwardFrame } from '../../src/signaling/forwarding.js';
+import { TextFrames } from '../../src/signaling/text-frames.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import type { RoomBus } from '../../src/rooms/room-bus.js';
 
 const PEER = 'SELFSELFSELFSE==';
 const OTHER = 'OTHEROTHEROTHE==';
 const metrics = new Metrics();
+const frames = new TextFrames();
 
 /** A room bus that records deliveries: `broadcast <frame>` / `unicast <to> <frame>`. */
 function recordingBus(log: string[], known: Set<string>): RoomBus {
@@ -36,7 +38,7 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
   const checks: Check[] = [];
   const known = new Set(options.knownPeers ?? [OTHER]);
   /** Whether the connection forwards on its own (between startForwarding and stopForwarding). */
-  const state = { forwarding: false, readingHeld: false };
+  const state: { forwarding: boolean; readingHeld: boolean; authTimer: number | null } = { forwarding: false, readingHeld: false, authTimer: null };
   const clock = new ManualClock();
   const machine = connectionMachine.provide({
     actions: {
@@ -47,22 +49,25 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
       leaveRoom: ({ context }) => void log.push(`leaveRoom ${context.room} ${context.peerId}`),
       // The real forwarding (forwarding.ts) over a bus that records what it is asked to deliver.
       forward: ({ context }, { frame }) => {
-        const answer = forwardFrame(recordingBus(log, known), metrics, context.room, context.peerId, frame);
+        const answer = forwardFrame(recordingBus(log, known), metrics, frames, context.room, context.peerId, frame);
         if (answer !== null) log.push(`send ${answer}`);
       },
       startForwarding: () => void (state.forwarding = true),
       stopForwarding: () => void (state.forwarding = false),
       holdReading: () => void (state.readingHeld = true),
       releaseReading: () => void (state.readingHeld = false),
-    },
-    actors: {
-      checkCredentials: fromPromise<string | null, CheckInput>(
-        ({ input }) =>
-          new Promise<string | null>((resolve, reject) => {
-            log.push(`check ${input.username}:${input.password}`);
-            checks.push({ credentials: input, resolve, reject });
-          }),
-      ),
+      // The deadline on the actor's clock, as the edge keeps it (connection.actor.ts).
+      armAuthTimer: ({ self }, { ms }) => void (state.authTimer = clock.setTimeout(() => self.send({ type: 'auth.timeout' }), ms)),
+      disarmAuthTimer: () => {
+        if (state.authTimer !== null) clock.clearTimeout(state.authTimer);
+        state.authTimer = null;
+      },
+      // The check is pending until the test answers it, as the edge does: `auth.checked` or `auth.error`, later.
+      checkCredentials: ({ self }, input) => {
+        log.push(`check ${input.username}:${input.password}`);
+        const later = (event: ConnectionEvent) => void Promise.resolve().then(() => self.send(event));
+        checks.push({ credentials: input, resolve: (username) => later({ type: 'auth.checked', username }), reject: (error) => later({ type: 'auth.error', error }) });
+      },
     },
   });
   const actor = createActor(machine, {

@@ -48,3 +48,19 @@ test('the same payload is framed once; another payload (even equal bytes) is fra
   assert.deepEqual(again, first);
   assert.deepEqual(parse(frames.encode(Buffer.from('x'))), ['x']);
 });
+
+test('a payload made by payload() is its frame already: the same bytes as encoding it, no second frame', () => {
+  const frames = new TextFrames();
+  for (const text of ['{"a":1}', 'é'.repeat(100), 'x'.repeat(70_000)]) {
+    const payload = frames.payload(text);
+    assert.equal(payload.toString('utf8'), text);
+    const frame = frames.encode(payload);
+    assert.deepEqual(frame, encodeTextFrame(Buffer.from(text)));
+    assert.ok(frame.buffer === payload.buffer && payload.byteOffset === frame.byteOffset + frame.length - payload.length, 'the payload is the tail of its frame');
+    assert.deepEqual(parse(frame), [text]);
+  }
+  // Once another payload was framed, it is framed anew (same bytes).
+  const first = frames.payload('{"first":true}');
+  frames.encode(Buffer.from('other'));
+  assert.deepEqual(parse(frames.encode(first)), ['{"first":true}']);
+});

@@ -4,7 +4,7 @@ import { createServer, connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { WriteCoalescer } from '../../src/signaling/write-coalescer.js';
 
-test('frames written within one tick stay corked until the next tick, then leave together', async (t) => {
+test('frames written within one turn of the event loop stay corked until its end (check phase), then leave together', async (t) => {
   const received: Buffer[] = [];
   let peer!: Socket;
   const server = createServer((s) => {
@@ -29,8 +29,11 @@ test('frames written within one tick stay corked until the next tick, then leave
   client.write('c');
   assert.equal(client.writableLength, 3, 'nothing left the process yet');
   await new Promise<void>((r) => process.nextTick(r));
-  assert.equal(client.writableCorked, 0, 'uncorked on the next tick');
+  assert.equal(client.writableCorked, 1, 'still corked after the I/O callback that wrote (other senders of this turn may add frames)');
+  client.write('d');
+  await new Promise<void>((r) => setImmediate(r));
+  assert.equal(client.writableCorked, 0, 'uncorked at the end of the turn');
   const deadline = Date.now() + 2000;
-  while (Buffer.concat(received).toString() !== 'abc' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  assert.equal(Buffer.concat(received).toString(), 'abc');
+  while (Buffer.concat(received).toString() !== 'abcd' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(Buffer.concat(received).toString(), 'abcd');
 });
