@@ -232,16 +232,10 @@ export class StreamEndpoint implements ClientEndpoint {
 
 /** A UDP socket with a queue of received datagrams. */
 export class UdpEndpoint implements ClientEndpoint {
-  private readonly inbox: Datagram[] = [];
-  private waiters: { match: (d: Datagram) => boolean; resolve: (d: Datagram) => void }[] = [];
+  private readonly inbox = new Inbox();
 
   private constructor(readonly socket: Socket) {
-    socket.on('message', (data, from) => {
-      const d = { data, from };
-      const i = this.waiters.findIndex((w) => w.match(d));
-      if (i !== -1) this.waiters.splice(i, 1)[0]!.resolve(d);
-      else this.inbox.push(d);
-    });
+    socket.on('message', (data, from) => this.inbox.push({ data, from }));
   }
 
   /** A socket on `host` (any 127.x.y.z works on Linux loopback: another source IP). */
@@ -262,22 +256,7 @@ export class UdpEndpoint implements ClientEndpoint {
 
   /** The next datagram matching `match`, or rejects after `timeoutMs`. */
   next(match: (d: Datagram) => boolean = () => true, timeoutMs = 2000): Promise<Datagram> {
-    const i = this.inbox.findIndex(match);
-    if (i !== -1) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        match,
-        resolve: (d: Datagram) => {
-          clearTimeout(timer);
-          resolve(d);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no matching datagram within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next(match, timeoutMs);
   }
 
   /** True if nothing matching arrives within `ms`. */
