@@ -152,7 +152,7 @@ class Inbox {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no matching message within ${timeoutMs} ms`));
+        reject(new Error(`no matching datagram within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiters.push(waiter);
     });
