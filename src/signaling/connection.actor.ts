@@ -336,7 +336,7 @@ export class Connection implements Worker, MemberSink {
    * Every frame the server sends this client goes through here, whatever it
    * is (forwarded, joined/left, invalid_message, pong, publish): a client
    * that does not read is closed (1008) before more than SLOW_CONSUMER_BYTES
-   * wait for it. Frames of one tick leave in one write (the coalescer).
+   * wait for it. Frames of one turn of the event loop leave in one write (the coalescer).
    */
   write(frame: Buffer | string): void {
     const ws = this.ws;

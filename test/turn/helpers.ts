@@ -157,6 +157,16 @@ class Inbox {
       this.waiters.push(waiter);
     });
   }
+
+  /** True if nothing matching arrives within `ms` (next() rejects only when its wait runs out). */
+  async silent(match: (d: Datagram) => boolean, ms: number): Promise<boolean> {
+    try {
+      await this.next(match, ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
 }
 
 /**
@@ -211,13 +221,8 @@ export class StreamEndpoint implements ClientEndpoint {
     return this.inbox.next(match, timeoutMs);
   }
 
-  async silent(match: (d: Datagram) => boolean = () => true, ms = 300): Promise<boolean> {
-    try {
-      await this.next(match, ms);
-      return false;
-    } catch {
-      return true;
-    }
+  silent(match: (d: Datagram) => boolean = () => true, ms = 300): Promise<boolean> {
+    return this.inbox.silent(match, ms);
   }
 
   /** True once the server closed the stream (within `ms`). */
@@ -260,13 +265,8 @@ export class UdpEndpoint implements ClientEndpoint {
   }
 
   /** True if nothing matching arrives within `ms`. */
-  async silent(match: (d: Datagram) => boolean = () => true, ms = 300): Promise<boolean> {
-    try {
-      await this.next(match, ms);
-      return false;
-    } catch {
-      return true;
-    }
+  silent(match: (d: Datagram) => boolean = () => true, ms = 300): Promise<boolean> {
+    return this.inbox.silent(match, ms);
   }
 
   close(): void {
