@@ -57,6 +57,7 @@ const DESCRIPTIONS: Record<(typeof OPTION_NAMES)[number], string> = {
   turnMaxAllocationsPerUser: 'most TURN allocations one user may hold; more get 486 (default 32)',
   turnMaxAllocations: 'most TURN allocations in all; more get 508 (default 1000)',
   turnLifetime: 'most seconds of TURN allocation lifetime granted (default 600, max 3600)',
+  turnThreads: 'TURN UDP relay threads, 0..64, or auto: one per core where Node has reusePort (>= 22.12), else 0 (default auto)',
   adminToken: 'enables /admin/* with Authorization: Bearer <token>',
   inspect: 'start a loopback relay for the Stately inspector (default port 5678)',
   logLevel: 'fatal, error, warn, info, debug, trace or silent (default info)',

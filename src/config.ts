@@ -10,7 +10,7 @@ import { ErrorCode, ServerError } from './errors.js';
 import { OPTION_NAMES } from './options.js';
 import type { OptionName } from './options.js';
 
-type Kind = 'list' | 'string' | 'integer' | 'json' | 'boolean' | 'integer|false' | 'integer|infinity' | 'range' | 'boolean|integer';
+type Kind = 'list' | 'string' | 'integer' | 'json' | 'boolean' | 'integer|false' | 'integer|infinity' | 'range' | 'boolean|integer' | 'integer|auto';
 
 /** How a string from the CLI or the environment becomes each option's value. */
 export const OPTION_KINDS: Record<OptionName, Kind> = {
@@ -43,6 +43,7 @@ export const OPTION_KINDS: Record<OptionName, Kind> = {
   turnMaxAllocationsPerUser: 'integer',
   turnMaxAllocations: 'integer',
   turnLifetime: 'integer',
+  turnThreads: 'integer|auto',
   adminToken: 'string',
   inspect: 'boolean|integer',
   logLevel: 'string',
@@ -79,6 +80,8 @@ export function coerce(option: OptionName, text: string | boolean): unknown {
       return t === 'false' ? false : integer(option, t);
     case 'integer|infinity':
       return t === 'infinity' ? 'infinity' : integer(option, t);
+    case 'integer|auto':
+      return t === 'auto' ? 'auto' : integer(option, t);
     case 'boolean':
       if (t === 'true' || t === '1' || t === '') return true;
       if (t === 'false' || t === '0') return false;

@@ -71,6 +71,13 @@ export interface Options {
   turnMaxAllocationsPerUser?: number;
   turnMaxAllocations?: number;
   turnLifetime?: number;
+  /**
+   * TURN relay threads (UDP): each a worker thread with its own socket on
+   * `turnPort` (SO_REUSEPORT), or "auto" (default): one per core where the
+   * runtime has `reusePort` (Node >= 22.12), else 0. 0: TURN relays on the
+   * main thread (docs/turn-threads.md).
+   */
+  turnThreads?: number | 'auto';
   adminToken?: string;
   inspect?: boolean | number;
   logLevel?: LogLevel;
@@ -117,6 +124,8 @@ export interface ResolvedOptions {
   readonly turnMaxAllocationsPerUser: number;
   readonly turnMaxAllocations: number;
   readonly turnLifetime: number;
+  /** A count, or "auto" (resolved when TURN starts: src/turn/relay-threads-count.ts). */
+  readonly turnThreads: number | 'auto';
   readonly adminToken: string | null;
   readonly inspect: number | null;
   readonly logLevel: LogLevel;
@@ -163,7 +172,7 @@ export const OPTION_NAMES = [
   'host', 'port', 'certfile', 'keyfile', 'hostname', 'turnIp', 'turnPort', 'turnTcp', 'turnTlsPort', 'relayPorts',
   'idleTimeout', 'authTimeout', 'auth', 'callbacks', 'maxMessageBytes', 'maxAuthAttempts',
   'rateLimit', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerIp', 'handshakeTimeout', 'metricsPort', 'redisUrl', 'allowLoopbackPeers', 'turnAllowedPeers', 'turnDeniedPeers', 'turnMaxAllocationsPerUser',
-  'turnMaxAllocations', 'turnLifetime', 'adminToken', 'inspect', 'logLevel', 'logFormat', 'example',
+  'turnMaxAllocations', 'turnLifetime', 'turnThreads', 'adminToken', 'inspect', 'logLevel', 'logFormat', 'example',
 ] as const satisfies readonly (keyof Options)[];
 export type OptionName = (typeof OPTION_NAMES)[number];
 
@@ -263,6 +272,7 @@ const optionsSchema = z.strictObject({
   turnMaxAllocationsPerUser: z.number().int().min(1).max(1_000_000).optional(),
   turnMaxAllocations: z.number().int().min(1).max(1_000_000).optional(),
   turnLifetime: z.number().int().min(1).max(3600).optional(),
+  turnThreads: z.union([z.number().int().min(0).max(64), z.literal('auto')], { message: 'must be an integer 0..64 or "auto"' }).optional(),
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
@@ -394,6 +404,7 @@ export function parseOptions(input: unknown): ResolvedOptions {
     turnMaxAllocationsPerUser: o.turnMaxAllocationsPerUser ?? DEFAULTS.turnMaxAllocationsPerUser,
     turnMaxAllocations: o.turnMaxAllocations ?? DEFAULTS.turnMaxAllocations,
     turnLifetime: o.turnLifetime ?? DEFAULTS.turnLifetime,
+    turnThreads: o.turnThreads ?? 'auto',
     adminToken: o.adminToken ?? null,
     inspect: o.inspect === undefined || o.inspect === false ? null : o.inspect === true ? DEFAULTS.inspectPort : o.inspect,
     logLevel: o.logLevel ?? DEFAULTS.logLevel,

@@ -11,18 +11,40 @@ import type { NodeTurnDefect, RelayedBytesSink, TurnBackendConfig, TurnEvents } 
 
 /**
  * Allocations, permissions and channels held, kept as they change (never
- * computed by iterating: stats() and the /metrics gauges read these).
+ * computed by iterating: stats() and the /metrics gauges read these). They
+ * live in `cells` (indexes `LIVE_CELLS`): a relay thread passes a view on
+ * memory it shares with the main thread, which reads them synchronously.
  */
 export class LiveCounts {
+  constructor(private readonly cells: Float64Array = new Float64Array(3)) {}
+
   /** Entries of node-turn's allocation table. */
-  allocations = 0;
-  permissions = 0;
-  channels = 0;
+  get allocations(): number {
+    return this.cells[0]!;
+  }
+
+  set allocations(n: number) {
+    this.cells[0] = n;
+  }
+
+  get permissions(): number {
+    return this.cells[1]!;
+  }
+
+  set permissions(n: number) {
+    this.cells[1] = n;
+  }
+
+  get channels(): number {
+    return this.cells[2]!;
+  }
+
+  set channels(n: number) {
+    this.cells[2] = n;
+  }
 
   reset(): void {
-    this.allocations = 0;
-    this.permissions = 0;
-    this.channels = 0;
+    this.cells.fill(0, 0, 3);
   }
 }
 
@@ -33,7 +55,7 @@ export class AdapterContext {
   readonly software: string;
   readonly limits: Readonly<TurnLimits>;
   readonly events: TurnEvents;
-  readonly counts = new LiveCounts();
+  readonly counts: LiveCounts;
   /** False before start() and once stop() has begun: late callbacks do nothing. */
   running = false;
   /** Payload bytes relayed, both directions (a plain number: the data path must not allocate). */
@@ -47,6 +69,7 @@ export class AdapterContext {
     software: string,
   ) {
     this.logger = config.logger;
+    this.counts = new LiveCounts(config.liveCounts);
     this.software = software;
     this.limits = resolveLimits(config.limits);
     this.events = config.events ?? NO_EVENTS;

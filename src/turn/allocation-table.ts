@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import type { AdapterContext, LiveCounts } from './adapter-context.js';
 import type { TurnLimits } from './limits.js';
 import { AllocationQuota } from './quota.js';
+import type { QuotaLedger } from './quota.js';
+import { sourceKey } from './node-turn-engine.js';
 import { RelayAllocation } from './relay-allocation.js';
 import type { AllocationHost } from './relay-allocation.js';
 import { RelayPorts } from './relay-ports.js';
@@ -25,7 +27,7 @@ export class AllocationTable implements AllocationHost {
   readonly logger: Logger;
   readonly counts: LiveCounts;
   readonly limits: Readonly<TurnLimits>;
-  readonly quota: AllocationQuota;
+  readonly quota: QuotaLedger;
   readonly relayPorts: RelayPorts;
   /** 5-tuple -> transaction id of an Allocate still binding its relay socket. */
   readonly pending = new Map<string, string>();
@@ -42,14 +44,14 @@ export class AllocationTable implements AllocationHost {
     this.logger = ctx.logger;
     this.counts = ctx.counts;
     this.limits = ctx.limits;
-    this.quota = new AllocationQuota(config.quotas);
+    this.quota = config.quotaLedger ?? new AllocationQuota(config.quotas);
     this.relayPorts = new RelayPorts({
       bindHost: config.relayBindHost,
       range: config.relayPorts,
       maxReservations: config.quotas.total,
       reservationMs: ctx.limits.reservationMs,
       // a reservation holds a quota slot of its owner until redeemed or ended
-      onReservationEnded: (owner) => this.quota.release(owner),
+      onReservationEnded: (owner) => this.quota.release(owner, null),
     });
   }
 
@@ -84,6 +86,7 @@ export class AllocationTable implements AllocationHost {
     // node-turn's table gains an entry unless one on this 5-tuple is replaced (#8 unmended)
     const replaces = this.ctx.engine.allocations[msg.transport.get5Tuple()] !== undefined;
     const allocation = new RelayAllocation(msg, socket, lifetime, owner, this);
+    allocation.client = sourceKey(msg.transport.src);
     if (!replaces) this.counts.allocations++;
     this.live.add(allocation);
     return allocation;
@@ -105,7 +108,7 @@ export class AllocationTable implements AllocationHost {
   /** Called once per allocation when it ends. */
   allocationEnded(allocation: RelayAllocation, reason: string): void {
     if (!this.live.delete(allocation)) return;
-    this.quota.release(allocation.owner);
+    this.quota.release(allocation.owner, allocation.client);
     this.logger.debug({ user: allocation.owner, relay: allocation.relayedTransportAddress.toString(), reason }, 'TURN allocation ended');
     // mends #3: node-turn never closes the relay socket
     if (this.ctx.isMended(NodeTurnDefect.RELAY_SOCKET_LEAK) || !this.ctx.running) this.closeRelaySocket(allocation.socket);

@@ -38,8 +38,13 @@ export function listenErrorCode(err: unknown): string | undefined {
   return (cause as NodeJS.ErrnoException | undefined)?.code;
 }
 
-function bindUdp(host: string, port: number): Promise<UdpSocket> {
-  const socket = createSocket({ type: 'udp4' });
+/**
+ * UDP on `port`; with `reusePort` (a relay thread) in the SO_REUSEPORT group
+ * of the other threads' sockets on the same port (Node >= 22.12; @types/node
+ * 20 does not know the option yet).
+ */
+export function bindUdp(host: string, port: number, reusePort = false): Promise<UdpSocket> {
+  const socket = createSocket(reusePort ? ({ type: 'udp4', reusePort: true } as Parameters<typeof createSocket>[0]) : { type: 'udp4' });
   return new Promise((resolve, reject) => {
     socket.once('error', (err) => {
       socket.close();
@@ -73,9 +78,9 @@ function tcpServer(streams: StreamAcceptor): TcpServer {
  * UDP on `port`, and TCP on the same number when `tcp`. With port 0 a pair
  * free for both is searched (a few attempts).
  */
-export async function bindUdpAndTcp(host: string, port: number, tcp: boolean, streams: StreamAcceptor): Promise<{ udp: UdpSocket; tcp: TcpServer | null }> {
+export async function bindUdpAndTcp(host: string, port: number, tcp: boolean, streams: StreamAcceptor, reusePort = false): Promise<{ udp: UdpSocket; tcp: TcpServer | null }> {
   for (let attempt = 1; ; attempt++) {
-    const udp = await bindUdp(host, port);
+    const udp = await bindUdp(host, port, reusePort);
     if (!tcp) return { udp, tcp: null };
     try {
       return { udp, tcp: await listen(tcpServer(streams), host, udp.address().port, 'tcp', 'turnPort') };
@@ -84,6 +89,11 @@ export async function bindUdpAndTcp(host: string, port: number, tcp: boolean, st
       if (port !== 0 || listenErrorCode(err) !== 'EADDRINUSE' || attempt >= PORT_PAIR_ATTEMPTS) throw err;
     }
   }
+}
+
+/** TURN over TCP alone on `port` (the relay threads serve its UDP). */
+export function listenTcp(host: string, port: number, streams: StreamAcceptor): Promise<TcpServer> {
+  return listen(tcpServer(streams), host, port, 'tcp', 'turnPort');
 }
 
 /** TURN over TLS on `config.port`: handshakes bounded by `handshakeTimeoutMs`, counted from the TCP connection. */

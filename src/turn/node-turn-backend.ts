@@ -52,7 +52,7 @@ import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { AdapterContext } from './adapter-context.js';
 import { AllocationTable } from './allocation-table.js';
-import { bindUdpAndTcp, listenTls } from './listen.js';
+import { bindUdpAndTcp, listenTcp, listenTls } from './listen.js';
 import { MessageIntake } from './message-intake.js';
 import { createEngine, mendNonces } from './node-turn-engine.js';
 import { NonceIssuer } from './nonce.js';
@@ -94,9 +94,10 @@ export class NodeTurnBackend implements TurnBackend {
   }
 
   async start(): Promise<TurnAddress> {
-    if (this.socket) throw new Error('TURN backend already started');
+    if (this.socket || this.ctx.running) throw new Error('TURN backend already started');
     const host = this.config.listenHost;
-    const { udp, tcp } = await bindUdpAndTcp(host, this.config.port, this.config.tcp === true, this.streams);
+    if (this.config.udp === false) return this.startStreamsOnly(host);
+    const { udp, tcp } = await bindUdpAndTcp(host, this.config.port, this.config.tcp === true, this.streams, this.config.reusePort === true);
     let tls: TlsServer | null = null;
     if (this.config.tls) {
       try {
@@ -119,6 +120,36 @@ export class NodeTurnBackend implements TurnBackend {
     tcp?.on('error', (err) => this.fail(err));
     tls?.on('error', (err) => this.fail(err));
     return this.bound.udp;
+  }
+
+  /**
+   * TCP and TLS only (`udp: false`): the relay threads serve UDP on `port`,
+   * which the UDP address reports.
+   */
+  private async startStreamsOnly(host: string): Promise<TurnAddress> {
+    const tcp = this.config.tcp === true ? await listenTcp(host, this.config.port, this.streams) : null;
+    let tls: TlsServer | null = null;
+    if (this.config.tls) {
+      try {
+        tls = await listenTls(host, this.config.tls, this.config.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, this.streams);
+      } catch (err) {
+        tcp?.close();
+        throw err;
+      }
+    }
+    this.tcp = tcp;
+    this.tls = tls;
+    this.ctx.running = true;
+    this.bound = { udp: { host, port: this.config.port }, tcp: tcp && serverAddress(tcp), tls: tls && serverAddress(tls) };
+    this.allocations.startSweeping();
+    tcp?.on('error', (err) => this.fail(err));
+    tls?.on('error', (err) => this.fail(err));
+    return this.bound.udp;
+  }
+
+  /** A datagram another relay thread received from a client of this one: handled as if it came in here. */
+  injectDatagram(buf: Buffer, address: string, port: number): void {
+    this.front.inject(buf, address, port);
   }
 
   async stop(): Promise<void> {

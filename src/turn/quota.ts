@@ -10,14 +10,29 @@ export interface QuotaLimits {
   total: number;
 }
 
-export class AllocationQuota {
+/** Why a slot was not taken: a limit, or (relay threads) another thread owns the client. */
+export type QuotaVerdict = 'ok' | 'user' | 'total' | 'moved' | 'timeout';
+
+/**
+ * Where the adapter takes and gives back allocation slots: an
+ * `AllocationQuota` of its own (TURN on one thread), or the main thread's
+ * (relay threads: src/turn/shared-quota.ts), which answers asynchronously.
+ * `client` is the client's transport address ("ip:port") for an allocation,
+ * null for the second slot an EVEN-PORT reservation holds.
+ */
+export interface QuotaLedger {
+  take(user: string, client: string | null): QuotaVerdict | Promise<QuotaVerdict>;
+  release(user: string, client: string | null): void;
+}
+
+export class AllocationQuota implements QuotaLedger {
   private readonly perUser = new Map<string, number>();
   private count = 0;
 
   constructor(private readonly limits: QuotaLimits) {}
 
   /** Takes one allocation for `user`: 'ok', or which limit refused it. */
-  take(user: string): 'ok' | 'user' | 'total' {
+  take(user: string, _client: string | null = null): 'ok' | 'user' | 'total' {
     const held = this.perUser.get(user) ?? 0;
     if (held >= this.limits.perUser) return 'user';
     if (this.count >= this.limits.total) return 'total';
@@ -26,7 +41,7 @@ export class AllocationQuota {
     return 'ok';
   }
 
-  release(user: string): void {
+  release(user: string, _client: string | null = null): void {
     const held = this.perUser.get(user) ?? 0;
     if (held <= 0) return;
     if (held === 1) this.perUser.delete(user);

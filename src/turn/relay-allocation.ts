@@ -31,6 +31,8 @@ export interface AllocationHost {
  */
 export class RelayAllocation extends NodeTurnAllocation {
   ended = false;
+  /** The client's transport address ("ip:port"): its quota slot is held under it. */
+  client = '';
   /** Channel number -> expiry (ms since epoch): one entry per channel binding held. */
   readonly channelExpiry = new Map<number, number>();
   /** Entries of `permissions` (expired ones included until purged). */

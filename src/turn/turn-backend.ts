@@ -12,7 +12,14 @@ import type { TurnCredentials } from './credentials.js';
 import type { TurnLimits } from './limits.js';
 import type { NonceOptions } from './nonce.js';
 import type { PeerFilter } from './peer-filter.js';
-import type { QuotaLimits } from './quota.js';
+import type { QuotaLedger, QuotaLimits } from './quota.js';
+
+/** Clients whose allocation lives on another relay thread (src/turn/foreign-owners.ts). */
+export interface ForeignClients {
+  readonly size: number;
+  /** True when the datagram from `address:port` was handed to the thread that owns that client. */
+  forwarded(buf: Buffer, address: string, port: number): boolean;
+}
 
 export interface TurnAddress {
   host: string;
@@ -83,6 +90,19 @@ export interface TurnBackendConfig {
   logger: Logger;
   /** Test only: leave these node-turn defects in place. */
   unmended?: ReadonlySet<NodeTurnDefect>;
+  /**
+   * false: no UDP socket of ours, only the TCP/TLS streams (the relay threads
+   * serve UDP on `port`: docs/turn-threads.md). Default true.
+   */
+  udp?: boolean;
+  /** Bind the UDP socket with SO_REUSEPORT, next to the other relay threads' (Node >= 22.12). */
+  reusePort?: boolean;
+  /** Takes the quota slots instead of an `AllocationQuota` over `quotas` (relay threads: the main thread's). */
+  quotaLedger?: QuotaLedger;
+  /** Where allocations, permissions and channels are counted (3 cells; shared memory in a relay thread). */
+  liveCounts?: Float64Array;
+  /** Datagrams from clients whose allocation another relay thread owns go there, not to this adapter. */
+  foreign?: ForeignClients;
   /** Told the payload bytes of every datagram relayed, both directions (the server's metrics). */
   relayed?: RelayedBytesSink;
   /** Limits against abuse; each one missing takes its default (limits.ts). */

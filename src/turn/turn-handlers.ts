@@ -13,13 +13,24 @@ import type NodeTurnMessage from 'node-turn/lib/message.js';
 import CONSTANTS from 'node-turn/lib/constants.js';
 import type { AdapterContext } from './adapter-context.js';
 import type { AllocationTable } from './allocation-table.js';
-import { UDP } from './node-turn-engine.js';
+import { sourceKey, UDP } from './node-turn-engine.js';
+import type { QuotaVerdict } from './quota.js';
 import type { EngineMessage } from './node-turn-engine.js';
 import type { RelayAllocation } from './relay-allocation.js';
 import { Attr, getAttribute, isChannelNumber } from './stun.js';
 import { NodeTurnDefect } from './turn-backend.js';
 
 type Handler = (msg: EngineMessage, reply: NodeTurnMessage) => void;
+
+/** A relay socket for an allocation, and the token of the port reserved next to it. */
+interface Relay {
+  socket: Socket;
+  token?: string;
+}
+
+function quotaRefusal(verdict: Exclude<QuotaVerdict, 'ok'>): 486 | 508 | 'moved' {
+  return verdict === 'user' ? 486 : verdict === 'moved' ? 'moved' : 508;
+}
 
 export class TurnHandlers {
   constructor(
@@ -102,17 +113,27 @@ export class TurnHandlers {
     const token = msg.getAttribute('reservation-token') as string | undefined;
     if (token !== undefined && evenPort !== undefined) return reply.reject(400, 'Bad Request');
     const owner = this.ownerOf(msg);
+    const client = sourceKey(msg.transport.src);
     const lifetime = this.grantedLifetime(msg.getAttribute('lifetime') as number | undefined);
-    const relay = token !== undefined ? this.redeem(token, owner) : this.acquire(owner, evenPort);
-    if (typeof relay === 'number') return reply.reject(relay, relay === 486 ? 'Allocation Quota Reached' : 'Insufficient Capacity');
+    // pending from here: a retransmission while the quota or the relay port is awaited is not a second Allocate
     this.allocations.pending.set(fiveTuple, transactionId);
+    const unpend = () => {
+      if (this.allocations.pending.get(fiveTuple) === transactionId) this.allocations.pending.delete(fiveTuple);
+    };
+    const relay = token !== undefined ? this.redeem(token, owner, client) : this.acquire(owner, client, evenPort);
     relay.then(
-      ({ socket, token: reservation }) => {
-        if (this.allocations.pending.get(fiveTuple) === transactionId) this.allocations.pending.delete(fiveTuple);
+      (result) => {
+        unpend();
+        if (result === 'moved') return; // another relay thread owns this client: its retransmission is forwarded there
+        if (typeof result === 'number') {
+          this.ctx.safely(() => reply.reject(result, result === 486 ? 'Allocation Quota Reached' : 'Insufficient Capacity'));
+          return;
+        }
+        const { socket, token: reservation } = result;
         this.allocations.adopt(socket);
         // stopped, or the client's stream closed meanwhile (its allocation would have no client)
         if (!this.ctx.running || msg.transport.socket.closed === true) {
-          this.allocations.quota.release(owner);
+          this.allocations.quota.release(owner, client);
           this.allocations.closeRelaySocket(socket);
           return;
         }
@@ -122,14 +143,14 @@ export class TurnHandlers {
           if (reservation !== undefined) reply.addAttribute('reservation-token', reservation);
           this.replyAllocated(allocation, reply, lifetime);
         } catch (err) {
-          this.allocations.quota.release(owner);
+          this.allocations.quota.release(owner, client);
           this.allocations.closeRelaySocket(socket);
           this.ctx.logger.warn({ err }, 'TURN allocation failed');
           this.ctx.safely(() => reply.reject(500, 'Server Error'));
         }
       },
       (err: unknown) => {
-        if (this.allocations.pending.get(fiveTuple) === transactionId) this.allocations.pending.delete(fiveTuple);
+        unpend();
         this.ctx.logger.debug({ err }, 'TURN allocation refused: no relay port');
         this.ctx.safely(() => reply.reject(508, 'Insufficient Capacity'));
       },
@@ -137,54 +158,59 @@ export class TurnHandlers {
   }
 
   /**
-   * A relay socket for an Allocate of `owner`, its quota slot taken: 486/508
-   * when the quota refuses. With EVEN-PORT R (RFC 8656 section 7.2) the
-   * reserved next port holds a second slot of `owner` until it is redeemed
-   * or expires (relay-ports.ts gives it back), so reservations cannot escape
-   * the quota. The promise rejects with every slot given back.
+   * A relay socket for an Allocate of `owner` from `client`, its quota slot
+   * taken: 486/508 when the quota refuses (508 too when the main thread does
+   * not answer in time), 'moved' when another relay thread owns `client`.
+   * With EVEN-PORT R (RFC 8656 section 7.2) the reserved next port holds a
+   * second slot of `owner` until it is redeemed or expires (relay-ports.ts
+   * gives it back), so reservations cannot escape the quota. The promise
+   * rejects with every slot given back.
    */
-  private acquire(owner: string, evenPort: boolean | undefined): Promise<{ socket: Socket; token?: string }> | 486 | 508 {
+  private async acquire(owner: string, client: string, evenPort: boolean | undefined): Promise<Relay | 486 | 508 | 'moved'> {
     const quota = this.allocations.quota;
-    const first = quota.take(owner);
-    if (first !== 'ok') return first === 'user' ? 486 : 508;
+    const first = await quota.take(owner, client);
+    if (first !== 'ok') return quotaRefusal(first);
     const reserve = evenPort === true;
     if (reserve) {
-      const second = quota.take(owner);
+      const second = await quota.take(owner, null);
       if (second !== 'ok') {
-        quota.release(owner);
-        return second === 'user' ? 486 : 508;
+        quota.release(owner, client);
+        return quotaRefusal(second);
       }
     }
-    return this.allocations.relayPorts.acquire(evenPort !== undefined, reserve, owner).then(
-      (relay) => {
-        if (reserve && relay.token === undefined) quota.release(owner); // no reservation made after all
-        return relay;
-      },
-      (err: unknown) => {
-        quota.release(owner);
-        if (reserve) quota.release(owner);
-        throw err;
-      },
-    );
+    try {
+      const relay = await this.allocations.relayPorts.acquire(evenPort !== undefined, reserve, owner);
+      if (reserve && relay.token === undefined) quota.release(owner, null); // no reservation made after all
+      return relay;
+    } catch (err) {
+      quota.release(owner, client);
+      if (reserve) quota.release(owner, null);
+      throw err;
+    }
   }
 
   /**
    * The socket reserved under `token`, for an Allocate of `owner`: the
    * reservation's quota slot passes to the allocation (to `owner`'s count
    * when someone else reserved it). 508 for an unknown token (RFC 8656
-   * section 7.2), 486/508 when `owner`'s quota refuses.
+   * section 7.2; with relay threads, a token of another thread is unknown
+   * here), 486/508 when `owner`'s quota refuses.
    */
-  private redeem(token: string, owner: string): Promise<{ socket: Socket; token?: string }> | 486 | 508 {
+  private async redeem(token: string, owner: string, client: string): Promise<Relay | 486 | 508 | 'moved'> {
     const quota = this.allocations.quota;
     const holder = this.allocations.relayPorts.ownerOf(token);
     if (holder === undefined) return 508;
     if (holder !== owner) {
-      const taken = quota.take(owner);
-      if (taken !== 'ok') return taken === 'user' ? 486 : 508;
+      const taken = await quota.take(owner, client);
+      if (taken !== 'ok') return quotaRefusal(taken);
     }
-    const socket = this.allocations.relayPorts.redeem(token)!;
-    if (holder !== owner) quota.release(holder);
-    return Promise.resolve({ socket });
+    const socket = this.allocations.relayPorts.redeem(token);
+    if (!socket) {
+      if (holder !== owner) quota.release(owner, client); // expired while the quota answered
+      return 508;
+    }
+    if (holder !== owner) quota.release(holder, null);
+    return { socket };
   }
 
   private replyAllocated(allocation: RelayAllocation, reply: NodeTurnMessage, lifetime: number): void {

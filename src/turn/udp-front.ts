@@ -5,7 +5,7 @@
  * message intake with a node-turn Transport whose answers go out on this
  * socket. Part of the node-turn adapter (see node-turn-backend.ts).
  */
-import type { RemoteInfo, Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import NodeTurnAddress from 'node-turn/lib/address.js';
 import NodeTurnTransport from 'node-turn/lib/transport.js';
 import type { AdapterContext } from './adapter-context.js';
@@ -28,7 +28,19 @@ export class UdpFront {
     this.dst = new NodeTurnAddress(address, port);
     this.ctx.engine.listeningPort = port;
     this.ctx.engine.network.sockets = [socket];
-    socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
+    const foreign = this.ctx.config.foreign;
+    socket.on('message', foreign
+      ? (buf, rinfo) => {
+        // a client another relay thread owns (the kernel remapped it after a thread restart): it answers
+        if (foreign.size > 0 && foreign.forwarded(buf, rinfo.address, rinfo.port)) return;
+        this.onDatagram(buf, rinfo.address, rinfo.port);
+      }
+      : (buf, rinfo) => this.onDatagram(buf, rinfo.address, rinfo.port));
+  }
+
+  /** A datagram from `address:port` that reached another relay thread's socket: answered from this one's (same address). */
+  inject(buf: Buffer, address: string, port: number): void {
+    this.onDatagram(buf, address, port);
   }
 
   /** Reads nothing more (the backend closes the socket). */
@@ -36,12 +48,12 @@ export class UdpFront {
     this.socket = null;
   }
 
-  private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
+  private onDatagram(buf: Buffer, address: string, port: number): void {
     const socket = this.socket;
     if (!socket || !this.ctx.running) return;
     let transport: NodeTurnTransport;
     try {
-      transport = new NodeTurnTransport(UDP, new NodeTurnAddress(rinfo.address, rinfo.port), this.dst!, socket);
+      transport = new NodeTurnTransport(UDP, new NodeTurnAddress(address, port), this.dst!, socket);
     } catch {
       return; // an address node-turn cannot represent
     }
