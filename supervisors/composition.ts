@@ -18,7 +18,7 @@ import { GuessThrottle } from '../src/auth/guess-throttle.js';
 import { systemClock } from '../src/clock.js';
 import {
   ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, CLUSTER, GUESS_THROTTLE, INSPECTION, LIFECYCLE, LOGGER, LOGINS,
-  METRICS, OPTIONS, REGISTRY, ROOM_BUS, SERVER_API, SUPERVISOR_OBSERVER, TURN_CREDENTIALS,
+  METRICS, OPTIONS, REGISTRY, RELAY_HUB, ROOM_BUS, SERVER_API, SUPERVISOR_OBSERVER, TURN_CREDENTIALS,
 } from '../src/di/tokens.js';
 import { MetricsListener } from '../src/http/metrics-listener.js';
 import { HttpRoutes } from '../src/http/routes.js';
@@ -54,13 +54,16 @@ import { ConnectionFactory } from '../src/signaling/connection.actor.js';
 import { SignalingListener } from '../src/signaling/listener.js';
 import { TurnCredentialCache } from '../src/turn/credential-cache.js';
 import { turnEvents, TurnListenerStarter } from '../src/turn/turn-listener.js';
+import { RelayHub } from '../src/turn/relay-hub.js';
+import { RelayThreadStarter } from '../src/turn/relay-thread-starter.js';
+import { resolveTurnThreads } from '../src/turn/reuse-port.js';
 import type { TurnListener } from '../src/turn/turn-listener.js';
 import type { TurnStreamSink } from '../src/signaling/listener.js';
 import { connectionSupSpec } from './connection_sup.js';
 import { roomSupSpec } from './room_sup.js';
 import { rootSupSpec } from './root_sup.js';
 import { signalingSupSpec } from './signaling_sup.js';
-import { turnListenerSpec, turnSupSpec } from './turn_sup.js';
+import { turnListenerSpec, turnRelaySpec, turnSupSpec } from './turn_sup.js';
 
 export interface AppEnvironment {
   /** Mount on this http(s) server instead of listening (the `attach` API). */
@@ -126,6 +129,20 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   if (cluster) c.register(CLUSTER, { useValue: cluster });
   c.register(ROOM_BUS, { useValue: env.roomBus ?? cluster ?? new LocalRoomBus() });
   c.register(TURN_CREDENTIALS, { useValue: new TurnCredentialCache() });
+  const turnThreads = await resolveTurnThreads(options, logger);
+  if (turnThreads > 0) {
+    const hub = new RelayHub({
+      logger,
+      cache: () => c.resolve(TURN_CREDENTIALS),
+      authenticator: c.resolve(AUTHENTICATOR),
+      gate: c.resolve(GUESS_THROTTLE),
+      events: turnEvents(metrics),
+      quotas: { perUser: options.turnMaxAllocationsPerUser, total: options.turnMaxAllocations },
+      threads: turnThreads,
+    });
+    metrics.turnRelayed.addSource(() => hub.relayedBytes());
+    c.register(RELAY_HUB, { useValue: hub });
+  }
   c.register(LOGINS, { useToken: TURN_CREDENTIALS }); // signaling logins are remembered for TURN
   c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
   c.registerSingleton(ConnectionFactory);
@@ -163,6 +180,9 @@ export function tree(c: DependencyContainer): Tree {
   const context: SupervisorContext = { logger, observer: c.resolve(SUPERVISOR_OBSERVER) };
   const routes = (set: RouteSet) => new HttpRoutes(c.resolve(SERVER_API), metrics, options.adminToken, set);
 
+  const hub = c.isRegistered(RELAY_HUB) ? c.resolve(RELAY_HUB) : null;
+  const relayStarter = hub && new RelayThreadStarter(hub, options, logger);
+  const relays = hub && relayStarter ? Array.from({ length: hub.threads }, (_, i) => turnRelaySpec(i + 1, relayStarter.starter(i + 1))) : [];
   const turnListener = turnListenerSpec(
     options.turnPort === false
       ? null
@@ -175,9 +195,10 @@ export function tree(c: DependencyContainer): Tree {
           relayed: metrics.turnRelayed,
           events: turnEvents(metrics),
           authGate: c.resolve(GUESS_THROTTLE),
+          hub,
         }).start,
   );
-  const turnSup = turnSupSpec(turnListener, context);
+  const turnSup = turnSupSpec(turnListener, context, relays);
 
   const roomActors = new RoomActors(c.resolve(ROOM_BUS), c.resolve(CALLBACK_RUNNER), c.resolve(ACTOR_FACTORY), logger);
   const attachTo = c.isRegistered(ATTACH_TO) ? c.resolve(ATTACH_TO) : null;

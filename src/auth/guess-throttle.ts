@@ -93,6 +93,12 @@ class Buckets {
     this.forgetRefilled(now);
   }
 
+  /** Ms until `key` has a token again (0: it has one now). */
+  waitMs(key: string, now: number): number {
+    const tokens = this.refill(key, now)?.tokens ?? this.burst;
+    return tokens >= 1 ? 0 : (1 - tokens) / this.perMs;
+  }
+
   give(key: string, now: number): void {
     const bucket = this.refill(key, now);
     if (!bucket) return;
@@ -152,6 +158,21 @@ export class GuessThrottle implements AuthGate {
     ips.delete(ip);
     ips.set(ip, now + this.limits.trustedMs);
     if (ips.size > TRUSTED_PER_USER) ips.delete(ips.keys().next().value as string);
+  }
+
+  /**
+   * Ms until a check from `ip` (and, from an IP not trusted for it, for
+   * `username`) would be admitted again: 0 when it would be now. Relay
+   * threads are told these (src/turn/thread-gate.ts).
+   */
+  waits(ip: string, username: string): { ip: number; username: number } {
+    const now = this.now();
+    return { ip: this.ips.waitMs(ip, now), username: this.users.waitMs(username, now) };
+  }
+
+  /** How long a successful login trusts its IP for that username, ms. */
+  get trustedMs(): number {
+    return this.limits.trustedMs;
   }
 
   /** Entries held (for tests of the bounds). */

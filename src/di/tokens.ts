@@ -19,6 +19,7 @@ import type { LoginListener } from '../auth/logins.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { ClusterRoomBus } from '../cluster/cluster-room-bus.js';
 import type { TurnCredentialCache } from '../turn/credential-cache.js';
+import type { RelayHub } from '../turn/relay-hub.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Inspection } from '../observability/inspector.js';
 import type { SupervisorObserver } from '../otp/worker.js';
@@ -45,6 +46,8 @@ export const SERVER_API: InjectionToken<ServerApi> = Symbol('serverApi');
 export const INSPECTION: InjectionToken<Inspection> = Symbol('inspection');
 /** TURN's credential cache: outlives a restart of the TURN listener. */
 export const TURN_CREDENTIALS: InjectionToken<TurnCredentialCache> = Symbol('turnCredentials');
+/** The TURN relay threads' hub; registered only when `turnThreads` resolves to more than 0. */
+export const RELAY_HUB: InjectionToken<RelayHub> = Symbol('relayHub');
 /** The cluster room bus; registered only with `redisUrl`. */
 export const CLUSTER: InjectionToken<ClusterRoomBus> = Symbol('cluster');
 /** Told of every successful signaling login (the signaling-TURN seam). */

@@ -98,10 +98,22 @@ const TURN_REFUSAL_REASONS: readonly TurnRefusalReason[] = [
  * survives a restart of the TURN listener.
  */
 export class ByteTally {
-  total = 0;
+  private own = 0;
+  private readonly sources: (() => number)[] = [];
 
   add(bytes: number): void {
-    this.total += bytes;
+    this.own += bytes;
+  }
+
+  /** Also counts what `source` reads (TURN relay threads count in shared memory). */
+  addSource(source: () => number): void {
+    this.sources.push(source);
+  }
+
+  get total(): number {
+    let total = this.own;
+    for (const source of this.sources) total += source();
+    return total;
   }
 }
 

@@ -32,6 +32,17 @@ export interface TurnCredentialsOptions {
   maxHeldPerLookup?: number;
 }
 
+/**
+ * What an `Authenticator` rejects with when it got no answer (a relay
+ * thread's, whose main thread was busy or late): nothing is cached, the held
+ * requests are dropped (the client retransmits), as at the deadline.
+ */
+export class LookupUnanswered extends Error {
+  constructor() {
+    super('credential lookup unanswered');
+  }
+}
+
 /** Why `fetch` refused to hold a request. */
 export type LookupRefusal = 'busy';
 
@@ -137,8 +148,13 @@ export class TurnCredentials {
         else if (!late) this.cache.rememberMissing(username, this.missTtlMs);
         if (!late) this.finish(username, lookup, true);
       },
-      () => {
+      (err: unknown) => {
         if (this.pending.get(username) !== lookup) return;
+        if (err instanceof LookupUnanswered) {
+          this.timeouts++;
+          this.finish(username, lookup, false);
+          return;
+        }
         this.cache.rememberMissing(username, this.missTtlMs);
         this.finish(username, lookup, true);
       },

@@ -33,9 +33,10 @@ import { resolveRelayAddress } from './relay-address.js';
 import type { LookupA } from './relay-address.js';
 import { listenErrorCode } from './listen.js';
 import type {
-  NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnAddresses, TurnBackend, TurnBackendConfig, TurnEvents, TurnTlsConfig,
+  NodeTurnDefect, RelayedBytesSink, TurnAddress, TurnAddresses, TurnBackend, TurnBackendConfig, TurnEvents, TurnStats, TurnTlsConfig,
 } from './turn-backend.js';
 import { TURN_LISTENER_NAME } from '../names.js';
+import type { RelayHub } from './relay-hub.js';
 
 /** Settings that are not (yet) options: defaults suit production; tests tune them. */
 export interface TurnTuning {
@@ -70,6 +71,12 @@ export interface TurnListenerDeps {
   events?: TurnEvents;
   /** The server's password-guess throttle, shared with signaling. */
   authGate?: AuthGate;
+  /**
+   * With relay threads (`turnThreads` > 0): they serve UDP on the port the
+   * first of them bound; this listener serves TCP/TLS streams on that port
+   * number, takes quota slots from the hub, and its stats sum the threads'.
+   */
+  hub?: RelayHub | null;
   tuning?: TurnTuning;
 }
 
@@ -107,14 +114,17 @@ export class TurnListener implements Worker {
     private readonly registry: NameRegistry | undefined,
     readonly relayAddress: string,
     private readonly options: ResolvedOptions,
+    private readonly hub: RelayHub | null,
   ) {}
 
   static async start(deps: TurnListenerDeps): Promise<TurnListener> {
     const { options, logger } = deps;
     if (options.turnPort === false) throw new Error('TURN is disabled (turnPort: false)');
     const tuning = deps.tuning ?? {};
+    const hub = deps.hub ?? null;
+    if (hub && hub.port === null) throw new Error('TURN relay threads have not bound their port yet');
     const listenHost = turnListenHost(options);
-    const relayAddress = await resolveRelayAddress(
+    const relayAddress = hub?.config?.relayAddress ?? await resolveRelayAddress(
       { turnIp: options.turnIp, hostname: options.hostname, listenHost, dev: options.dev }, logger, tuning.lookup,
     );
     const peerFilter = new PeerFilter({
@@ -126,7 +136,8 @@ export class TurnListener implements Worker {
     });
     const config: TurnBackendConfig = {
       listenHost,
-      port: deps.port ?? options.turnPort,
+      port: hub?.port ?? deps.port ?? options.turnPort,
+      ...(hub ? { udp: false, quotaLedger: hub.quota.mainLedger() } : {}),
       tcp: options.turnTcp,
       tls: ownTlsConfig(options, deps.tlsPort),
       handshakeTimeoutMs: options.handshakeTimeout,
@@ -148,12 +159,12 @@ export class TurnListener implements Worker {
     };
     const backend = (tuning.backendFactory ?? ((c) => new NodeTurnBackend(c)))(config);
     const address = await backend.start();
-    const listener = new TurnListener(backend, logger, deps.registry, relayAddress, options);
+    const listener = new TurnListener(backend, logger, deps.registry, relayAddress, options, hub);
     backend.onFailure((err) => listener.exit(err));
     deps.registry?.register(TURN_LISTENER_NAME, listener);
     logger.info(
       { listener: TURN_LISTENER_NAME, host: address.host, port: address.port, relayAddress, relayPorts: options.relayPorts, realm: options.hostname },
-      `STUN/TURN listening on udp://${address.host}:${address.port} (relay ${relayAddress}, ports ${options.relayPorts[0]}-${options.relayPorts[1]})`,
+      `STUN/TURN listening on udp://${address.host}:${address.port} (relay ${relayAddress}, ports ${options.relayPorts[0]}-${options.relayPorts[1]}${hub ? `; UDP on ${hub.threads} relay threads` : ''})`,
     );
     const { tcp, tls } = backend.addresses() ?? { tcp: null, tls: null };
     if (tcp) logger.info({ listener: TURN_LISTENER_NAME, transport: 'tcp', host: tcp.host, port: tcp.port }, `TURN listening on tcp://${tcp.host}:${tcp.port}`);
@@ -191,8 +202,22 @@ export class TurnListener implements Worker {
     return bound && { host: bound.host, port: bound.port };
   }
 
-  stats() {
-    return this.backend.stats();
+  /** O(1) (O(threads) with relay threads: their counts in shared memory, summed). */
+  stats(): TurnStats {
+    const own = this.backend.stats();
+    if (!this.hub) return own;
+    const threads = this.hub.stats();
+    return {
+      allocations: own.allocations + threads.allocations,
+      permissions: own.permissions + threads.permissions,
+      channels: own.channels + threads.channels,
+      relayedBytes: own.relayedBytes + threads.relayedBytes,
+      relaySockets: own.relaySockets + threads.relaySockets,
+      pendingAllocations: own.pendingAllocations + threads.pendingAllocations,
+      pendingAuthLookups: own.pendingAuthLookups + threads.pendingAuthLookups,
+      engineNonces: own.engineNonces + threads.engineNonces,
+      streams: own.streams,
+    };
   }
 
   async stop(): Promise<void> {

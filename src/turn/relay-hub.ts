@@ -1,0 +1,214 @@
+/**
+ * The main thread's side of the TURN relay threads (docs/turn-threads.md),
+ * one per server, outliving every thread's restart: the authority for what
+ * the threads share, and the sum of what they count.
+ *
+ *  - passwords: a thread's lookup is answered from the credential cache
+ *    signaling fills, else by `auth` through one `TurnCredentials` (deduped
+ *    per username, at most `maxPending` in flight, a deadline shorter than
+ *    the threads': a hung `auth` answers "unanswered", nothing piles up);
+ *  - quota slots and the directory of clients (SharedQuota), changes of the
+ *    directory sent to every other thread;
+ *  - the guess throttle: reports of the threads' checks go to the server's
+ *    `GuessThrottle` (shared with signaling), which answers each one and
+ *    pushes blocks and trusted IPs to every thread (thread-gate.ts);
+ *  - statistics: each thread's cells of shared memory, read synchronously
+ *    (O(threads)); the relayed bytes of threads that died are kept.
+ *  - events and log lines of the threads, to the server's metrics and logger.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { GuessThrottle } from '../auth/guess-throttle.js';
+import type { TurnCredentialCache } from './credential-cache.js';
+import { TurnCredentials } from './credentials.js';
+import type { QuotaLimits } from './quota.js';
+import { MAX_RELAY_THREADS, STAT_CELL_COUNT, STAT_CELLS } from './relay-thread-protocol.js';
+import type { FromThread, ThreadConfig, ToThread } from './relay-thread-protocol.js';
+import { SharedQuota } from './shared-quota.js';
+import type { TurnEvents, TurnRefusal, TurnStats } from './turn-backend.js';
+
+/** Deadline of the main thread's own password lookups (the threads wait 2.5 s). */
+const PASSWORD_DEADLINE_MS = 2_000;
+/** Lookups of `auth` in flight for all threads. */
+const PASSWORD_MAX_PENDING = 256;
+
+/** A running relay thread as the hub sees it. */
+export interface ThreadLink {
+  post(message: ToThread): void;
+}
+
+export interface RelayHubDeps {
+  logger: Logger;
+  /** The server's credential cache (read when first needed: tests register their own). */
+  cache: () => TurnCredentialCache;
+  authenticator: Pick<Authenticator, 'passwordFor'>;
+  gate: GuessThrottle | null;
+  events: TurnEvents | null;
+  quotas: QuotaLimits;
+  /** Relay threads to run. */
+  threads: number;
+}
+
+const RELAYED_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal',
+};
+
+export class RelayHub {
+  readonly quota: SharedQuota;
+  readonly nonceKey = randomBytes(32);
+  /** Int32 per thread index: datagrams forwarded to it and not yet handled. */
+  readonly forwarding = new SharedArrayBuffer(4 * (MAX_RELAY_THREADS + 1));
+  /** The UDP port every thread binds (the first one's, with `turnPort: 0`). */
+  port: number | null = null;
+  /** The configuration every thread starts with, once worked out (relay address resolved). */
+  config: Omit<ThreadConfig, 'port' | 'nonceKey'> | null = null;
+  private readonly links = new Map<number, { link: ThreadLink; stats: Float64Array }>();
+  private passwordBroker: TurnCredentials | null = null;
+  private retiredRelayedBytes = 0;
+
+  constructor(private readonly deps: RelayHubDeps) {
+    this.quota = new SharedQuota(deps.quotas);
+  }
+
+  get threads(): number {
+    return this.deps.threads;
+  }
+
+  /** Thread `index` started: its shared statistics, and the messages to send it. */
+  attach(index: number, link: ThreadLink, stats: SharedArrayBuffer): void {
+    Atomics.store(new Int32Array(this.forwarding), index, 0);
+    this.links.set(index, { link, stats: new Float64Array(stats) });
+  }
+
+  /** Thread `index` is gone: its slots and clients are given back, its relayed bytes kept. */
+  detach(index: number): void {
+    const entry = this.links.get(index);
+    if (!entry) return;
+    this.links.delete(index);
+    this.retiredRelayedBytes += entry.stats[STAT_CELLS.relayedBytes]!;
+    for (const client of this.quota.releaseAll(index)) this.broadcast({ t: 'owner', client, thread: null }, index);
+  }
+
+  /** A message from thread `index` (already validated). */
+  fromThread(index: number, m: FromThread): void {
+    switch (m.t) {
+      case 'password':
+        return this.password(index, m.id, m.username);
+      case 'quota.take': {
+        const verdict = this.quota.take(index, m.user, m.client);
+        const moved = typeof verdict === 'object';
+        this.send(index, { t: 'quota', id: m.id, user: m.user, client: m.client, verdict: moved ? 'moved' : verdict, ...(moved ? { owner: verdict.moved } : {}) });
+        if (verdict === 'ok' && m.client !== null) this.broadcast({ t: 'owner', client: m.client, thread: index }, index);
+        return;
+      }
+      case 'quota.release':
+        if (this.quota.release(index, m.user, m.client) && m.client !== null) this.broadcast({ t: 'owner', client: m.client, thread: null }, index);
+        return;
+      case 'gate.admit':
+        return this.admitted(index, m.ip, m.username);
+      case 'gate.succeeded':
+        this.deps.gate?.succeeded(m.ip, m.username);
+        if (this.deps.gate) this.broadcast({ t: 'gate.trust', ip: m.ip, username: m.username, ms: this.deps.gate.trustedMs });
+        return;
+      case 'events':
+        return this.applyEvents(m);
+      case 'log':
+        return this.log(index, m.line, m.suppressed);
+      case 'fwd':
+        this.send(m.to, { t: 'fwd', buf: m.buf, address: m.address, port: m.port, at: m.at });
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  /** Every thread's counts, summed; O(threads). */
+  stats(): Omit<TurnStats, 'streams'> {
+    const sum = { allocations: 0, permissions: 0, channels: 0, relayedBytes: this.retiredRelayedBytes, relaySockets: 0, pendingAllocations: 0, pendingAuthLookups: 0, engineNonces: 0 };
+    for (const { stats } of this.links.values()) {
+      for (const name of Object.keys(STAT_CELLS) as (keyof typeof STAT_CELLS)[]) sum[name] += stats[STAT_CELLS[name]]!;
+    }
+    return sum;
+  }
+
+  /** Thread `index`'s own counts (tests: which thread holds which allocations), or null when it is not running. */
+  threadStats(index: number): { allocations: number; relayedBytes: number } | null {
+    const stats = this.links.get(index)?.stats;
+    return stats ? { allocations: stats[STAT_CELLS.allocations]!, relayedBytes: stats[STAT_CELLS.relayedBytes]! } : null;
+  }
+
+  /** Relayed bytes of every thread, those that died included (the server's counter reads this). */
+  relayedBytes(): number {
+    let sum = this.retiredRelayedBytes;
+    for (const { stats } of this.links.values()) sum += stats[STAT_CELLS.relayedBytes]!;
+    return sum;
+  }
+
+  newStatsBuffer(): SharedArrayBuffer {
+    return new SharedArrayBuffer(8 * STAT_CELL_COUNT);
+  }
+
+  /** Test hook: thread `index` throws an uncaught error. */
+  crash(index: number): void {
+    this.send(index, { t: 'crash' });
+  }
+
+  private send(index: number, message: ToThread): void {
+    this.links.get(index)?.link.post(message);
+  }
+
+  private broadcast(message: ToThread, except = 0): void {
+    for (const [index, { link }] of this.links) if (index !== except) link.post(message);
+  }
+
+  private get passwords(): TurnCredentials {
+    this.passwordBroker ??= new TurnCredentials(this.deps.cache(), this.deps.authenticator, {
+      timeoutMs: PASSWORD_DEADLINE_MS, maxPending: PASSWORD_MAX_PENDING, maxPendingPerSource: PASSWORD_MAX_PENDING,
+    });
+    return this.passwordBroker;
+  }
+
+  private password(index: number, id: number, username: string): void {
+    const answer = () => {
+      const credential = this.passwords.cache.lookup(username);
+      this.send(index, { t: 'password', id, credential: credential === undefined ? 'unanswered' : credential && { password: credential.password, name: credential.name } });
+    };
+    const lookup = this.passwords.fetch(username, 'relay-threads');
+    if (lookup === 'busy') this.send(index, { t: 'password', id, credential: 'unanswered' });
+    else if (lookup === null) answer();
+    else void lookup.then((answered) => (answered ? answer() : this.send(index, { t: 'password', id, credential: 'unanswered' })));
+  }
+
+  private admitted(index: number, ip: string, username: string): void {
+    const gate = this.deps.gate;
+    if (!gate) return this.send(index, { t: 'gate.ack', ip, username });
+    gate.admit(ip, username); // refused: the thread's check went beyond the limit (the overshoot bound); no token taken
+    this.send(index, { t: 'gate.ack', ip, username });
+    const waits = gate.waits(ip, username);
+    if (waits.ip > 0) this.broadcast({ t: 'gate.block', scope: 'ip', key: ip, ms: waits.ip });
+    if (waits.username > 0) this.broadcast({ t: 'gate.block', scope: 'username', key: username, ms: waits.username });
+  }
+
+  private applyEvents(m: Extract<FromThread, { t: 'events' }>): void {
+    const events = this.deps.events;
+    if (!events) return;
+    for (let i = 0; i < m.authFailed; i++) events.authFailed();
+    for (let i = 0; i < m.throttledIp; i++) events.authThrottled('ip');
+    for (let i = 0; i < m.throttledUsername; i++) events.authThrottled('username');
+    for (const [reason, n] of Object.entries(m.refused) as [TurnRefusal, number][]) for (let i = 0; i < n; i++) events.refused(reason);
+  }
+
+  private log(index: number, line: string, suppressed: number): void {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (record === null || typeof record !== 'object') return;
+    const { level, msg, time: _time, ...fields } = record;
+    const method = RELAYED_LEVELS[typeof level === 'number' ? level : 30] ?? 'info';
+    this.deps.logger[method]({ ...fields, turnThread: index, ...(suppressed > 0 ? { suppressedLines: suppressed } : {}) }, typeof msg === 'string' ? msg : '');
+  }
+}
