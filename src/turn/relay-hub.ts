@@ -66,6 +66,8 @@ export class RelayHub {
   private readonly links = new Map<number, { link: ThreadLink; stats: Float64Array }>();
   private passwordBroker: TurnCredentials | null = null;
   private retiredRelayedBytes = 0;
+  /** Quota refusals (486/508) per thread index, since the server started. */
+  private readonly quotaRefused = new Array<number>(MAX_RELAY_THREADS + 1).fill(0);
 
   constructor(private readonly deps: RelayHubDeps) {
     this.quota = new SharedQuota(deps.quotas);
@@ -98,6 +100,7 @@ export class RelayHub {
       case 'quota.take': {
         const verdict = this.quota.take(index, m.user, m.client);
         const moved = typeof verdict === 'object';
+        if (verdict === 'user' || verdict === 'total') this.quotaRefused[index]!++;
         this.send(index, { t: 'quota', id: m.id, user: m.user, client: m.client, verdict: moved ? 'moved' : verdict, ...(moved ? { owner: verdict.moved } : {}) });
         if (verdict === 'ok' && m.client !== null) this.broadcast({ t: 'owner', client: m.client, thread: index }, index);
         return;
@@ -133,9 +136,9 @@ export class RelayHub {
   }
 
   /** Thread `index`'s own counts (tests: which thread holds which allocations), or null when it is not running. */
-  threadStats(index: number): { allocations: number; relayedBytes: number } | null {
+  threadStats(index: number): { allocations: number; relayedBytes: number; quotaRefused: number } | null {
     const stats = this.links.get(index)?.stats;
-    return stats ? { allocations: stats[STAT_CELLS.allocations]!, relayedBytes: stats[STAT_CELLS.relayedBytes]! } : null;
+    return stats ? { allocations: stats[STAT_CELLS.allocations]!, relayedBytes: stats[STAT_CELLS.relayedBytes]!, quotaRefused: this.quotaRefused[index]! } : null;
   }
 
   /** Relayed bytes of every thread, those that died included (the server's counter reads this). */
@@ -143,6 +146,11 @@ export class RelayHub {
     let sum = this.retiredRelayedBytes;
     for (const { stats } of this.links.values()) sum += stats[STAT_CELLS.relayedBytes]!;
     return sum;
+  }
+
+  /** The thread holding `client`'s ("ip:port") allocation. */
+  ownerOf(client: string): number | undefined {
+    return this.quota.ownerOf(client);
   }
 
   newStatsBuffer(): SharedArrayBuffer {

@@ -62,6 +62,11 @@ export class SharedQuota {
     return clients;
   }
 
+  /** The holder of `client`'s allocation. */
+  ownerOf(client: string): number | undefined {
+    return this.owners.get(client);
+  }
+
   /** The directory now: [client, holder]. */
   directory(): [string, number][] {
     return [...this.owners];

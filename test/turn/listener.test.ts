@@ -43,7 +43,7 @@ describe('turn_sup', () => {
   });
 
   test('turnPort 0: one permanent worker, registered, on a real free port', async (t) => {
-    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } }, turnThreads: 0 });
     t.after(() => sup.stop());
     assert.deepEqual(sup.whichChildren().map((ch) => [ch.id, ch.type, ch.restart, ch.state]), [[TURN_LISTENER_NAME, 'worker', 'permanent', 'running']]);
     const address = listener()!.address()!;
@@ -57,7 +57,7 @@ describe('turn_sup', () => {
   });
 
   test('an engine failure is a crash: restarted on the same port, found again by name', async (t) => {
-    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    const { sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } }, turnThreads: 0 });
     t.after(() => sup.stop());
     const first = listener()!;
     const port = first.address()!.port;
@@ -74,7 +74,7 @@ describe('turn_sup', () => {
 
 describe('metrics', () => {
   test('relayed bytes reach the server\'s counter, from each incarnation of the listener', async (t) => {
-    const { c, sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    const { c, sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } }, turnThreads: 0 });
     t.after(() => sup.stop());
     const tally = c.resolve(METRICS).turnRelayed;
     const relayOnce = async (text: string) => {
@@ -109,7 +109,7 @@ describe('hardening wiring: the server\'s metrics and guess throttle', () => {
   }
 
   test('TURN auth failures, throttled guesses and refusals reach /metrics; the guess throttle is the server\'s (shared with signaling)', async (t) => {
-    const { c, sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } } });
+    const { c, sup, listener } = await startTurnSup({ auth: { users: { alice: 'alice-pw' } }, turnThreads: 0 });
     const guesser = await RawTurnClient.open(serverOf(listener()!), 'alice', 'guess');
     t.after(async () => { guesser.close(); await sup.stop(); });
     const server = serverOf(listener()!);
