@@ -158,7 +158,7 @@ export function scanFrame(b: Buffer, top: TopLevel): ScanVerdict {
   let i = skipWhitespace(b, 0, n);
   if (b[i] !== OPEN_OBJECT) return ScanVerdict.INVALID; // not an object, whether JSON or not
   let depth = 0;
-  let unsure = false;
+  unsure = false;
   /** The top-level key whose value comes next. */
   let key = KEY_OTHER;
   // The top-level object is the first value; `value` reads one value, `after` what follows it.
@@ -182,11 +182,9 @@ export function scanFrame(b: Buffer, top: TopLevel): ScanVerdict {
           if (depth === 0) top.end = i - 1;
         } else {
           // A key, then its value.
-          const read = readKey(b, i, n, depth, top);
-          if (read < 0) return ScanVerdict.INVALID;
-          if (depth === 1 && lastKey === -1) unsure = true;
-          key = depth === 1 ? lastKey : KEY_OTHER;
-          i = read;
+          i = readKey(b, i, n, depth, top);
+          if (i < 0) return ScanVerdict.INVALID;
+          key = lastKey;
           continue value;
         }
       } else if (b[i] === CLOSE_ARRAY) {
@@ -235,11 +233,9 @@ export function scanFrame(b: Buffer, top: TopLevel): ScanVerdict {
           key = KEY_OTHER;
           continue value;
         }
-        const read = readKey(b, i, n, depth, top);
-        if (read < 0) return ScanVerdict.INVALID;
-        if (depth === 1 && lastKey === -1) unsure = true;
-        key = depth === 1 ? lastKey : KEY_OTHER;
-        i = read;
+        i = readKey(b, i, n, depth, top);
+        if (i < 0) return ScanVerdict.INVALID;
+        key = lastKey;
         continue value;
       }
       if (d === (inObject ? CLOSE_OBJECT : CLOSE_ARRAY)) {
@@ -253,8 +249,10 @@ export function scanFrame(b: Buffer, top: TopLevel): ScanVerdict {
   }
 }
 
-/** Set by `readKey`: which key it read at the top level (-1: one holding an escape). */
+/** Set by `readKey`: which key it read (KEY_OTHER below the top level, or for a key holding an escape). */
 let lastKey = KEY_OTHER;
+/** Set by a scan: a top-level key, or the value of `to` or `event`, holds an escape. */
+let unsure = false;
 
 /** Reads `"key"` and its colon at `i`; returns the index after the colon, or -1. */
 function readKey(b: Buffer, i: number, n: number, depth: number, top: TopLevel): number {
@@ -262,9 +260,11 @@ function readKey(b: Buffer, i: number, n: number, depth: number, top: TopLevel):
   const start = i;
   i = string(b, i, n);
   if (i < 0) return -1;
+  lastKey = KEY_OTHER;
   if (depth === 1) {
     top.members++;
-    lastKey = escaped ? -1 : keyOf(b, start + 1, i - 1);
+    if (escaped) unsure = true;
+    else lastKey = keyOf(b, start + 1, i - 1);
     if (lastKey === KEY_FROM) top.hasFrom = true;
   }
   i = skipWhitespace(b, i, n);
