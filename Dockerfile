@@ -6,7 +6,7 @@
 # Configuration: WEBRTC_SERVER_* environment variables and/or a mounted config
 # file (`--config /etc/webrtc-server/config.json`); flags after the image name.
 
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No lifecycle scripts yet: `prepare` would build before the sources are here.
@@ -14,7 +14,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json /app/README.md /app/LICENSE ./

@@ -28,9 +28,9 @@ import type { Member, MemberSink, RoomBus } from '../rooms/room-bus.js';
 import { connectionMachine } from './connection.machine.js';
 import type { ConnectionEvent, CountedState } from './connection.machine.js';
 import { IdleWatch } from './idle-watch.js';
-import { forwardFrame } from './forwarding.js';
-import type { ForwardableFrame } from './forwarding.js';
-import { parseClientFrame, PING_FRAME } from './protocol.js';
+import { forwardFrame, fromTail } from './forwarding.js';
+import type { ForwardableFrame, Sender } from './forwarding.js';
+import { parseClientFrame, readClientFrame } from './protocol.js';
 import { FrameBudget } from './rate-limiter.js';
 import { PauseReason, ReadPause } from './read-pause.js';
 import { TextFrames } from './text-frames.js';
@@ -64,6 +64,8 @@ export class ConnectionFactory {
   readonly frames = new TextFrames();
   /** Open connections per state, kept as they move (a scrape reads it in O(1)). */
   readonly census: ConnectionCensus = { unauthenticated: 0, authenticated: 0, inRoom: 0 };
+  /** The inspector is on: every frame goes through the actor, parsed, so that it shows there. */
+  readonly inspected: boolean;
   /** The Connection behind each actor, for the effects provided below. */
   private readonly connections = new WeakMap<object, Connection>();
 
@@ -79,6 +81,7 @@ export class ConnectionFactory {
     @inject(LOGINS) logins: LoginListener,
     @inject(GUESS_THROTTLE) guesses: AuthGate,
   ) {
+    this.inspected = options.inspect !== null;
     const of = (self: object): Connection => this.connections.get(self)!;
     this.machine = connectionMachine.provide({
       actions: {
@@ -97,7 +100,7 @@ export class ConnectionFactory {
         forward: ({ self }, { frame }) => of(self).forward(frame),
         // With the inspector on, every frame goes through the actor so that it shows there.
         startForwarding: ({ self }) => {
-          of(self).forwarding = options.inspect === null;
+          of(self).forwarding = !this.inspected;
         },
         stopForwarding: ({ self }) => {
           of(self).forwarding = false;
@@ -151,7 +154,7 @@ export class ConnectionFactory {
 }
 
 /** One WebSocket and its actor: a supervised worker and a room member's sink. */
-export class Connection implements Worker, MemberSink {
+export class Connection implements Worker, MemberSink, Sender {
   readonly actor: ConnectionActor;
   member: Member | null = null;
   /** Set by the actor while it is `inRoom`: message frames then skip the machine (the hot path). */
@@ -176,6 +179,7 @@ export class Connection implements Worker, MemberSink {
   /** Set once the client fell too far behind: nothing more is queued for it. */
   private slow = false;
   private logger: Logger | null = null;
+  private tail: Buffer | null = null;
   /** The first close this server asked for (its code and reason are what the log line gives). */
   private closedByServer: { code: number; reason: string } | null = null;
 
@@ -200,6 +204,12 @@ export class Connection implements Worker, MemberSink {
         maxAuthAttempts: options.maxAuthAttempts,
       },
     });
+  }
+
+  /** Sender: what ends the frames this member forwards (made on its first message). */
+  get fromTail(): Buffer {
+    this.tail ??= fromTail(this.peerId);
+    return this.tail;
   }
 
   /** This connection's logger (a pino child carrying peer_id and room), made on first use. */
@@ -238,11 +248,8 @@ export class Connection implements Worker, MemberSink {
       this.factory.metrics.drop('binary'); // binary frames are ignored (docs/protocol.md)
       return;
     }
-    if (data.length === 4 && data.toString('latin1') === 'ping') {
-      this.actor.send(PING_FRAME);
-      return;
-    }
-    const frame = parseClientFrame(data.toString('utf8'));
+    // Inspected, frames are parsed (the inspector shows the object); else read from their bytes.
+    const frame = this.factory.inspected ? parseClientFrame(data.toString('utf8')) : readClientFrame(data);
     if (this.forwarding && (frame.type === 'frame.message' || frame.type === 'frame.invalid')) this.forward(frame);
     else this.actor.send(frame);
   }
@@ -318,7 +325,7 @@ export class Connection implements Worker, MemberSink {
   /** Forwards a frame in the room (for the actor's `forward` effect and the fast path alike). */
   forward(frame: ForwardableFrame): void {
     const { bus, metrics, frames } = this.factory;
-    const answer = forwardFrame(bus, metrics, frames, this.room, this.peerId, frame);
+    const answer = forwardFrame(bus, metrics, frames, this, frame);
     if (answer !== null) this.write(answer);
   }
 

@@ -7,7 +7,7 @@
  */
 import type { Metrics } from '../observability/metrics.js';
 import type { RoomBus } from '../rooms/room-bus.js';
-import type { ClientFrame } from './protocol.js';
+import type { ClientFrame, MessageFrame } from './protocol.js';
 import { ServerFrames, withFrom } from './protocol.js';
 import type { TextFrames } from './text-frames.js';
 
@@ -16,22 +16,42 @@ export const MAX_ECHOED_PEER_ID = 64;
 
 export type ForwardableFrame = Extract<ClientFrame, { type: 'frame.message' } | { type: 'frame.invalid' }>;
 
+/** Who forwards: a member of `room`. */
+export interface Sender {
+  readonly room: string;
+  readonly peerId: string;
+  /** `,"from":<peerId as JSON>}`, what ends the frames it forwards. */
+  readonly fromTail: Buffer;
+}
+
+/** `,"from":<peerId as JSON>}`. */
+export function fromTail(peerId: string): Buffer {
+  return Buffer.from(`,"from":${JSON.stringify(peerId)}}`);
+}
+
+/** The payload forwarded for `frame`: the client's object with `"from"` set, framed once for every recipient. */
+export function forwardedPayload(frames: TextFrames, sender: Sender, frame: MessageFrame): Buffer {
+  return frame.payload === undefined
+    ? frames.spliced(frame.bytes, frame.end, sender.fromTail)
+    : frames.payload(withFrom(frame.text, frame.payload, sender.peerId));
+}
+
 /**
- * Forwards `frame` from `peerId` in `room`; returns the answer for the sender, if any. The
+ * Forwards `frame` from `sender` in its room; returns the answer for the sender, if any. The
  * forwarded payload is made by `frames` (framed once, for every recipient).
  */
-export function forwardFrame(bus: RoomBus, metrics: Metrics, frames: TextFrames, room: string, peerId: string, frame: ForwardableFrame): string | null {
+export function forwardFrame(bus: RoomBus, metrics: Metrics, frames: TextFrames, sender: Sender, frame: ForwardableFrame): string | null {
   if (frame.type === 'frame.invalid') {
     metrics.drop(frame.reason);
     return ServerFrames.invalid(frame.reason);
   }
   const to = frame.to;
   if (to === undefined) {
-    bus.broadcast(room, frames.payload(withFrom(frame.text, frame.payload, peerId)), peerId);
+    bus.broadcast(sender.room, forwardedPayload(frames, sender, frame), sender.peerId);
     metrics.forwardedBroadcast.inc();
     return null;
   }
-  if (bus.unicast(room, to, frames.payload(withFrom(frame.text, frame.payload, peerId)))) {
+  if (bus.unicast(sender.room, to, forwardedPayload(frames, sender, frame))) {
     metrics.forwardedUnicast.inc();
     return null;
   }

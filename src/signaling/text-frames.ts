@@ -29,11 +29,27 @@ export class TextFrames {
    */
   payload(text: string): Buffer {
     const length = Buffer.byteLength(text);
-    const header = headerLength(length);
-    const frame = Buffer.allocUnsafe(header + length);
-    writeHeader(frame, length, header);
-    frame.write(text, header, length, 'utf8');
-    const payload = frame.subarray(header);
+    const payload = this.framed(length);
+    payload.write(text, 0, length, 'utf8');
+    return payload;
+  }
+
+  /**
+   * `bytes` up to `end`, then `tail`, as a payload that is already framed
+   * (as `payload`): a member's frame forwarded with its `from`, copied from
+   * the bytes received, never decoded.
+   */
+  spliced(bytes: Buffer, end: number, tail: Buffer): Buffer {
+    const payload = this.framed(end + tail.length);
+    bytes.copy(payload, 0, 0, end);
+    tail.copy(payload, end);
+    return payload;
+  }
+
+  /** The payload (to be filled in) of a new frame of `length` bytes, remembered as the last one. */
+  private framed(length: number): Buffer {
+    const frame = allocFrame(length);
+    const payload = frame.subarray(frame.length - length);
     this.lastPayload = payload;
     this.lastFrame = frame;
     return payload;
@@ -41,11 +57,16 @@ export class TextFrames {
 }
 
 export function encodeTextFrame(payload: Buffer): Buffer {
-  const length = payload.length;
+  const frame = allocFrame(payload.length);
+  payload.copy(frame, frame.length - payload.length);
+  return frame;
+}
+
+/** A frame for a `length`-byte payload, its header written, its payload not. */
+function allocFrame(length: number): Buffer {
   const header = headerLength(length);
   const frame = Buffer.allocUnsafe(header + length);
   writeHeader(frame, length, header);
-  payload.copy(frame, header);
   return frame;
 }
 

@@ -39,8 +39,8 @@ test('Dockerfile: multi-stage, non-root, HEALTHCHECK with node, STOPSIGNAL SIGTE
   const all = instructions();
   const froms = all.filter((i) => i.keyword === 'FROM');
   assert.ok(froms.length >= 2, 'a build stage and a runtime stage');
-  assert.match(froms[0]!.args, /^node:20[-\w.]*\s+AS\s+build$/i);
-  assert.match(froms.at(-1)!.args, /^node:20[-\w.]*$/, 'the runtime stage is a Node 20 image');
+  assert.match(froms[0]!.args, /^node:24[-\w.]*\s+AS\s+build$/i);
+  assert.match(froms.at(-1)!.args, /^node:24[-\w.]*$/, 'the runtime stage is a Node 24 image (what the tests run on)');
   const runtime = all.slice(all.lastIndexOf(froms.at(-1)!));
 
   const user = runtime.filter((i) => i.keyword === 'USER').at(-1);

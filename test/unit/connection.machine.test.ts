@@ -6,7 +6,7 @@ import { connectionMachine } from '../../src/signaling/connection.machine.js';
 import type { ConnectionEvent } from '../../src/signaling/connection.machine.js';
 import { parseClientFrame, PING_FRAME } from '../../src/signaling/protocol.js';
 import type { ClientFrame, Credentials } from '../../src/signaling/protocol.js';
-import { forwardFrame } from '../../src/signaling/forwarding.js';
+import { forwardFrame, fromTail } from '../../src/signaling/forwarding.js';
 import { TextFrames } from '../../src/signaling/text-frames.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import type { RoomBus } from '../../src/rooms/room-bus.js';
@@ -49,7 +49,7 @@ function connection(options: { authTimeout?: number; maxAuthAttempts?: number; k
       leaveRoom: ({ context }) => void log.push(`leaveRoom ${context.room} ${context.peerId}`),
       // The real forwarding (forwarding.ts) over a bus that records what it is asked to deliver.
       forward: ({ context }, { frame }) => {
-        const answer = forwardFrame(recordingBus(log, known), metrics, frames, context.room, context.peerId, frame);
+        const answer = forwardFrame(recordingBus(log, known), metrics, frames, { room: context.room, peerId: context.peerId, fromTail: fromTail(context.peerId) }, frame);
         if (answer !== null) log.push(`send ${answer}`);
       },
       startForwarding: () => void (state.forwarding = true),

@@ -64,3 +64,18 @@ test('a payload made by payload() is its frame already: the same bytes as encodi
   frames.encode(Buffer.from('other'));
   assert.deepEqual(parse(frames.encode(first)), ['{"first":true}']);
 });
+
+test('a payload made by spliced() is the bytes up to the brace, then the tail, framed already', () => {
+  const frames = new TextFrames();
+  const tail = Buffer.from(',"from":"P"}');
+  for (const size of [0, 110, 70_000]) {
+    const bytes = Buffer.from(`{"a":"${'é'.repeat(size / 2)}"}  `);
+    const end = bytes.lastIndexOf('}');
+    const payload = frames.spliced(bytes, end, tail);
+    const text = `{"a":"${'é'.repeat(size / 2)}","from":"P"}`;
+    assert.equal(payload.toString('utf8'), text);
+    const frame = frames.encode(payload);
+    assert.ok(frame.buffer === payload.buffer && payload.byteOffset === frame.byteOffset + frame.length - payload.length, 'the payload is the tail of its frame');
+    assert.deepEqual(parse(frame), [text]);
+  }
+});
