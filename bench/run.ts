@@ -37,6 +37,7 @@ import type { SoakResult } from './suites/soak.js';
 import { runStorm } from './suites/storm.js';
 import type { StormSuiteResult } from './suites/storm.js';
 import { runTurn } from './suites/turn.js';
+import { turnCoresHeadlines } from './suites/turn-cores.js';
 import type { TurnResult } from './suites/turn.js';
 
 export interface Headline {
@@ -295,6 +296,7 @@ function headlines(result: BenchResult): Headline[] {
       });
     }
   }
+  if (t?.cores) out.push(...turnCoresHeadlines(t.cores));
   const cl = result.cluster;
   if (cl) out.push(...clusterHeadlines(cl));
   const soak = result.soak;

@@ -113,6 +113,30 @@ export interface TurnConfig {
   measureMs: number;
   /** Alternating per round; ours first, coturn the baseline, the bare Node relay for scale. */
   targets: TurnTargetKind[];
+  /** TURN on every core: relay threads 1 vs 2 vs coturn, and signaling under TURN load. */
+  cores: TurnCoresConfig;
+}
+
+/**
+ * TURN on every core (issue 13): our UDP relay with `turnThreads` 1 and 2 and coturn, alternating
+ * per round, under a closed-loop load from several client processes; then a light signaling load
+ * (rooms × roomSize members at perMemberPerS msgs/s, a process of its own) while the same TURN load
+ * runs, with `turnThreads` of `signaling.turnThreads`.
+ */
+export interface TurnCoresConfig {
+  rounds: number;
+  /** Allocations in all (each its own socket, so its own 4-tuple: the kernel spreads them over the threads). */
+  sessions: number;
+  /** Client processes of the TURN load. */
+  workers: number;
+  window: number;
+  payloadBytes: number;
+  warmupMs: number;
+  measureMs: number;
+  targets: ('threads1' | 'threads2' | 'coturn')[];
+  /** coturn's `--relay-threads` (null: its default). */
+  coturnRelayThreads: number | null;
+  signaling: { rooms: number; roomSize: number; perMemberPerS: number; turnThreads: number[] };
 }
 
 /**
@@ -304,7 +328,27 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
     },
     idle: { connections: 2_000, roomSize: 4, perWorker: 4_500, concurrency: 100, warmup: 200, settleMs: 1_000, targets: ['ours', 'bare'] },
     churn: { loops: 16, rooms: 8, durationMs: 3_000, workers: 2, targets: ['ours', 'bare'] },
-    turn: { sessions: 16, workers: 1, window: 8, payloadBytes: 200, warmupMs: 500, measureMs: 3_000, targets: ['ours', 'coturn', 'bare'] },
+    turn: {
+      sessions: 16,
+      workers: 1,
+      window: 8,
+      payloadBytes: 200,
+      warmupMs: 500,
+      measureMs: 3_000,
+      targets: ['ours', 'coturn', 'bare'],
+      cores: {
+        rounds: 3,
+        sessions: 64,
+        workers: 2,
+        window: 8,
+        payloadBytes: 200,
+        warmupMs: 700,
+        measureMs: 3_000,
+        targets: ['threads1', 'threads2', 'coturn'],
+        coturnRelayThreads: 2,
+        signaling: { rooms: 50, roomSize: 2, perMemberPerS: 10, turnThreads: [0, 2] },
+      },
+    },
     cluster: {
       targets: ['plain', 'one', 'two'],
       modes: ['broadcast', 'unicast'],
@@ -338,7 +382,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         fanout: { ...base.fanout, rooms: 20, clientsPerRoom: 6, steps: [2_000, 5_000, 10_000, 20_000, 40_000], warmupMs: 500, measureMs: 2_000 },
         idle: { ...base.idle, connections: 18_000, concurrency: 200 },
         churn: { ...base.churn, durationMs: 5_000 },
-        turn: { ...base.turn, measureMs: 5_000 },
+        turn: { ...base.turn, measureMs: 5_000, cores: { ...base.turn.cores, measureMs: 5_000 } },
         cluster: { ...base.cluster, capacity: { ...base.cluster.capacity, connections: 18_000, concurrency: 200 } },
         deadlineMs: 45 * 60_000,
       };
@@ -361,7 +405,14 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         fanout: { ...base.fanout, rooms: 2, clientsPerRoom: 3, steps: [400], warmupMs: 100, measureMs: 300, window: 8 },
         idle: { ...base.idle, connections: 20, warmup: 4, concurrency: 10, settleMs: 100 },
         churn: { ...base.churn, loops: 2, rooms: 2, durationMs: 300, workers: 1 },
-        turn: { ...base.turn, sessions: 2, window: 2, warmupMs: 100, measureMs: 300 },
+        turn: {
+          ...base.turn,
+          sessions: 2,
+          window: 2,
+          warmupMs: 100,
+          measureMs: 300,
+          cores: { ...base.turn.cores, rounds: 1, sessions: 4, window: 2, warmupMs: 100, measureMs: 300, signaling: { ...base.turn.cores.signaling, rooms: 2 } },
+        },
         cluster: { ...base.cluster, capacity: { ...base.cluster.capacity, connections: 24, warmup: 4, concurrency: 10, settleMs: 100 } },
         soak: {
           ...base.soak,

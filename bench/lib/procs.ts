@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket as createUdpSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, connect as tcpConnect } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -65,10 +65,36 @@ export function procCpuSeconds(pid: number): number | null {
 /** utime and stime of a process (all its threads), in seconds; null off Linux or once it is gone. */
 export function procCpuSplit(pid: number): { user: number; system: number } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After "pid (comm) ", field 3 (state) is index 0: utime is field 14, stime 15.
-    return { user: Number(fields[11]) / ticksPerSecond(), system: Number(fields[12]) / ticksPerSecond() };
+    return statCpu(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** utime and stime (seconds) of a /proc stat line. */
+function statCpu(stat: string): { user: number; system: number } {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", field 3 (state) is index 0: utime is field 14, stime 15.
+  return { user: Number(fields[11]) / ticksPerSecond(), system: Number(fields[12]) / ticksPerSecond() };
+}
+
+/**
+ * CPU seconds (utime + stime) of each thread of a process by thread id, with the thread's name
+ * (`turn_relay_1`, `MainThread`, coturn's `turnserver`…); null off Linux or once it is gone.
+ */
+export function procThreadCpu(pid: number): Map<number, { name: string; cpuS: number }> | null {
+  try {
+    const out = new Map<number, { name: string; cpuS: number }>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const { user, system } = statCpu(stat);
+        out.set(Number(tid), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpuS: user + system });
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return out;
   } catch {
     return null;
   }
@@ -523,6 +549,8 @@ export interface CoturnOptions {
   password: string;
   realm: string;
   relayPorts: readonly [number, number];
+  /** `--relay-threads` (null or absent: coturn's default, one per CPU). */
+  relayThreads?: number | null;
 }
 
 /**
@@ -556,6 +584,7 @@ export async function startCoturn(options: CoturnOptions): Promise<UdpProcess> {
     `--db=${join(dir, 'turndb')}`,
     '--log-file=stdout',
     '--simple-log',
+    ...(options.relayThreads != null ? [`--relay-threads=${options.relayThreads}`] : []),
   ];
   const child = track(spawn(COTURN_BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
   const output = tail(child);

@@ -5,6 +5,7 @@ import type { ClusterResult } from '../suites/cluster.js';
 import type { SignalingResult } from '../suites/signaling.js';
 import type { SoakResult } from '../suites/soak.js';
 import { formatTurnStreams } from '../suites/turn.js';
+import { formatTurnCores } from '../suites/turn-cores.js';
 import type { StormSuiteResult } from '../suites/storm.js';
 import type { ProfileSummary } from './profile.js';
 import { TARGET_LABELS } from './procs.js';
@@ -125,6 +126,7 @@ export function formatReport(result: BenchResult): string {
       );
       out.push(...formatTurnStreams(t.streams, table));
     }
+    if (t.cores) out.push(...formatTurnCores(t.cores, table));
   }
   if (result.cluster) {
     out.push('');

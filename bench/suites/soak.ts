@@ -353,7 +353,7 @@ export function countFds(pid: number): number | null {
 }
 
 /** GET /metrics on the loopback metrics listener, on a connection of its own that is closed after the answer. */
-function scrape(port: number): Promise<Map<string, number>> {
+export function scrape(port: number): Promise<Map<string, number>> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path: '/metrics', agent: false, headers: { connection: 'close' }, timeout: 10_000 }, (res) => {
       let text = '';

@@ -29,43 +29,22 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { BenchConfig, TurnTargetKind } from '../lib/config.js';
 import { nowUs } from '../lib/hist.js';
-import { COTURN_BIN, freePort, procCpuSeconds, procCpuSplit, ROOT, sleep, startCoturn, startEchoPeer, startTarget } from '../lib/procs.js';
+import { COTURN_BIN, freePort, procCpuSeconds, ROOT, sleep, startCoturn, startEchoPeer, startTarget } from '../lib/procs.js';
 import type { LoadWorker, TargetProcess, UdpProcess, WorkerPool } from '../lib/procs.js';
 import type { Options } from '../../src/index.js';
 import { BENCH_PASSWORD } from '../lib/protocols.js';
-import type { TurnLoadStats, TurnSetupResult } from '../load/messages.js';
 import type { StreamClientConfig, StreamClientStats } from '../load/turn-stream-client.js';
-import { cpuMeter, errorText, median, merge, round, tearDown } from './common.js';
+import { errorText, median, round, tearDown } from './common.js';
+import { runTurnCores } from './turn-cores.js';
+import type { TurnCoresResult } from './turn-cores.js';
+import { measureTurn, openSessions, startTurnLoad, stopTurnLoad, TURN_REALM, TURN_USER } from './turn-load.js';
+import type { TurnServerRef, TurnWindow } from './turn-load.js';
 
-export interface TurnRun {
+export interface TurnRun extends TurnWindow {
   target: TurnTargetKind;
   round: number;
   sessions: number;
   failedSessions: number;
-  windowS: number;
-  /** ChannelData packets the client sent. */
-  sent: number;
-  /** Packets back at the client, each relayed twice by the server. */
-  echoed: number;
-  /** Packets relayed by the server (2 × echoed) per second. */
-  relayedPerS: number;
-  /** Round trip client → server → peer → server → client. */
-  p50Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-  lost: number;
-  /** Data indications instead of ChannelData (the server ignored the channel). */
-  indications: number;
-  serverCpuS: number | null;
-  /** Percent of one core (coturn may use several). */
-  serverCpuPct: number | null;
-  /** Share of the server's CPU spent in the kernel (stime), percent: sending and receiving UDP. */
-  serverSysPct: number | null;
-  /** Relayed packets per server CPU-second. */
-  pktsPerCpuS: number | null;
-  /** Load generators and the echo peer, percent of one core. */
-  generatorCpuPct: number | null;
-  otherCpuPct: number | null;
   /** Load window on the monotonic clock, µs (for profiles). */
   loadWindowUs: { fromUs: number; toUs: number } | null;
   error: string | null;
@@ -95,6 +74,8 @@ export interface TurnResult {
   oursCpuPct: (number | null)[];
   /** TURN over TCP and TLS, ours vs coturn. */
   streams: TurnStreamResult;
+  /** TURN on every core: relay threads 1 vs 2 vs coturn, signaling under TURN load. */
+  cores: TurnCoresResult | null;
 }
 
 export type StreamTransport = 'tcp' | 'tls';
@@ -123,9 +104,6 @@ export interface TurnStreamResult {
   throughputRatio: Record<StreamTransport, number | null>;
 }
 
-const USER = 'bench';
-const REALM = 'bench';
-
 export async function runTurn(config: BenchConfig, pool: WorkerPool): Promise<TurnResult> {
   const t = config.turn;
   const log = config.log ?? (() => {});
@@ -151,6 +129,7 @@ export async function runTurn(config: BenchConfig, pool: WorkerPool): Promise<Tu
       efficiencyRatio: { tcp: null, tls: null },
       throughputRatio: { tcp: null, tls: null },
     },
+    cores: null,
   };
   const targets = t.targets.filter((k) => k !== 'coturn' || COTURN_BIN !== null);
   if (targets.length < t.targets.length) result.reason = 'coturn is not installed (apt-get install coturn): ours measured alone, no ratio';
@@ -176,6 +155,7 @@ export async function runTurn(config: BenchConfig, pool: WorkerPool): Promise<Tu
   } finally {
     await peer?.stop();
   }
+  result.cores = await runTurnCores(config, pool);
   for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
     const a = result.runs.find((r) => r.round === roundNo && r.target === 'ours' && !r.error);
     const b = result.runs.find((r) => r.round === roundNo && r.target === 'coturn' && !r.error);
@@ -198,13 +178,13 @@ export async function runTurn(config: BenchConfig, pool: WorkerPool): Promise<Tu
 }
 
 /** A block of 500 relay ports under Linux's ephemeral range (32768+), away from the default 49152-65535. */
-function relayBlock(offset: number): [number, number] {
+export function relayBlock(offset: number): [number, number] {
   const lo = 20_000 + 500 * ((randomInt(10) * 2 + offset) % 20);
   return [lo, lo + 499];
 }
 
 /** Our server with TURN on for the bench (loopback peers, a relay block of its own, quotas out of the way), plus `extra`. */
-async function startOursTurn(extra: Options, profile?: { dir: string; name: string }): Promise<TargetProcess & { turnPort: number }> {
+export async function startOursTurn(extra: Options, profile?: { dir: string; name: string }): Promise<TargetProcess & { turnPort: number }> {
   const ours = await startTarget('ours', {
     ...(profile ? { profile } : {}),
     ourOptions: {
@@ -258,7 +238,7 @@ async function oneRun(
     loadWindowUs: null,
     error: null,
   };
-  let server: { port: number; pid: number; cpuSeconds(): number | null; stop(): Promise<void> } | null = null;
+  let server: TurnServerRef | null = null;
   try {
     if (target === 'ours') {
       const profile = config.profile ? { dir: config.profile.dir, name: `turn-ours-r${roundNo}` } : undefined;
@@ -269,67 +249,19 @@ async function oneRun(
       const bare = await startTarget('bare', { script: 'bare-turn.ts', ...(profile ? { profile } : {}) });
       server = { port: bare.turnPort!, pid: bare.pid, cpuSeconds: () => bare.cpuSeconds(), stop: () => bare.stop() };
     } else {
-      const coturn = await startCoturn({ user: USER, password: BENCH_PASSWORD, realm: REALM, relayPorts: relayBlock(1) });
+      const coturn = await startCoturn({ user: TURN_USER, password: BENCH_PASSWORD, realm: TURN_REALM, relayPorts: relayBlock(1) });
       result.coturn = coturn.command;
       server = coturn;
     }
-    const active = workers.slice(0, Math.max(1, Math.min(workers.length, t.sessions)));
-    const share = active.map((_, i) => Math.floor(t.sessions / active.length) + (i < t.sessions % active.length ? 1 : 0));
-    const setups = await Promise.all(
-      active.map((w, i) =>
-        w.request<TurnSetupResult>(
-          {
-            op: 'turn-setup',
-            server: { host: '127.0.0.1', port: server!.port },
-            peer: { host: '127.0.0.1', port: peer.port },
-            user: USER,
-            password: BENCH_PASSWORD,
-            sessions: share[i]!,
-            firstIndex: share.slice(0, i).reduce((a, b) => a + b, 0),
-            payloadBytes: t.payloadBytes,
-            timeoutMs: 10_000,
-          },
-          30_000,
-        ),
-      ),
-    );
-    run.sessions = setups.reduce((a, s) => a + s.sessions, 0);
-    run.failedSessions = setups.reduce((a, s) => a + s.failed, 0);
-    const fromUs = nowUs();
-    await Promise.all(active.map((w) => w.request({ op: 'turn-load', window: t.window })));
+    const opened = await openSessions(workers, t, server.port, peer);
+    run.sessions = opened.sessions;
+    run.failedSessions = opened.failed;
+    const fromUs = await startTurnLoad(opened.active, t.window);
     await sleep(t.warmupMs);
-    await Promise.all(active.map((w) => w.request({ op: 'turn-measure-start' })));
-    const meter = cpuMeter(server, [...pool.pids(), peer.pid]);
-    const split0 = procCpuSplit(server.pid);
-    await sleep(t.measureMs);
-    const cpu = meter();
-    const split1 = procCpuSplit(server.pid);
-    const stats = await Promise.all(active.map((w) => w.request<TurnLoadStats>({ op: 'turn-measure-stop' })));
-    await Promise.all(active.map((w) => w.request({ op: 'turn-stop-load' })));
+    Object.assign(run, await measureTurn(opened.active, server, [...pool.pids(), peer.pid], t.measureMs));
+    await stopTurnLoad(opened.active);
     run.loadWindowUs = { fromUs, toUs: nowUs() };
-    const hist = merge(stats);
-    const sum = (key: 'sent' | 'received' | 'lost' | 'indications') => stats.reduce((a, s) => a + s[key], 0);
-    const windowS = stats.reduce((a, s) => a + s.windowMs, 0) / stats.length / 1000;
-    run.windowS = round(windowS, 3);
-    run.sent = sum('sent');
-    run.echoed = sum('received');
-    run.lost = sum('lost');
-    run.indications = sum('indications');
-    run.relayedPerS = round((2 * run.echoed) / windowS, 0);
-    run.p50Ms = ms(hist.quantileMs(0.5));
-    run.p99Ms = ms(hist.quantileMs(0.99));
-    run.maxMs = ms(hist.total ? hist.maxUs / 1000 : null);
-    run.serverCpuS = cpu.serverCpuS;
-    run.serverCpuPct = cpu.serverCpuS === null ? null : round((100 * cpu.serverCpuS) / cpu.seconds, 0);
-    run.pktsPerCpuS = cpu.serverCpuS ? round((2 * run.echoed) / cpu.serverCpuS, 0) : null;
-    if (split0 && split1) {
-      const user = split1.user - split0.user;
-      const system = split1.system - split0.system;
-      run.serverSysPct = user + system > 0 ? round((100 * system) / (user + system), 0) : null;
-    }
-    run.generatorCpuPct = cpu.generatorCpuPct;
-    run.otherCpuPct = cpu.otherCpuPct;
-    if (run.echoed === 0) throw new Error(`nothing came back through ${target} (sent ${run.sent}, ${run.indications} Data indications; first setup error: ${setups.find((s) => s.firstError)?.firstError ?? 'none'})`);
+    if (run.echoed === 0) throw new Error(`nothing came back through ${target} (sent ${run.sent}, ${run.indications} Data indications; first setup error: ${opened.firstError ?? 'none'})`);
   } catch (err) {
     run.error = errorText(err);
   } finally {
@@ -338,7 +270,6 @@ async function oneRun(
   return run;
 }
 
-const ms = (v: number | null) => (v === null ? null : round(v, 2));
 
 // ---------------------------------------------------------------- TURN over TCP and TLS
 
@@ -374,7 +305,7 @@ async function startCoturnStreams(cert: { certfile: string; keyfile: string }, d
   const [lo, hi] = relayBlock(1);
   const child = spawn(COTURN_BIN, [
     '-n', '--listening-ip=127.0.0.1', `--listening-port=${tcpPort}`, `--tls-listening-port=${tlsPort}`, '--relay-ip=127.0.0.1',
-    `--min-port=${lo}`, `--max-port=${hi}`, '--lt-cred-mech', `--user=${USER}:${BENCH_PASSWORD}`, `--realm=${REALM}`,
+    `--min-port=${lo}`, `--max-port=${hi}`, '--lt-cred-mech', `--user=${TURN_USER}:${BENCH_PASSWORD}`, `--realm=${TURN_REALM}`,
     '--allow-loopback-peers', `--cert=${cert.certfile}`, `--pkey=${cert.keyfile}`, '--no-dtls', '--no-tcp-relay', '--no-rfc5780', '--no-cli',
     `--pidfile=${join(dir, 'turnserver.pid')}`, `--db=${join(dir, 'turndb')}`, '--log-file=stdout', '--simple-log',
   ], { cwd: dir, stdio: ['ignore', 'ignore', 'ignore'] });
@@ -412,7 +343,7 @@ async function streamRun(config: BenchConfig, server: StreamServer, transport: S
     port: transport === 'tcp' ? server.tcpPort : server.tlsPort,
     transport,
     peer: { host: '127.0.0.1', port: peer.port },
-    user: USER,
+    user: TURN_USER,
     password: BENCH_PASSWORD,
     sessions: t.sessions,
     window: t.window,
