@@ -141,6 +141,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
       threads: turnThreads,
     });
     metrics.turnRelayed.addSource(() => hub.relayedBytes());
+    metrics.watchRelayThreads(hub);
     c.register(RELAY_HUB, { useValue: hub });
   }
   c.register(LOGINS, { useToken: TURN_CREDENTIALS }); // signaling logins are remembered for TURN

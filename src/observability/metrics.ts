@@ -97,6 +97,12 @@ const TURN_REFUSAL_REASONS: readonly TurnRefusalReason[] = [
  * counter catches up with it when scraped. One per server, so the total
  * survives a restart of the TURN listener.
  */
+/** What the relay-thread metrics read (relay-hub.ts). */
+export interface RelayThreadsSource {
+  forwardedDatagrams(): number;
+  allocationsByThread(): [number, number][];
+}
+
 export class ByteTally {
   private own = 0;
   private readonly sources: (() => number)[] = [];
@@ -348,6 +354,34 @@ export class Metrics {
     });
     this.clusterReaped = new Counter({ name: 'webrtc_cluster_reaped_members_total', help: 'Members of dead servers removed by this server', registers });
     this.clusterResyncs = new Counter({ name: 'webrtc_cluster_resyncs_total', help: 'Times this server made Redis agree with it and reloaded the membership', registers });
+  }
+
+  /** With relay threads (turnThreads > 0): `webrtc_turn_forwarded_datagrams_total` and `webrtc_turn_thread_allocations{thread}`. */
+  watchRelayThreads(source: RelayThreadsSource): void {
+    const registers = [this.registry];
+    let flushed = 0;
+    new Counter({
+      name: 'webrtc_turn_forwarded_datagrams_total',
+      help: 'UDP datagrams a TURN relay thread got for a client another thread owns (after a thread restart), forwarded to the owner and handled there',
+      registers,
+      collect() {
+        const total = source.forwardedDatagrams();
+        if (total > flushed) {
+          this.inc(total - flushed);
+          flushed = total;
+        }
+      },
+    });
+    new Gauge({
+      name: 'webrtc_turn_thread_allocations',
+      help: 'TURN allocations held by each running relay thread',
+      labelNames: ['thread'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [thread, allocations] of source.allocationsByThread()) this.set({ thread: String(thread) }, allocations);
+      },
+    });
   }
 
   setSources(sources: GaugeSources): void {

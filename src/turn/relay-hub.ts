@@ -13,7 +13,8 @@
  *    `GuessThrottle` (shared with signaling), which answers each one and
  *    pushes blocks and trusted IPs to every thread (thread-gate.ts);
  *  - statistics: each thread's cells of shared memory, read synchronously
- *    (O(threads)); the relayed bytes of threads that died are kept.
+ *    (O(threads)); the relayed bytes and forwarded datagrams of threads
+ *    that died are kept.
  *  - events and log lines of the threads, to the server's metrics and logger.
  */
 import { randomBytes } from 'node:crypto';
@@ -66,6 +67,7 @@ export class RelayHub {
   private readonly links = new Map<number, { link: ThreadLink; stats: Float64Array }>();
   private passwordBroker: TurnCredentials | null = null;
   private retiredRelayedBytes = 0;
+  private retiredForwarded = 0;
   /** Quota refusals (486/508) per thread index, since the server started. */
   private readonly quotaRefused = new Array<number>(MAX_RELAY_THREADS + 1).fill(0);
 
@@ -89,6 +91,7 @@ export class RelayHub {
     if (!entry) return;
     this.links.delete(index);
     this.retiredRelayedBytes += entry.stats[STAT_CELLS.relayedBytes]!;
+    this.retiredForwarded += entry.stats[STAT_CELLS.forwarded]!;
     for (const client of this.quota.releaseAll(index)) this.broadcast({ t: 'owner', client, thread: null }, index);
   }
 
@@ -130,15 +133,32 @@ export class RelayHub {
   stats(): Omit<TurnStats, 'streams'> {
     const sum = { allocations: 0, permissions: 0, channels: 0, relayedBytes: this.retiredRelayedBytes, relaySockets: 0, pendingAllocations: 0, pendingAuthLookups: 0, engineNonces: 0 };
     for (const { stats } of this.links.values()) {
-      for (const name of Object.keys(STAT_CELLS) as (keyof typeof STAT_CELLS)[]) sum[name] += stats[STAT_CELLS[name]]!;
+      for (const name of Object.keys(sum) as (keyof typeof sum)[]) sum[name] += stats[STAT_CELLS[name]]!;
     }
     return sum;
   }
 
   /** Thread `index`'s own counts (tests: which thread holds which allocations), or null when it is not running. */
-  threadStats(index: number): { allocations: number; relayedBytes: number; quotaRefused: number } | null {
+  threadStats(index: number): { allocations: number; relayedBytes: number; forwarded: number; quotaRefused: number } | null {
     const stats = this.links.get(index)?.stats;
-    return stats ? { allocations: stats[STAT_CELLS.allocations]!, relayedBytes: stats[STAT_CELLS.relayedBytes]!, quotaRefused: this.quotaRefused[index]! } : null;
+    return stats
+      ? { allocations: stats[STAT_CELLS.allocations]!, relayedBytes: stats[STAT_CELLS.relayedBytes]!, forwarded: stats[STAT_CELLS.forwarded]!, quotaRefused: this.quotaRefused[index]! }
+      : null;
+  }
+
+  /** Allocations of each running thread, by index (`webrtc_turn_thread_allocations{thread}`). */
+  allocationsByThread(): [number, number][] {
+    return [...this.links].map(([index, { stats }]) => [index, stats[STAT_CELLS.allocations]!]);
+  }
+
+  /**
+   * Datagrams forwarded from the thread the kernel gave them to, to the thread owning their
+   * client, and handled there; those of threads that died included (`webrtc_turn_forwarded_datagrams_total`).
+   */
+  forwardedDatagrams(): number {
+    let sum = this.retiredForwarded;
+    for (const { stats } of this.links.values()) sum += stats[STAT_CELLS.forwarded]!;
+    return sum;
   }
 
   /** Relayed bytes of every thread, those that died included (the server's counter reads this). */

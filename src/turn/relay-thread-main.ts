@@ -153,7 +153,9 @@ function onMessage(raw: unknown): void {
     case 'gate.trust':
       return gate.trust(m.ip, m.username, m.ms);
     case 'fwd':
-      if (foreign.arrived(m.at)) backend.injectDatagram(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.address, m.port);
+      if (!foreign.arrived(m.at)) return;
+      stats[STAT_CELLS.forwarded]!++;
+      backend.injectDatagram(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.address, m.port);
       return;
     case 'stop':
       void stop();

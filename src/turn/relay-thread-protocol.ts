@@ -23,8 +23,10 @@ export const STAT_CELLS = {
   pendingAllocations: 5,
   pendingAuthLookups: 6,
   engineNonces: 7,
+  /** Datagrams another thread forwarded to this one (it owns their client) and this one handled. */
+  forwarded: 8,
 } as const;
-export const STAT_CELL_COUNT = 8;
+export const STAT_CELL_COUNT = 9;
 
 /** Most relay threads (the option's bound). */
 export const MAX_RELAY_THREADS = 64;

@@ -40,7 +40,8 @@ export class RelayThread implements Worker {
 
   /** Starts thread `index` with `data` (its config, shared memory, the directory now); resolves once it listens. */
   static start(hub: RelayHub, index: number, data: ThreadData, logger: Logger): Promise<RelayThread> {
-    const worker = new NodeWorker(entry(), { workerData: data, transferList: [] });
+    // named: `top -H` and /proc/<pid>/task/*/comm show turn_relay_<index>
+    const worker = new NodeWorker(entry(), { workerData: data, transferList: [], name: `turn_relay_${index}` });
     const thread = new RelayThread(worker, index);
     hub.attach(index, { post: (m: ToThread) => worker.postMessage(m) }, data.stats);
     return new Promise((resolve, reject) => {

@@ -1,12 +1,19 @@
 /**
- * The STUN/TURN listener: the worker turn_sup supervises (one per TURN
- * listener). It works out the relay address and policy from the options,
- * starts a `TurnBackend` (UDP on `turnPort`, TCP on the same number with
- * `turnTcp`, TLS on `turnTlsPort` unless that port is signaling's, whose
- * listener then hands TURN streams over: `acceptTlsStream`), registers
- * itself as `turn_listener` so the server's `turnAddress()` finds it again
- * after a restart, and reports an engine failure as a crash so its
- * supervisor restarts it on the same ports.
+ * The STUN/TURN listener: turn_sup's `turn_listener` child, started after
+ * the relay threads (docs/turn-threads.md). It works out the relay address
+ * and policy from the options and starts a `TurnBackend`:
+ *  - with relay threads (`turnThreads` > 0, `hub` set): TCP on the port
+ *    number the threads' UDP sockets share, TLS on `turnTlsPort`; UDP is
+ *    the threads' (turn_relay_1..N), this listener takes its quota slots
+ *    from the hub and its `stats()` add the threads' counts;
+ *  - without (`turnThreads` 0: Node 20, or asked for; or test-only tuning
+ *    functions that cannot cross threads): UDP on `turnPort` on the main
+ *    thread as well.
+ * TLS on signaling's port is signaling's listener's: it hands TURN streams
+ * over (`acceptTlsStream`). The listener registers itself as
+ * `turn_listener` so the server's `turnAddress()` finds it again after a
+ * restart, and reports an engine failure as a crash so its supervisor
+ * restarts it on the same ports.
  */
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';

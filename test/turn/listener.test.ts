@@ -2,7 +2,11 @@
  * The TURN listener as a supervised child of turn_sup, over a real server
  * container: turnPort false/0, the same `auth` as signaling (users, async
  * function, REST secret), dev mode, restart after an engine failure on the
- * same port, and a process that stops TURN and exits by itself.
+ * same port, and a process that stops TURN and exits by itself. Tests that
+ * reach into the listener's own engine (its backend, an engine failure)
+ * pin `turnThreads: 0`, so that UDP is the listener's on the main thread;
+ * the rest run with the default (relay threads where Node has
+ * SO_REUSEPORT). The threads themselves: relay-threads.test.ts.
  */
 import 'reflect-metadata';
 import { describe, test } from 'node:test';

@@ -83,6 +83,9 @@ describe('relay threads', { skip }, () => {
     assert.equal(stats.allocations, clients.length, 'the listener sums the threads');
     assert.equal(stats.allocations, r.hub.threadStats(1)!.allocations + r.hub.threadStats(2)!.allocations);
     assert.ok(r.c.resolve(METRICS).turnRelayed.total > 0, 'relayed bytes reach the server counter');
+    const text = (await r.c.resolve(METRICS).expose()).body;
+    for (const thread of [1, 2]) assert.equal(sample(text, `webrtc_turn_thread_allocations{thread="${thread}"}`), r.hub.threadStats(thread)!.allocations);
+    assert.equal(r.hub.forwardedDatagrams(), 0, 'no thread restarted: nothing forwarded');
   });
 
   test('a per-user quota of 1 holds across threads: the second allocation is 486 wherever it lands', async (t) => {
@@ -148,10 +151,18 @@ describe('relay threads', { skip }, () => {
     for (const client of clients) if (r.hub.ownerOf(clientKey(client)) === 2) onTwo.push(client);
     assert.ok(onTwo.length >= 4);
     r.hub.crash(1);
-    assert.ok(await poll(() => r.sup.whichChildren()[0]!.restarts === 1 && r.hub.threadStats(1) !== null, 10_000, 50), 'turn_relay_1 restarted');
+    // running: its socket is bound (the hub knows a thread from its first message on, before it listens)
+    assert.ok(await poll(() => r.sup.whichChildren()[0]!.restarts === 1 && r.sup.whichChildren()[0]!.state === 'running', 10_000, 50), 'turn_relay_1 restarted');
     assert.equal(r.hub.threadStats(1)!.allocations, 0, 'thread 1\'s allocations died with it');
     assert.equal(r.listener()!.address()!.port, r.server.port);
     for (const [i, client] of onTwo.entries()) await relaysBothWays(client, peer, `after${i}`);
+    // The restarted socket joined the SO_REUSEPORT group again: the kernel maps some of thread 2's
+    // clients to thread 1 now, whose datagrams reached thread 2 only by forwarding (with 4 or more
+    // clients on thread 2, some are remapped: Linux moves the last socket into the slot the dead one left).
+    const forwarded = r.hub.forwardedDatagrams();
+    assert.ok(forwarded > 0, 'datagrams of thread 2\'s clients were forwarded to it and handled there');
+    assert.equal(r.hub.threadStats(2)!.forwarded, forwarded, 'handled by the owner, thread 2');
+    assert.equal(sample((await r.c.resolve(METRICS).expose()).body, 'webrtc_turn_forwarded_datagrams_total'), forwarded);
     // a new Allocate (new transaction) on an owned 5-tuple: the owner answers 437, no second allocation
     for (const client of onTwo) assert.equal(errorCodeOf(await client.allocate()), 437);
     assert.equal(r.hub.threadStats(2)!.allocations, onTwo.length);
