@@ -124,6 +124,7 @@ export interface TurnConfig {
  * runs, with `turnThreads` of `signaling.turnThreads`.
  */
 export interface TurnCoresConfig {
+  /** 0: not run. */
   rounds: number;
   /** Allocations in all (each its own socket, so its own 4-tuple: the kernel spreads them over the threads). */
   sessions: number;

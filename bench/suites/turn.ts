@@ -155,7 +155,7 @@ export async function runTurn(config: BenchConfig, pool: WorkerPool): Promise<Tu
   } finally {
     await peer?.stop();
   }
-  result.cores = await runTurnCores(config, pool);
+  result.cores = t.cores.rounds > 0 ? await runTurnCores(config, pool) : null;
   for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
     const a = result.runs.find((r) => r.round === roundNo && r.target === 'ours' && !r.error);
     const b = result.runs.find((r) => r.round === roundNo && r.target === 'coturn' && !r.error);

@@ -23,6 +23,7 @@ describe('bench harness (smoke)', () => {
       const config = preset('smoke');
       // The profiles of real use have a file of their own (bench-profiles.test.ts): each file has 180 s.
       config.suites = config.suites.filter((s) => s !== 'signaling' && s !== 'storm');
+      config.turn.cores.rounds = 0; // TURN on every core: bench-turn-cores.test.ts
       config.out = join(dir, 'latest.json');
       const returned = await runBench(config, 'bench-smoke');
       const result = JSON.parse(readFileSync(config.out, 'utf8')) as BenchResult;
