@@ -101,9 +101,11 @@ export interface ChurnConfig {
 /** `bare`: bench/targets/bare-turn.ts, the least a Node TURN relay does (no auth, no checks). */
 export type TurnTargetKind = 'ours' | 'coturn' | 'bare';
 
-export interface TurnConfig {
-  /** TURN sessions (one UDP socket, allocation and channel each), spread over the workers. */
+/** The UDP TURN load of a run (bench/suites/turn-load.ts). */
+export interface TurnLoadConfig {
+  /** TURN sessions (one UDP socket, so one 4-tuple, allocation and channel each), spread over the workers. */
   sessions: number;
+  /** Client processes of the TURN load. */
   workers: number;
   /** Closed loop: ChannelData packets in flight per session. */
   window: number;
@@ -111,6 +113,9 @@ export interface TurnConfig {
   payloadBytes: number;
   warmupMs: number;
   measureMs: number;
+}
+
+export interface TurnConfig extends TurnLoadConfig {
   /** Alternating per round; ours first, coturn the baseline, the bare Node relay for scale. */
   targets: TurnTargetKind[];
   /** TURN on every core: relay threads 1 vs 2 vs coturn, and signaling under TURN load. */
@@ -123,17 +128,9 @@ export interface TurnConfig {
  * (rooms × roomSize members at perMemberPerS msgs/s, a process of its own) while the same TURN load
  * runs, with `turnThreads` of `signaling.turnThreads`.
  */
-export interface TurnCoresConfig {
+export interface TurnCoresConfig extends TurnLoadConfig {
   /** 0: not run. */
   rounds: number;
-  /** Allocations in all (each its own socket, so its own 4-tuple: the kernel spreads them over the threads). */
-  sessions: number;
-  /** Client processes of the TURN load. */
-  workers: number;
-  window: number;
-  payloadBytes: number;
-  warmupMs: number;
-  measureMs: number;
   targets: ('threads1' | 'threads2' | 'coturn')[];
   /** coturn's `--relay-threads` (null: its default). */
   coturnRelayThreads: number | null;
