@@ -282,6 +282,8 @@ export interface StartOptions {
   ourOptions?: Record<string, unknown>;
   /** Another server of bench/targets/ speaking the same IPC (`bare-turn.ts`: the Node TURN baseline). */
   script?: string;
+  /** Another checkout to run our server from (bench/turn-ab.ts: a baseline tree against this one); default this tree. */
+  root?: string;
 }
 
 export async function startTarget(kind: TargetKind, options: StartOptions = {}): Promise<TargetProcess> {
@@ -297,10 +299,11 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
     const flags = [...(options.exposeGc ? ['--expose-gc'] : []), ...(options.exposeInternals ? ['--expose-internals'] : [])];
     // One folder per run: tsx's module hooks run on a thread of their own, which writes a profile too.
     if (options.profile) flags.push('--cpu-prof', `--cpu-prof-dir=${join(options.profile.dir, options.profile.name)}`);
-    const file = join(ROOT, 'bench', 'targets', options.script ?? (kind === 'ours' ? 'ours.ts' : 'bare-relay.ts'));
+    const root = options.root ?? ROOT;
+    const file = join(root, 'bench', 'targets', options.script ?? (kind === 'ours' ? 'ours.ts' : 'bare-relay.ts'));
     child = track(
       spawn(process.execPath, [...flags, ...TSX, file], {
-        cwd: ROOT,
+        cwd: root,
         env: { ...env, BENCH_OPTIONS: JSON.stringify(options.ourOptions ?? {}) },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       }),

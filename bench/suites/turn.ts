@@ -184,9 +184,10 @@ export function relayBlock(offset: number): [number, number] {
 }
 
 /** Our server with TURN on for the bench (loopback peers, a relay block of its own, quotas out of the way), plus `extra`. */
-export async function startOursTurn(extra: Options, profile?: { dir: string; name: string }): Promise<TargetProcess & { turnPort: number }> {
+export async function startOursTurn(extra: Options, profile?: { dir: string; name: string }, root?: string): Promise<TargetProcess & { turnPort: number }> {
   const ours = await startTarget('ours', {
     ...(profile ? { profile } : {}),
+    ...(root ? { root } : {}),
     ourOptions: {
       turnPort: 0,
       turnIp: '127.0.0.1',
