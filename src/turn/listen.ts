@@ -13,6 +13,7 @@ import type { Server as TcpServer, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { ErrorCode, ServerError } from '../errors.js';
+import { literalLookup } from './literal-lookup.js';
 import type { TurnTlsConfig } from './turn-backend.js';
 
 /** Attempts at a port free for both UDP and TCP when any port will do. */
@@ -44,7 +45,7 @@ export function listenErrorCode(err: unknown): string | undefined {
  * 20 does not know the option yet).
  */
 export function bindUdp(host: string, port: number, reusePort = false): Promise<UdpSocket> {
-  const socket = createSocket(reusePort ? ({ type: 'udp4', reusePort: true } as Parameters<typeof createSocket>[0]) : { type: 'udp4' });
+  const socket = createSocket(reusePort ? ({ type: 'udp4', reusePort: true, lookup: literalLookup } as Parameters<typeof createSocket>[0]) : { type: 'udp4', lookup: literalLookup });
   return new Promise((resolve, reject) => {
     socket.once('error', (err) => {
       socket.close();

@@ -6,7 +6,9 @@
  * on the allocation's own transport: the UDP listening socket, or the
  * client's stream (where ChannelData is padded to 4 bytes, section 12.5;
  * `encodeChannelData` always pads). Runs per packet: no per-packet
- * allocation beyond the frame itself. Part of the node-turn adapter (see
+ * allocation beyond the frame itself, and sends without a callback (dgram
+ * would queue one tick per datagram for it; a datagram the kernel refuses is
+ * lost as UDP may lose it). Part of the node-turn adapter (see
  * node-turn-backend.ts).
  */
 import type { RemoteInfo } from 'node:dgram';
@@ -31,7 +33,7 @@ export class RelayPath {
     if (!peer || !allocation.channelLive(frame.channel) || !allocation.permitted(peer.address)) return;
     if (this.ctx.isMended(NodeTurnDefect.PEER_FILTER) && !this.peerAllowed(peer)) return;
     this.ctx.relayed(frame.data.length);
-    allocation.socket.send(frame.data, peer.port, peer.address, this.onRelaySent);
+    allocation.socket.send(frame.data, peer.port, peer.address);
   }
 
   /** Peer -> client: ChannelData when a channel is bound, else a Data indication (RFC 8656 section 11.6). */
@@ -51,7 +53,7 @@ export class RelayPath {
   }
 
   private toClient(transport: NodeTurnTransport, out: Buffer): void {
-    transport.socket.send(out, transport.dst.port, transport.dst.address, this.onSent);
+    transport.socket.send(out, transport.dst.port, transport.dst.address);
   }
 
   private peerAllowed(peer: { address: string; port: number }): boolean {
@@ -62,11 +64,4 @@ export class RelayPath {
     }
     return allowed;
   }
-
-  private readonly onRelaySent = (err: Error | null): void => {
-    if (err) this.ctx.logger.debug({ err }, 'TURN relay send failed');
-  };
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.ctx.logger.debug({ err }, 'TURN send failed');
-  };
 }

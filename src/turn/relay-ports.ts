@@ -12,6 +12,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
+import { literalLookup } from './literal-lookup.js';
 
 /** Binding attempts for one relay before giving up (508). */
 const BIND_ATTEMPTS = 50;
@@ -132,7 +133,7 @@ export class RelayPorts {
   /** The socket bound to `port`, or null when the port is taken. */
   private async tryBind(port: number): Promise<Socket | null> {
     if (this.closed) throw new Error('relay ports closed');
-    const socket = createSocket({ type: 'udp4' });
+    const socket = createSocket({ type: 'udp4', lookup: literalLookup });
     this.owned.add(socket);
     try {
       await new Promise<void>((resolve, reject) => {
