@@ -7,7 +7,7 @@
  * of the process) and the kernel's share, per round and as the median of
  * B / A. For measuring a change of the data path on a noisy machine:
  *
- *   npx tsx bench/turn-ab.ts --a /tmp/baseline-tree --b . [--rounds 5] [--threads 1]
+ *   npx tsx bench/turn-ab.ts --a /tmp/baseline-tree --b . [--rounds 5] [--threads 1] [--profile DIR]
  *
  * Tree A needs its own node_modules (a symlink to this one's will do).
  */
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1' },
     options: { type: 'string', default: '{}' },
+    /** Runs B under node --cpu-prof, its profiles in this folder (one subfolder per round). */
+    profile: { type: 'string' },
   },
 });
 if (!values.a) throw new Error('--a <tree> is required');
@@ -42,8 +44,8 @@ const peer = await startEchoPeer();
 const perCpu: Record<'A' | 'B', number[]> = { A: [], B: [] };
 const ratios: number[] = [];
 
-async function oneRun(tree: string): Promise<{ window: TurnWindow; sessions: number }> {
-  const server = await startOursTurn({ turnThreads, ...extra }, undefined, tree);
+async function oneRun(tree: string, profile?: { dir: string; name: string }): Promise<{ window: TurnWindow; sessions: number }> {
+  const server = await startOursTurn({ turnThreads, ...extra }, profile, tree);
   try {
     const opened = await openSessions(workers, load, server.turnPort, peer);
     await startTurnLoad(opened.active, load.window);
@@ -61,7 +63,8 @@ try {
     const got: Partial<Record<'A' | 'B', number>> = {};
     for (const name of ['A', 'B'] as const) {
       try {
-        const { window: w, sessions } = await oneRun(trees[name]);
+        const profile = name === 'B' && values.profile ? { dir: resolve(values.profile), name: `r${r + 1}` } : undefined;
+        const { window: w, sessions } = await oneRun(trees[name], profile);
         console.log(`round ${r + 1} ${name}: ${w.pktsPerCpuS} pkt per CPU-s, ${w.relayedPerS} pkt/s, server ${w.serverCpuPct}% CPU (${w.serverSysPct}% kernel), generators ${w.generatorCpuPct}%, ${sessions} sessions, lost ${w.lost}`);
         if (w.pktsPerCpuS) {
           got[name] = w.pktsPerCpuS;
