@@ -12,11 +12,12 @@ import type { AdapterContext, LiveCounts } from './adapter-context.js';
 import type { TurnLimits } from './limits.js';
 import { AllocationQuota } from './quota.js';
 import type { QuotaLedger } from './quota.js';
-import { sourceKey } from './node-turn-engine.js';
+import { sourceKey, UDP } from './node-turn-engine.js';
 import { RelayAllocation } from './relay-allocation.js';
 import type { AllocationHost } from './relay-allocation.js';
 import { RelayPorts } from './relay-ports.js';
 import { NodeTurnDefect } from './turn-backend.js';
+import { UdpClients } from './udp-clients.js';
 
 /** Where peer data arriving on a relay socket goes (the UDP front). */
 export interface PeerDataSink {
@@ -29,6 +30,8 @@ export class AllocationTable implements AllocationHost {
   readonly limits: Readonly<TurnLimits>;
   readonly quota: QuotaLedger;
   readonly relayPorts: RelayPorts;
+  /** The live UDP allocations by client address and port (the UDP front's lookup per datagram). */
+  readonly udpClients = new UdpClients();
   /** 5-tuple -> transaction id of an Allocate still binding its relay socket. */
   readonly pending = new Map<string, string>();
   /** Relay sockets of allocations (still open ones; with #3 unmended, leaked ones too). */
@@ -87,6 +90,7 @@ export class AllocationTable implements AllocationHost {
     const replaces = this.ctx.engine.allocations[msg.transport.get5Tuple()] !== undefined;
     const allocation = new RelayAllocation(msg, socket, lifetime, owner, this);
     allocation.client = sourceKey(msg.transport.src);
+    if (msg.transport.protocol === UDP) this.udpClients.add(msg.transport.src.address, msg.transport.src.port, allocation);
     if (!replaces) this.counts.allocations++;
     this.live.add(allocation);
     return allocation;
@@ -108,6 +112,7 @@ export class AllocationTable implements AllocationHost {
   /** Called once per allocation when it ends. */
   allocationEnded(allocation: RelayAllocation, reason: string): void {
     if (!this.live.delete(allocation)) return;
+    this.udpClients.remove(allocation.mappedAddress.address, allocation.mappedAddress.port, allocation);
     this.quota.release(allocation.owner, allocation.client);
     this.logger.debug({ user: allocation.owner, relay: allocation.relayedTransportAddress.toString(), reason }, 'TURN allocation ended');
     // mends #3: node-turn never closes the relay socket
@@ -124,6 +129,7 @@ export class AllocationTable implements AllocationHost {
     this.relayPorts.closeAll();
     for (const allocation of Object.values(engine.allocations)) clearTimeout(allocation.timer);
     engine.allocations = {};
+    this.udpClients.clear();
     this.pending.clear();
     this.counts.reset();
   }

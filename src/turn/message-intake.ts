@@ -17,6 +17,7 @@ import { toEngineMessage } from './engine-message.js';
 import type { IntegrityVerdict } from './engine-message.js';
 import type { EngineMessage } from './node-turn-engine.js';
 import type { NonceIssuer } from './nonce.js';
+import type { RelayAllocation } from './relay-allocation.js';
 import type { RelayPath } from './relay-path.js';
 import { RequestGuard } from './request-guard.js';
 import {
@@ -48,7 +49,7 @@ export class MessageIntake {
     if (!this.ctx.running) return;
     try {
       if (looksLikeChannelData(buf) && this.ctx.isMended(NodeTurnDefect.CHANNEL_DATA_DROPPED)) {
-        this.relay.fromClient(buf, transport.get5Tuple());
+        this.relay.fromClient(buf, this.ctx.engine.allocations[transport.get5Tuple()] as RelayAllocation | undefined);
         return;
       }
       const large = buf.length > this.ctx.limits.maxMessageBytes;

@@ -86,9 +86,9 @@ export class NodeTurnBackend implements TurnBackend {
     this.ctx = new AdapterContext(config, engine, software);
     const relay = new RelayPath(this.ctx);
     this.intake = new MessageIntake(this.ctx, nonces, relay);
-    this.front = new UdpFront(this.ctx, this.intake);
-    this.streams = new StreamFront(this.ctx, this.intake);
     this.allocations = new AllocationTable(this.ctx, relay);
+    this.front = new UdpFront(this.ctx, this.intake, relay, this.allocations.udpClients);
+    this.streams = new StreamFront(this.ctx, this.intake);
     if (this.ctx.isMended(NodeTurnDefect.NONCE_TIMERS)) mendNonces(engine, nonces);
     new TurnHandlers(this.ctx, this.allocations).install();
   }

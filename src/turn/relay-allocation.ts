@@ -37,6 +37,8 @@ export class RelayAllocation extends NodeTurnAllocation {
   readonly channelExpiry = new Map<number, number>();
   /** Entries of `permissions` (expired ones included until purged). */
   private heldPermissions = 0;
+  /** The channel `channelFor` found last (checked against the bindings on every use). */
+  private lastChannel: number | undefined = undefined;
 
   constructor(
     msg: NodeTurnMessage,
@@ -85,9 +87,9 @@ export class RelayAllocation extends NodeTurnAllocation {
     this.permissions[address] = Date.now() + this.host.limits.permissionLifetimeMs;
   }
 
-  permitted(address: string): boolean {
+  permitted(address: string, now: number = Date.now()): boolean {
     const until = this.permissions[address];
-    return until !== undefined && until >= Date.now();
+    return until !== undefined && until >= now;
   }
 
   /** Permissions held (at most the cap; expired ones until purged). */
@@ -122,19 +124,31 @@ export class RelayAllocation extends NodeTurnAllocation {
 
   // --------------------------------------------------------------- channels
 
-  /** The channel bound to peer `address:port`, if live. */
-  channelFor(address: string, port: number): number | undefined {
-    // Runs per packet from a peer: no array is built.
+  /**
+   * The channel bound to peer `address:port`, if live. Runs per packet from
+   * a peer: the last channel found is tried first (most allocations talk
+   * to one peer), then the bindings (at most `maxPermissions`), no array built.
+   */
+  channelFor(address: string, port: number, now: number = Date.now()): number | undefined {
+    const last = this.lastChannel;
+    if (last !== undefined) {
+      const peer = this.channelBindings[last];
+      if (peer && peer.address === address && peer.port === port && this.channelLive(last, now)) return last;
+    }
     for (const key in this.channelBindings) {
       const peer = this.channelBindings[key as unknown as number];
-      if (peer && peer.address === address && peer.port === port && this.channelLive(Number(key))) return Number(key);
+      const channel = Number(key);
+      if (peer && peer.address === address && peer.port === port && this.channelLive(channel, now)) {
+        this.lastChannel = channel;
+        return channel;
+      }
     }
     return undefined;
   }
 
-  channelLive(channel: number): boolean {
+  channelLive(channel: number, now: number = Date.now()): boolean {
     const expiry = this.channelExpiry.get(channel);
-    return expiry === undefined || expiry > Date.now();
+    return expiry === undefined || expiry > now;
   }
 
   /** `channel` was just bound or refreshed (RFC 8656 section 12: 600 s): (re)starts its lifetime. */

@@ -21,25 +21,30 @@ import { NodeTurnDefect } from './turn-backend.js';
 export class RelayPath {
   /** The peer filter's verdict on a channel's peer, computed once per binding. */
   private readonly channelPeerVerdicts = new WeakMap<object, boolean>();
+  private readonly peerFilter: boolean;
 
-  constructor(private readonly ctx: AdapterContext) {}
+  constructor(private readonly ctx: AdapterContext) {
+    this.peerFilter = ctx.isMended(NodeTurnDefect.PEER_FILTER);
+  }
 
-  /** Client -> peer ChannelData (RFC 8656 section 12.6; mends #5), on the client's 5-tuple `fiveTuple`. */
-  fromClient(buf: Buffer, fiveTuple: string): void {
-    const allocation = this.ctx.engine.allocations[fiveTuple] as RelayAllocation | undefined;
+  /** Client -> peer ChannelData (RFC 8656 section 12.6; mends #5), for `allocation`, the client's (if any). */
+  fromClient(buf: Buffer, allocation: RelayAllocation | undefined): void {
     const frame = decodeChannelData(buf);
     if (!allocation || !frame) return;
     const peer = allocation.channelBindings[frame.channel];
-    if (!peer || !allocation.channelLive(frame.channel) || !allocation.permitted(peer.address)) return;
-    if (this.ctx.isMended(NodeTurnDefect.PEER_FILTER) && !this.peerAllowed(peer)) return;
+    if (!peer) return;
+    const now = Date.now();
+    if (!allocation.channelLive(frame.channel, now) || !allocation.permitted(peer.address, now)) return;
+    if (this.peerFilter && !this.peerAllowed(peer)) return;
     this.ctx.relayed(frame.data.length);
     allocation.socket.send(frame.data, peer.port, peer.address);
   }
 
   /** Peer -> client: ChannelData when a channel is bound, else a Data indication (RFC 8656 section 11.6). */
   fromPeer(allocation: RelayAllocation, data: Buffer, rinfo: RemoteInfo): void {
-    if (!this.ctx.running || allocation.ended || !allocation.permitted(rinfo.address)) return;
-    const channel = allocation.channelFor(rinfo.address, rinfo.port);
+    const now = Date.now();
+    if (!this.ctx.running || allocation.ended || !allocation.permitted(rinfo.address, now)) return;
+    const channel = allocation.channelFor(rinfo.address, rinfo.port, now);
     this.ctx.relayed(data.length);
     if (channel !== undefined) {
       this.toClient(allocation.transport, encodeChannelData(channel, data));

@@ -391,9 +391,11 @@ export function decodeChannelData(buf: Buffer): { channel: number; data: Buffer 
 
 /** ChannelData, padded to a multiple of 4 (allowed over UDP, required over TCP). */
 export function encodeChannelData(channel: number, data: Buffer): Buffer {
-  const out = Buffer.alloc(4 + data.length + ((4 - (data.length % 4)) % 4));
+  const end = 4 + data.length;
+  const out = Buffer.allocUnsafe(end + ((4 - (data.length % 4)) % 4));
   out.writeUInt16BE(channel, 0);
   out.writeUInt16BE(data.length, 2);
   data.copy(out, 4);
+  out.fill(0, end);
   return out;
 }
