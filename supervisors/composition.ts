@@ -18,7 +18,7 @@ import { GuessThrottle } from '../src/auth/guess-throttle.js';
 import { systemClock } from '../src/clock.js';
 import {
   ACTOR_FACTORY, ATTACH_TO, AUTHENTICATOR, CALLBACK_RUNNER, CLOCK, CLUSTER, GUESS_THROTTLE, INSPECTION, LIFECYCLE, LOGGER, LOGINS,
-  METRICS, OPTIONS, REGISTRY, RELAY_HUB, ROOM_BUS, SERVER_API, SUPERVISOR_OBSERVER, TURN_CREDENTIALS,
+  METRICS, OPTIONS, REGISTRY, RELAY_HUB, ROOM_BUS, SERVER_API, SUPERVISOR_OBSERVER, TURN_CREDENTIALS, TURN_LIMITS,
 } from '../src/di/tokens.js';
 import { MetricsListener } from '../src/http/metrics-listener.js';
 import { HttpRoutes } from '../src/http/routes.js';
@@ -64,6 +64,7 @@ import { roomSupSpec } from './room_sup.js';
 import { rootSupSpec } from './root_sup.js';
 import { signalingSupSpec } from './signaling_sup.js';
 import { turnListenerSpec, turnRelaySpec, turnSupSpec } from './turn_sup.js';
+import type { TurnLimits } from '../src/turn/limits.js';
 
 export interface AppEnvironment {
   /** Mount on this http(s) server instead of listening (the `attach` API). */
@@ -76,6 +77,12 @@ export interface AppEnvironment {
   roomBus?: RoomBus;
   /** With `redisUrl`: this server's name in the cluster (default: a fresh one per start), and its timing. */
   cluster?: { node?: string; timing?: ClusterTiming };
+  /**
+   * TURN's limits against abuse instead of the defaults (src/turn/limits.ts),
+   * for benches and tests, not an option: the bench's load opens 64
+   * allocations from one IP, more than the challenge budget of one address.
+   */
+  turnLimits?: Partial<TurnLimits>;
 }
 
 
@@ -98,6 +105,7 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   c.register(METRICS, { useValue: metrics });
   if (inspection) c.register(INSPECTION, { useValue: inspection });
   if (env.attachTo) c.register(ATTACH_TO, { useValue: env.attachTo });
+  if (env.turnLimits) c.register(TURN_LIMITS, { useValue: { ...env.turnLimits } });
   c.register(SUPERVISOR_OBSERVER, {
     useValue: {
       restarted: (supervisor: string, child: string) => metrics.restarted(supervisor, child),
@@ -182,7 +190,8 @@ export function tree(c: DependencyContainer): Tree {
   const routes = (set: RouteSet) => new HttpRoutes(c.resolve(SERVER_API), metrics, options.adminToken, set);
 
   const hub = c.isRegistered(RELAY_HUB) ? c.resolve(RELAY_HUB) : null;
-  const relayStarter = hub && new RelayThreadStarter(hub, options, logger);
+  const turnLimits = c.isRegistered(TURN_LIMITS) ? c.resolve(TURN_LIMITS) : undefined;
+  const relayStarter = hub && new RelayThreadStarter(hub, options, logger, turnLimits ? { limits: turnLimits } : {});
   const relays = hub && relayStarter ? Array.from({ length: hub.threads }, (_, i) => turnRelaySpec(i + 1, relayStarter.starter(i + 1))) : [];
   const turnListener = turnListenerSpec(
     options.turnPort === false
@@ -197,6 +206,7 @@ export function tree(c: DependencyContainer): Tree {
           events: turnEvents(metrics),
           authGate: c.resolve(GUESS_THROTTLE),
           hub,
+          ...(turnLimits ? { tuning: { limits: turnLimits } } : {}),
         }).start,
   );
   const turnSup = turnSupSpec(turnListener, context, relays);

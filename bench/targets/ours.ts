@@ -7,7 +7,11 @@
  * listening announcement then carries the TURN port too. With `redisUrl`
  * (the cluster suite) it announces itself only once the cluster is ready
  * (Redis reachable, roster loaded: `health().ready`), so that no client
- * joins before membership is recorded in Redis.
+ * joins before membership is recorded in Redis. TURN's per-source challenge
+ * budget (401/438 answers, 16 at once and 4/s per IP by default) is raised
+ * to BENCH_TURN_LIMITS: the TURN loads open up to 64 allocations from one
+ * IP (127.0.0.1), one 401 each, and every configuration (1 or 2 relay
+ * threads, TURN on the main thread) must carry the same load.
  */
 import { startServer } from '../../src/index.js';
 import type { Options } from '../../src/index.js';
@@ -15,6 +19,7 @@ import { BENCH_PASSWORD } from '../lib/protocols.js';
 import { announce, serveIpc } from './ipc.js';
 
 const extra = JSON.parse(process.env.BENCH_OPTIONS ?? '{}') as Options;
+const BENCH_TURN_LIMITS = { challengeBurst: 1024, challengePerSecond: 1024 };
 const server = await startServer({
   host: '127.0.0.1',
   port: 0,
@@ -27,7 +32,7 @@ const server = await startServer({
   authTimeout: 30_000,
   logLevel: 'warn',
   ...extra,
-});
+}, { turnLimits: BENCH_TURN_LIMITS });
 serveIpc(() => server.stop());
 if (extra.redisUrl) {
   const deadline = Date.now() + 15_000;

@@ -18,6 +18,7 @@ import type { AnyHttpServer, ServerApi } from '../api.js';
 import type { LoginListener } from '../auth/logins.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { ClusterRoomBus } from '../cluster/cluster-room-bus.js';
+import type { TurnLimits } from '../turn/limits.js';
 import type { TurnCredentialCache } from '../turn/credential-cache.js';
 import type { RelayHub } from '../turn/relay-hub.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -48,6 +49,8 @@ export const INSPECTION: InjectionToken<Inspection> = Symbol('inspection');
 export const TURN_CREDENTIALS: InjectionToken<TurnCredentialCache> = Symbol('turnCredentials');
 /** The TURN relay threads' hub; registered only when `turnThreads` resolves to more than 0. */
 export const RELAY_HUB: InjectionToken<RelayHub> = Symbol('relayHub');
+/** TURN's limits against abuse given by the environment (benches, tests); registered only when given. */
+export const TURN_LIMITS: InjectionToken<Partial<TurnLimits>> = Symbol('turnLimits');
 /** The cluster room bus; registered only with `redisUrl`. */
 export const CLUSTER: InjectionToken<ClusterRoomBus> = Symbol('cluster');
 /** Told of every successful signaling login (the signaling-TURN seam). */

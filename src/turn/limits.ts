@@ -98,3 +98,18 @@ export const DEFAULT_TURN_LIMITS: Readonly<TurnLimits> = Object.freeze({
 export function resolveLimits(limits: Partial<TurnLimits> = {}): Readonly<TurnLimits> {
   return Object.freeze({ ...DEFAULT_TURN_LIMITS, ...limits });
 }
+
+/**
+ * A relay thread's share of the per-source challenge budget: each of
+ * `threads` threads keeps its own buckets (a source's datagrams spread over
+ * the threads by 4-tuple), so each gets the burst divided by the thread
+ * count, rounded up to at least 1 (0 stays 0), and the rate divided by it.
+ * A source IP then gets at most `challengeBurst + threads - 1` answers at
+ * once and `challengePerSecond` after, however its ports hash.
+ */
+export function threadChallengeShare(limits: Partial<TurnLimits>, threads: number): Partial<TurnLimits> {
+  const burst = limits.challengeBurst ?? DEFAULT_TURN_LIMITS.challengeBurst;
+  const perSecond = limits.challengePerSecond ?? DEFAULT_TURN_LIMITS.challengePerSecond;
+  const n = Math.max(1, threads);
+  return { ...limits, challengeBurst: burst <= 0 ? 0 : Math.max(1, Math.ceil(burst / n)), challengePerSecond: perSecond / n };
+}

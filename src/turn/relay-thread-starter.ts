@@ -9,6 +9,7 @@
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { ResolvedOptions } from '../options.js';
+import { threadChallengeShare } from './limits.js';
 import { resolveRelayAddress } from './relay-address.js';
 import type { RelayHub } from './relay-hub.js';
 import { RelayThread } from './relay-thread.js';
@@ -89,7 +90,8 @@ export class RelayThreadStarter {
         selfAddresses: [relayAddress, listenHost],
         relayPorts: [o.relayPorts[0], o.relayPorts[1]],
       },
-      ...(t.limits ? { limits: { ...t.limits } as Record<string, number> } : {}),
+      // the per-source challenge budget holds across threads: each keeps its share
+      limits: { ...threadChallengeShare(t.limits ?? {}, this.hub.threads) } as Record<string, number>,
       ...(t.credentials ? { credentials: { ...t.credentials } as Record<string, number> } : {}),
       ...(t.unmended ? { unmended: [...t.unmended] } : {}),
       ...(t.nonce?.lifetimeSec ? { nonceLifetimeSec: t.nonce.lifetimeSec } : {}),

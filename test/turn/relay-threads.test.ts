@@ -142,6 +142,24 @@ describe('relay threads', { skip }, () => {
     assert.equal(r.c.resolve(GUESS_THROTTLE).admit('127.0.0.1', 'alice'), 'ip', 'the server\'s throttle (signaling\'s too) is empty for the IP');
   });
 
+  test('the 401/438 budget per source IP holds across threads: 64 source ports get at most the burst (+1) and the refill', async (t) => {
+    const r = await startThreads();
+    const sockets = await Promise.all(Array.from({ length: 64 }, () => UdpEndpoint.open()));
+    t.after(async () => { for (const s of sockets) s.close(); await r.sup.stop(); });
+    const started = performance.now();
+    // one unauthenticated Allocate from each port: the kernel hashes the ports over both threads
+    for (const s of sockets) {
+      s.send(encodeStun(StunMethod.ALLOCATE, StunClass.REQUEST, newTransactionId(), [[Attr.REQUESTED_TRANSPORT, Buffer.from([17, 0, 0, 0])]]), r.server);
+    }
+    const answered = (await Promise.all(sockets.map((s) => s.next(() => true, 600).then(() => 1, () => 0)))).reduce<number>((a, b) => a + b, 0);
+    const seconds = (performance.now() - started) / 1000;
+    // defaults: burst 16, 4/s per IP; each of 2 threads keeps ceil(16 / 2) = 8 and 2/s
+    const bound = 16 + 1 + Math.ceil(4 * seconds);
+    t.diagnostic(`${answered} of 64 answered in ${seconds.toFixed(2)} s (bound ${bound}; per-thread budgets would answer about 32)`);
+    assert.ok(answered <= bound, `${answered} answered, more than ${bound}`);
+    assert.ok(answered >= 8, `${answered} answered: at least one thread's share`);
+  });
+
   test('a thread that crashes is restarted on the same port; the other thread\'s allocations keep relaying, and are never allocated twice', async (t) => {
     const r = await startThreads();
     const peer = await UdpEndpoint.open();
