@@ -60,7 +60,11 @@ export class UdpFront {
     if (!socket || !this.ctx.running) return;
     const own = this.clients.live(address, port, this.ctx.engine.allocations);
     if (own !== undefined && this.channelData && looksLikeChannelData(buf)) {
-      this.relay.fromClient(buf, own);
+      try {
+        this.relay.fromClient(buf, own);
+      } catch (err) {
+        this.ctx.logger.debug({ err, from: `${address}:${port}` }, 'TURN ChannelData dropped'); // e.g. its relay socket closed meanwhile
+      }
       return;
     }
     // a client another relay thread owns (the kernel remapped it after a thread restart): it answers
