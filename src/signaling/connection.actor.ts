@@ -194,7 +194,7 @@ export class Connection implements Worker, MemberSink, Sender {
     this.budget = new FrameBudget(options.rateLimit, clock.now());
     this.reading = new ReadPause(ws);
     this.idle = new IdleWatch(clock, options.idleTimeout, () => this.actor.send(IDLE));
-    this.actor = factory.actors.create(factory.machine, {
+    this.actor = factory.actors.createShared(factory.machine, {
       systemId: `connection:${this.peerId}`,
       input: {
         peerId: this.peerId,
