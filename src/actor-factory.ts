@@ -8,9 +8,10 @@
  * system, the host's (`createShared`). XState builds a system per root actor
  * (a dozen closures, three collections and a scheduler: about 1.8 KiB a
  * connection, every one of them copied by the young-generation collector
- * while the connection lives); a child of the host uses its parent's. The
- * host ignores what its children tell it (their done and error events); each
- * connection's owner watches its own actor. With an inspector on, every
+ * while the connection lives); a child of the host uses its parent's. A
+ * failing child tells its parent: the host hands the error to that child's
+ * `onError` (no observer per actor: `subscribe` costs another ~0.9 KiB), and
+ * forgets the child once it is done or failed. With an inspector on, every
  * actor stays a root of its own system so that it is shown under its
  * `systemId` (src/observability/inspector.ts).
  */
@@ -20,18 +21,63 @@ import type { Clock } from './clock.js';
 
 export type InspectionObserver = NonNullable<Parameters<typeof createActor>[1]>['inspect'];
 
-/** The host's logic: it keeps no state and ignores every event (its children's done and error events). */
-const HOST_LOGIC = fromTransition((state: null) => state, null);
+type ErrorListener = (err: unknown) => void;
+
+/** What a child tells its parent as it ends: `xstate.done.actor.<id>` or `xstate.error.actor.<id>`. */
+interface ChildEnded {
+  type: string;
+  actorId?: string;
+  error?: unknown;
+}
+
+const ERROR_PREFIX = 'xstate.error.actor.';
+
+/** A listener's own failure: rethrown on its own turn (as XState does for observers), unless told otherwise. */
+const rethrowLater = (err: unknown): void => {
+  setTimeout(() => {
+    throw err;
+  });
+};
+
+/**
+ * The host's logic: its state is the error listener of each running child, by
+ * the child's id. A listener that throws does not fail the host (which every
+ * connection shares): the error goes to `reportError`.
+ */
+function hostLogic(reportError: (err: unknown) => void) {
+  return fromTransition(
+    (listeners: Map<string, ErrorListener>, event: ChildEnded) => {
+      const id = event.actorId;
+      if (id === undefined) return listeners;
+      const listener = listeners.get(id);
+      listeners.delete(id);
+      if (listener && event.type.startsWith(ERROR_PREFIX)) {
+        try {
+          listener(event.error);
+        } catch (err) {
+          reportError(err);
+        }
+      }
+      return listeners;
+    },
+    () => new Map<string, ErrorListener>(),
+  );
+}
 
 export class ActorFactory {
   /** The parent whose system connection actors share; null while inspecting. */
   private readonly host: AnyActorRef | null;
+  /** The host's state: each running child's error listener. */
+  private readonly listeners: Map<string, ErrorListener> | null;
 
   constructor(
     private readonly clock: Clock,
     private readonly inspect: InspectionObserver | undefined = undefined,
+    reportError: (err: unknown) => void = rethrowLater,
   ) {
-    this.host = inspect ? null : createActor(HOST_LOGIC, { clock }).start();
+    const host = inspect ? null : createActor(hostLogic(reportError), { clock }).start();
+    this.host = host;
+    this.listeners = host && host.getSnapshot().context;
   }
 
   /** A root actor: a system of its own. */
@@ -45,17 +91,19 @@ export class ActorFactory {
   }
 
   /**
-   * An actor in the host's system (a root of its own while inspecting). It
-   * cannot be stopped with `stop()` (XState refuses for a child): it ends by
-   * reaching a final state, or failing.
+   * An actor in the host's system (a root of its own while inspecting);
+   * `onError` is told if it fails. It cannot be stopped with `stop()` (XState
+   * refuses for a child): it ends by reaching a final state, or failing.
    */
-  createShared<L extends AnyActorLogic>(logic: L, options: { systemId: string; input: InputFrom<L> }): Actor<L> {
-    if (this.host === null) return this.create(logic, options);
-    return createActor(logic, {
-      systemId: options.systemId,
-      input: options.input,
-      clock: this.clock,
-      parent: this.host,
-    } as Parameters<typeof createActor<L>>[1]);
+  createShared<L extends AnyActorLogic>(logic: L, options: { systemId: string; input: InputFrom<L>; onError: ErrorListener }): Actor<L> {
+    const { systemId, input, onError } = options;
+    if (this.host === null || this.listeners === null) {
+      const actor = this.create(logic, { systemId, input });
+      actor.subscribe({ error: onError });
+      return actor;
+    }
+    // The id (unique, as the systemId is) names the child in what it tells the host.
+    this.listeners.set(systemId, onError);
+    return createActor(logic, { id: systemId, systemId, input, clock: this.clock, parent: this.host } as Parameters<typeof createActor<L>>[1]);
   }
 }

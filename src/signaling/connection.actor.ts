@@ -196,6 +196,7 @@ export class Connection implements Worker, MemberSink, Sender {
     this.idle = new IdleWatch(clock, options.idleTimeout, () => this.actor.send(IDLE));
     this.actor = factory.actors.createShared(factory.machine, {
       systemId: `connection:${this.peerId}`,
+      onError: (err) => this.crashed(err),
       input: {
         peerId: this.peerId,
         room,
@@ -220,7 +221,6 @@ export class Connection implements Worker, MemberSink, Sender {
 
   begin(): void {
     const { ws, actor } = this;
-    actor.subscribe({ error: (err) => this.crashed(err) });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.received(data, isBinary));
     ws.on('ping', () => this.idle.touch());
     ws.on('error', (err: Error & { code?: string }) => {

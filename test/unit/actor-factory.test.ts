@@ -22,11 +22,13 @@ const machine = setup({
   },
 });
 
+const fail = (err: unknown) => assert.fail(`unexpected actor error: ${String(err)}`);
+
 describe('ActorFactory', () => {
   test('#createShared: without an inspector, actors share one system and are found there by systemId', () => {
     const factory = new ActorFactory(new ManualClock());
-    const a = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a' } }).start();
-    const b = factory.createShared(machine, { systemId: 'connection:b', input: { name: 'b' } }).start();
+    const a = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a' }, onError: fail }).start();
+    const b = factory.createShared(machine, { systemId: 'connection:b', input: { name: 'b' }, onError: fail }).start();
     assert.equal(a.system, b.system);
     assert.equal(a.system.get('connection:b'), b);
     const room = factory.create(machine, { systemId: 'room:r', input: { name: 'r' } }).start();
@@ -36,19 +38,17 @@ describe('ActorFactory', () => {
   test('#createShared: an actor that ends or fails frees its systemId and leaves the others running', () => {
     const factory = new ActorFactory(new ManualClock());
     const errors: unknown[] = [];
-    const a = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a' } });
-    a.subscribe({ error: (err) => errors.push(err) });
-    a.start();
-    const b = factory.createShared(machine, { systemId: 'connection:b', input: { name: 'b' } }).start();
+    const a = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a' }, onError: (err) => errors.push(err) }).start();
+    const b = factory.createShared(machine, { systemId: 'connection:b', input: { name: 'b' }, onError: fail }).start();
     a.send({ type: 'fail' });
     assert.equal(a.getSnapshot().status, 'error');
-    assert.equal((errors[0] as Error).message, 'boom');
+    assert.deepEqual(errors.map((e) => (e as Error).message), ['boom']);
     b.send({ type: 'finish' });
     assert.equal(b.getSnapshot().status, 'done');
     assert.equal(a.system.get('connection:a'), undefined);
     assert.equal(a.system.get('connection:b'), undefined);
     // The same ids again: nothing of the ended actors is left behind, and the host still takes children.
-    const again = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a2' } }).start();
+    const again = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a2' }, onError: fail }).start();
     assert.equal(again.getSnapshot().status, 'active');
     assert.equal(again.system, b.system);
   });
@@ -59,10 +59,33 @@ describe('ActorFactory', () => {
       if (event.type === '@xstate.actor') seen.push((event.actorRef as { options?: { systemId?: string } }).options?.systemId ?? '?');
     };
     const factory = new ActorFactory(new ManualClock(), inspect);
-    const a = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a' } }).start();
-    const b = factory.createShared(machine, { systemId: 'connection:b', input: { name: 'b' } }).start();
+    const a = factory.createShared(machine, { systemId: 'connection:a', input: { name: 'a' }, onError: fail }).start();
+    const b = factory.createShared(machine, { systemId: 'connection:b', input: { name: 'b' }, onError: fail }).start();
     assert.notEqual(a.system, b.system);
     assert.equal((a as unknown as { _parent?: unknown })._parent, undefined);
     assert.deepEqual(seen, ['connection:a', 'connection:b']);
+  });
+
+  test('#createShared: an onError that throws does not fail the host; servers do not share listeners', () => {
+    const reported: unknown[] = [];
+    const factory = new ActorFactory(new ManualClock(), undefined, (err) => reported.push(err));
+    const other = new ActorFactory(new ManualClock());
+    const told: string[] = [];
+    const a = factory.createShared(machine, {
+      systemId: 'connection:a',
+      input: { name: 'a' },
+      onError: () => {
+        told.push('a');
+        throw new Error('listener bug');
+      },
+    }).start();
+    const twin = other.createShared(machine, { systemId: 'connection:a', input: { name: 'a' }, onError: () => told.push('twin') }).start();
+    a.send({ type: 'fail' });
+    assert.deepEqual(told, ['a']);
+    assert.deepEqual(reported.map((e) => (e as Error).message), ['listener bug']);
+    const b = factory.createShared(machine, { systemId: 'connection:b', input: { name: 'b' }, onError: () => told.push('b') }).start();
+    b.send({ type: 'fail' });
+    twin.send({ type: 'fail' });
+    assert.deepEqual(told, ['a', 'b', 'twin']);
   });
 });
