@@ -6,12 +6,13 @@
  *
  * Connections are many and short-lived: without an inspector they share one
  * system, the host's (`createShared`). XState builds a system per root actor
- * (a dozen closures, three collections and a scheduler: about 1.8 KiB a
- * connection, every one of them copied by the young-generation collector
- * while the connection lives); a child of the host uses its parent's. A
+ * (a dozen closures, three collections and a scheduler: about 1.8 KiB that
+ * live as long as the connection); a child of the host uses its parent's. A
  * failing child tells its parent: the host hands the error to that child's
  * `onError` (no observer per actor: `subscribe` costs another ~0.9 KiB), and
- * forgets the child once it is done or failed. With an inspector on, every
+ * forgets the child once it is done or failed. A machine run here must not
+ * use delayed events (`after`, delayed `sendTo`): as each child stops, XState
+ * scans every event scheduled in its system. With an inspector on, every
  * actor stays a root of its own system so that it is shown under its
  * `systemId` (src/observability/inspector.ts).
  */
