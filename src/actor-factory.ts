@@ -103,8 +103,10 @@ export class ActorFactory {
       actor.subscribe({ error: onError });
       return actor;
     }
-    // The id (unique, as the systemId is) names the child in what it tells the host.
+    // The systemId is the child's id: unique, and what names it in what it tells the host. It is not
+    // registered as a systemId: the system would keep each child in a WeakMap that outlives them all, an
+    // ephemeron the young-generation collector rescans for every connection (nothing here calls system.get).
     this.listeners.set(systemId, onError);
-    return createActor(logic, { id: systemId, systemId, input, clock: this.clock, parent: this.host } as Parameters<typeof createActor<L>>[1]);
+    return createActor(logic, { id: systemId, input, clock: this.clock, parent: this.host } as Parameters<typeof createActor<L>>[1]);
   }
 }
