@@ -194,9 +194,8 @@ export class Connection implements Worker, MemberSink, Sender {
     this.budget = new FrameBudget(options.rateLimit, clock.now());
     this.reading = new ReadPause(ws);
     this.idle = new IdleWatch(clock, options.idleTimeout, () => this.actor.send(IDLE));
-    this.actor = factory.actors.createShared(factory.machine, {
+    this.actor = factory.actors.create(factory.machine, {
       systemId: `connection:${this.peerId}`,
-      onError: (err) => this.crashed(err),
       input: {
         peerId: this.peerId,
         room,
@@ -221,6 +220,7 @@ export class Connection implements Worker, MemberSink, Sender {
 
   begin(): void {
     const { ws, actor } = this;
+    actor.subscribe({ error: (err) => this.crashed(err) });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.received(data, isBinary));
     ws.on('ping', () => this.idle.touch());
     ws.on('error', (err: Error & { code?: string }) => {
