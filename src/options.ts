@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
+import { MAX_RELAY_THREADS } from './turn/relay-thread-protocol.js';
 import { ErrorCode, ServerError } from './errors.js';
 import { parseCidr } from './turn/peer-filter.js';
 
@@ -272,7 +273,7 @@ const optionsSchema = z.strictObject({
   turnMaxAllocationsPerUser: z.number().int().min(1).max(1_000_000).optional(),
   turnMaxAllocations: z.number().int().min(1).max(1_000_000).optional(),
   turnLifetime: z.number().int().min(1).max(3600).optional(),
-  turnThreads: z.union([z.number().int().min(0).max(64), z.literal('auto')], { message: 'must be an integer 0..64 or "auto"' }).optional(),
+  turnThreads: z.union([z.number().int().min(0).max(MAX_RELAY_THREADS), z.literal('auto')], { message: `must be an integer 0..${MAX_RELAY_THREADS} or "auto"` }).optional(),
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   inspect: z.union([z.boolean(), port.min(1)]).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),

@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { ErrorCode, ServerError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import { MAX_RELAY_THREADS } from './relay-thread-protocol.js';
 
 let detected: Promise<boolean> | null = null;
 
@@ -45,15 +46,18 @@ export function reusePortAvailable(): Promise<boolean> {
 }
 
 /**
- * Relay threads to run: 0 with TURN off; "auto": one per core where
- * SO_REUSEPORT works, else 0 (logged once, with why); a count that needs
- * SO_REUSEPORT where it does not work is an invalid option.
+ * Relay threads to run: 0 with TURN off; "auto": one per core (`cores`), at
+ * most MAX_RELAY_THREADS, where SO_REUSEPORT works, else 0 (logged once,
+ * with why); a count that needs SO_REUSEPORT where it does not work is an
+ * invalid option.
  */
-export async function resolveTurnThreads(options: Pick<ResolvedOptions, 'turnPort' | 'turnThreads'>, logger: Logger): Promise<number> {
+export async function resolveTurnThreads(
+  options: Pick<ResolvedOptions, 'turnPort' | 'turnThreads'>, logger: Logger, cores = availableParallelism(),
+): Promise<number> {
   if (options.turnPort === false || options.turnThreads === 0) return 0;
   const available = await reusePortAvailable();
   if (options.turnThreads === 'auto') {
-    if (available) return availableParallelism();
+    if (available) return Math.min(cores, MAX_RELAY_THREADS);
     logger.info(
       { turnThreads: 0, node: process.version },
       `TURN relays on the main thread: Node ${process.version} cannot share a UDP port between threads (SO_REUSEPORT needs Node >= 22.12)`,

@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import { ForeignOwners } from '../../src/turn/foreign-owners.js';
 import { MainCalls } from '../../src/turn/main-calls.js';
 import { ThreadGate } from '../../src/turn/thread-gate.js';
+import pino from 'pino';
+import { MAX_RELAY_THREADS } from '../../src/turn/relay-thread-protocol.js';
+import { resolveTurnThreads, reusePortAvailable } from '../../src/turn/reuse-port.js';
 
 describe('MainCalls', () => {
   test('at most maxPending wait: the next is refused at once; each has a deadline; a late answer goes to `late`', async () => {
@@ -94,5 +97,15 @@ describe('ThreadGate', () => {
       gate.admit(`10.0.2.${i}`, `user${i}`);
     }
     assert.deepEqual(gate.tracked, { blocked: 5, trusted: 5, unconfirmed: 5 });
+  });
+});
+
+describe('turnThreads "auto"', () => {
+  test('one per core, at most MAX_RELAY_THREADS (the shared cells and the message schema are sized for that many)', async (t) => {
+    if (!(await reusePortAvailable())) return t.skip('this Node has no SO_REUSEPORT for UDP: "auto" means 0 here');
+    const logger = pino({ level: 'silent' });
+    assert.equal(await resolveTurnThreads({ turnPort: 0, turnThreads: 'auto' }, logger, 3), 3);
+    assert.equal(await resolveTurnThreads({ turnPort: 0, turnThreads: 'auto' }, logger, 200), MAX_RELAY_THREADS);
+    assert.equal(await resolveTurnThreads({ turnPort: false, turnThreads: 'auto' }, logger, 200), 0);
   });
 });
