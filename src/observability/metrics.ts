@@ -397,18 +397,18 @@ export class Metrics {
     counter.inc();
   }
 
-  authFailed(transport: AuthTransport): void {
-    this.authFailures.inc({ transport });
+  authFailed(transport: AuthTransport, count = 1): void {
+    this.authFailures.inc({ transport }, count);
   }
 
   /** An attempt refused unchecked: its source IP or its username failed too often. */
-  authThrottled(transport: AuthTransport, scope: 'ip' | 'username'): void {
-    this.authThrottles.inc({ transport, scope });
+  authThrottled(transport: AuthTransport, scope: 'ip' | 'username', count = 1): void {
+    this.authThrottles.inc({ transport, scope }, count);
   }
 
   /** A TURN request refused or dropped by one of the adapter's limits. */
-  turnRefused(reason: TurnRefusalReason): void {
-    this.turnRefusedBy.get(reason)?.inc();
+  turnRefused(reason: TurnRefusalReason, count = 1): void {
+    this.turnRefusedBy.get(reason)?.inc(count);
   }
 
   connectionRefused(reason: RefusalReason): void {

@@ -221,10 +221,11 @@ export class RelayHub {
   private applyEvents(m: Extract<FromThread, { t: 'events' }>): void {
     const events = this.deps.events;
     if (!events) return;
-    for (let i = 0; i < m.authFailed; i++) events.authFailed();
-    for (let i = 0; i < m.throttledIp; i++) events.authThrottled('ip');
-    for (let i = 0; i < m.throttledUsername; i++) events.authThrottled('username');
-    for (const [reason, n] of Object.entries(m.refused) as [TurnRefusal, number][]) for (let i = 0; i < n; i++) events.refused(reason);
+    // one call per count, not per event: a thread under a flood reports many refusals per batch
+    if (m.authFailed > 0) events.authFailed(m.authFailed);
+    if (m.throttledIp > 0) events.authThrottled('ip', m.throttledIp);
+    if (m.throttledUsername > 0) events.authThrottled('username', m.throttledUsername);
+    for (const [reason, n] of Object.entries(m.refused) as [TurnRefusal, number][]) if (n > 0) events.refused(reason, n);
   }
 
   private log(index: number, line: string, suppressed: number): void {

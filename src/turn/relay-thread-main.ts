@@ -76,17 +76,17 @@ const ledger: QuotaLedger = {
 
 const events = { authFailed: 0, throttledIp: 0, throttledUsername: 0, refused: {} as Partial<Record<TurnRefusal, number>>, any: false };
 const eventSink: TurnEvents = {
-  authFailed: () => {
-    events.authFailed++;
+  authFailed: (count = 1) => {
+    events.authFailed += count;
     events.any = true;
   },
-  authThrottled: (scope) => {
-    if (scope === 'ip') events.throttledIp++;
-    else events.throttledUsername++;
+  authThrottled: (scope, count = 1) => {
+    if (scope === 'ip') events.throttledIp += count;
+    else events.throttledUsername += count;
     events.any = true;
   },
-  refused: (reason) => {
-    events.refused[reason] = (events.refused[reason] ?? 0) + 1;
+  refused: (reason, count = 1) => {
+    events.refused[reason] = (events.refused[reason] ?? 0) + count;
     events.any = true;
   },
 };

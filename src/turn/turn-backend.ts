@@ -136,11 +136,11 @@ export type TurnRefusal =
 
 /** What the adapter tells the server's metrics (cheap calls; never on the data path). */
 export interface TurnEvents {
-  /** A credential check failed: wrong password, or no such user. */
-  authFailed(): void;
+  /** A credential check failed (`count` of them: relay threads report in batches): wrong password, or no such user. */
+  authFailed(count?: number): void;
   /** A credential check refused unchecked by the `authGate`. */
-  authThrottled(scope: 'ip' | 'username'): void;
-  refused(reason: TurnRefusal): void;
+  authThrottled(scope: 'ip' | 'username', count?: number): void;
+  refused(reason: TurnRefusal, count?: number): void;
 }
 
 /**

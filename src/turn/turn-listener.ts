@@ -254,9 +254,9 @@ export class TurnListener implements Worker {
 /** The server's metrics as the TURN adapter's narrow events sink. */
 export function turnEvents(metrics: Metrics): TurnEvents {
   return {
-    authFailed: () => metrics.authFailed('turn'),
-    authThrottled: (scope) => metrics.authThrottled('turn', scope),
-    refused: (reason) => metrics.turnRefused(reason),
+    authFailed: (count) => metrics.authFailed('turn', count),
+    authThrottled: (scope, count) => metrics.authThrottled('turn', scope, count),
+    refused: (reason, count) => metrics.turnRefused(reason, count),
   };
 }
 

@@ -71,16 +71,16 @@ export class CountingEvents implements TurnEvents {
   throttled: Record<'ip' | 'username', number> = { ip: 0, username: 0 };
   refusals: Partial<Record<TurnRefusal, number>> = {};
 
-  authFailed(): void {
-    this.authFailures++;
+  authFailed(count = 1): void {
+    this.authFailures += count;
   }
 
-  authThrottled(scope: 'ip' | 'username'): void {
-    this.throttled[scope]++;
+  authThrottled(scope: 'ip' | 'username', count = 1): void {
+    this.throttled[scope] += count;
   }
 
-  refused(reason: TurnRefusal): void {
-    this.refusals[reason] = (this.refusals[reason] ?? 0) + 1;
+  refused(reason: TurnRefusal, count = 1): void {
+    this.refusals[reason] = (this.refusals[reason] ?? 0) + count;
   }
 
   refusedFor(reason: TurnRefusal): number {
