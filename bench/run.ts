@@ -258,6 +258,18 @@ function headlines(result: BenchResult): Headline[] {
       goal: '≥ 0.6',
       met: c.efficiencyRatio === null ? null : c.efficiencyRatio >= 0.6,
     });
+    const f = c.machineFloor;
+    out.push({
+      name: 'churn: the connection + room machines alone (no I/O), share of our CPU per cycle',
+      value: c.machineShare,
+      unit: '×',
+      perRound: null,
+      goal: '',
+      met: null,
+      note: f
+        ? `${(f.connectionUs + f.roomUs).toFixed(1)} µs and ${Math.round((f.connectionBytes + f.roomBytes) / 1024)} KiB allocated per cycle (connection ${Math.round(f.connectionBytes / 1024)} KiB, room ${Math.round(f.roomBytes / 1024)} KiB)`
+        : 'not measured',
+    });
   }
   const t = result.turn;
   if (t) {

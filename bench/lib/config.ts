@@ -93,6 +93,12 @@ export interface IdleConfig {
 export interface ChurnConfig {
   loops: number;
   rooms: number;
+  /**
+   * Cycling before the measured window, not counted: a fresh server spends its first seconds
+   * compiling its hot code (V8's optimizing compiler took 14 % of our server's CPU in a cold
+   * 3 s run), which measures start-up rather than capacity. Both targets get the same.
+   */
+  warmupMs: number;
   durationMs: number;
   workers: number;
   targets: TargetKind[];
@@ -325,7 +331,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
       targets: { broadcast: ALL_BROADCAST, unicast: ALL_UNICAST },
     },
     idle: { connections: 2_000, roomSize: 4, perWorker: 4_500, concurrency: 100, warmup: 200, settleMs: 1_000, targets: ['ours', 'bare'] },
-    churn: { loops: 16, rooms: 8, durationMs: 3_000, workers: 2, targets: ['ours', 'bare'] },
+    churn: { loops: 16, rooms: 8, warmupMs: 2_000, durationMs: 3_000, workers: 2, targets: ['ours', 'bare'] },
     turn: {
       sessions: 16,
       workers: 1,
@@ -402,7 +408,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
         storm: { ...base.storm, clients: 24, concurrency: 10, jitterMs: 200, deadlineMs: 15_000 },
         fanout: { ...base.fanout, rooms: 2, clientsPerRoom: 3, steps: [400], warmupMs: 100, measureMs: 300, window: 8 },
         idle: { ...base.idle, connections: 20, warmup: 4, concurrency: 10, settleMs: 100 },
-        churn: { ...base.churn, loops: 2, rooms: 2, durationMs: 300, workers: 1 },
+        churn: { ...base.churn, loops: 2, rooms: 2, warmupMs: 100, durationMs: 300, workers: 1 },
         turn: {
           ...base.turn,
           sessions: 2,

@@ -95,7 +95,7 @@ export function formatReport(result: BenchResult): string {
   if (result.churn) {
     const c = result.churn;
     out.push('');
-    out.push(`3. Churn: ${c.config.loops} concurrent loops of connect + authenticate/join + close/leave, ${c.config.durationMs} ms each run`);
+    out.push(`3. Churn: ${c.config.loops} concurrent loops of connect + authenticate/join + close/leave, ${c.config.durationMs} ms each run after ${c.config.warmupMs} ms of warm-up`);
     out.push(
       table(
         ['target', 'rnd', 'cycles', 'errors', 'cycles/s', 'p50 ms', 'p99 ms', 'srv CPU s', 'cycles/CPU-s', 'gen%', 'other%'],

@@ -3,7 +3,8 @@
  * joins the room, `authenticated` arrives once joined) → close (leave), into
  * rooms that each keep one stationary member, so every join and leave is
  * announced. The bare relay's connect → close is the baseline (the cost of
- * the WebSocket handshake alone).
+ * the WebSocket handshake alone). Each run cycles `warmupMs` first, not
+ * counted, so that the figure is a warm server's (not its JIT compiler's).
  */
 import type { BenchConfig } from '../lib/config.js';
 import { nowUs } from '../lib/hist.js';
@@ -11,6 +12,8 @@ import { localAddresses, startTarget } from '../lib/procs.js';
 import type { TargetProcess, WorkerPool } from '../lib/procs.js';
 import type { TargetKind } from '../lib/protocols.js';
 import type { ChurnResult } from '../load/messages.js';
+import { measureMachineFloor } from '../lib/machine-floor.js';
+import type { MachineFloor } from '../lib/machine-floor.js';
 import { cpuMeter, errorText, median, merge, round, tearDown } from './common.js';
 
 export interface ChurnRun {
@@ -33,7 +36,7 @@ export interface ChurnRun {
 }
 
 export interface ChurnSuiteResult {
-  config: { loops: number; rooms: number; durationMs: number; workers: number };
+  config: { loops: number; rooms: number; warmupMs: number; durationMs: number; workers: number };
   runs: ChurnRun[];
   oursCyclesPerS: number | null;
   /** Median over rounds of ours / bare cycles per second. */
@@ -41,6 +44,10 @@ export interface ChurnSuiteResult {
   /** Per round, and the median over rounds, of ours / bare cycles per server CPU-second. */
   efficiencyRatios: number[];
   efficiencyRatio: number | null;
+  /** What the connection and room machines alone cost per cycle (bench/lib/machine-floor.ts), null if not measured. */
+  machineFloor: MachineFloor | null;
+  /** The machines' time per cycle as a share of our server's CPU per cycle (median round). */
+  machineShare: number | null;
 }
 
 export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<ChurnSuiteResult> {
@@ -73,25 +80,28 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
         const profile = config.profile && (target === 'ours' || target === 'bare') ? { dir: config.profile.dir, name: `churn-${target}-r${roundNo}` } : undefined;
         server = await startTarget(target, profile ? { profile } : {});
         const ref = { kind: target, base: server.base };
+        const cycle = (phase: 'warm' | 'run', durationMs: number) =>
+          Promise.all(
+            workers.map((w, i) =>
+              w.request<ChurnResult>(
+                {
+                  op: 'churn',
+                  target: ref,
+                  loops: Math.max(1, Math.round(c.loops / workers.length)),
+                  rooms: Array.from({ length: Math.max(1, Math.round(c.rooms / workers.length)) }, (_, r) => `churn${roundNo}-w${i}-${r}`),
+                  durationMs,
+                  clientPrefix: `churn${roundNo}-${target}-${phase}-w${i}-`,
+                  // Each process, target and round gets fresh source addresses: closed sockets linger in TIME_WAIT.
+                  localAddresses: localAddresses(100 + ((roundNo * c.targets.length + targetIdx) * workers.length + i) * 4, 4),
+                },
+                durationMs + 60_000,
+              ),
+            ),
+          );
+        if (c.warmupMs > 0) await cycle('warm', c.warmupMs);
         const meter = cpuMeter(server, pool.pids());
         const fromUs = nowUs();
-        const results = await Promise.all(
-          workers.map((w, i) =>
-            w.request<ChurnResult>(
-              {
-                op: 'churn',
-                target: ref,
-                loops: Math.max(1, Math.round(c.loops / workers.length)),
-                rooms: Array.from({ length: Math.max(1, Math.round(c.rooms / workers.length)) }, (_, r) => `churn${roundNo}-w${i}-${r}`),
-                durationMs: c.durationMs,
-                clientPrefix: `churn${roundNo}-${target}-w${i}-`,
-                // Each process, target and round gets fresh source addresses: closed sockets linger in TIME_WAIT.
-                localAddresses: localAddresses(100 + ((roundNo * c.targets.length + targetIdx) * workers.length + i) * 4, 4),
-              },
-              c.durationMs + 60_000,
-            ),
-          ),
-        );
+        const results = await cycle('run', c.durationMs);
         const cpu = meter();
         run.loadWindowUs = { fromUs, toUs: nowUs() };
         const hist = merge(results);
@@ -129,8 +139,13 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
     const x = median(v);
     return x === null ? null : round(x, 3);
   };
+  const oursPerCpuS = m(runs.filter((r) => r.target === 'ours' && r.cyclesPerCpuS).map((r) => r.cyclesPerCpuS!));
+  const machineFloor = measureMachineFloor();
+  const machineUs = machineFloor ? machineFloor.connectionUs + machineFloor.roomUs : null;
   return {
-    config: { loops: c.loops, rooms: c.rooms, durationMs: c.durationMs, workers: c.workers },
+    machineFloor,
+    machineShare: machineUs !== null && oursPerCpuS ? round((machineUs * oursPerCpuS) / 1e6, 3) : null,
+    config: { loops: c.loops, rooms: c.rooms, warmupMs: c.warmupMs, durationMs: c.durationMs, workers: c.workers },
     runs,
     oursCyclesPerS: m(runs.filter((r) => r.target === 'ours' && !r.error).map((r) => r.cyclesPerS)),
     ratio: m(ratios),

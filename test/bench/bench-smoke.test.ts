@@ -75,6 +75,11 @@ describe('bench harness (smoke)', () => {
         assert.equal(run.error, null, `churn ${target}: ${run.error}`);
         assert.ok(run.cycles > 0, `churn ${target}: no cycle (${run.firstError})`);
       }
+      // The machines alone: a connection's life allocates its actor, a snapshot per step (tens of KiB).
+      const floor = churn.machineFloor;
+      assert.ok(floor, 'the machine floor was not measured');
+      assert.ok(floor.connectionUs > 0 && floor.roomUs > 0, JSON.stringify(floor));
+      assert.ok(floor.connectionBytes > 10_000 && floor.roomBytes > 1_000, JSON.stringify(floor));
 
       // TURN: ours and the bare Node relay always; coturn wherever it is installed (the ratio needs it).
       const turn = result.turn!;
