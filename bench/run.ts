@@ -181,7 +181,7 @@ function mainThreadProfile(dir: string): string | null {
   return main ? join(dir, main) : null;
 }
 
-const LABEL = { ours: 'ours', bare: 'bare relay', 'y-webrtc': 'y-webrtc', peerjs: 'PeerJS' } as const;
+const LABEL = { ours: 'ours', bare: 'bare relay', 'bare-protocol': 'bare relay speaking the protocol', 'y-webrtc': 'y-webrtc', peerjs: 'PeerJS' } as const;
 
 function headlines(result: BenchResult): Headline[] {
   const out: Headline[] = [...signalingHeadlines(result.signaling), ...stormHeadlines(result.storm)];
@@ -257,6 +257,24 @@ function headlines(result: BenchResult): Headline[] {
       perRound: c.efficiencyRatios,
       goal: '≥ 0.6',
       met: c.efficiencyRatio === null ? null : c.efficiencyRatio >= 0.6,
+    });
+    out.push({
+      name: 'churn: cycles per server CPU-s, bare relay speaking the protocol / bare relay',
+      value: c.protocolVsBareRatio,
+      unit: '×',
+      perRound: c.protocolVsBareRatios,
+      goal: '',
+      met: null,
+      note: 'what authenticate/authenticated/joined/left alone cost a bare relay',
+    });
+    out.push({
+      name: 'churn: cycles per server CPU-s, ours / bare relay speaking the protocol',
+      value: c.vsProtocolRatio,
+      unit: '×',
+      perRound: c.vsProtocolRatios,
+      goal: '',
+      met: null,
+      note: 'what our server adds to the protocol',
     });
     const f = c.machineFloor;
     out.push({

@@ -331,7 +331,7 @@ export function preset(name: BenchConfig['preset']): BenchConfig {
       targets: { broadcast: ALL_BROADCAST, unicast: ALL_UNICAST },
     },
     idle: { connections: 2_000, roomSize: 4, perWorker: 4_500, concurrency: 100, warmup: 200, settleMs: 1_000, targets: ['ours', 'bare'] },
-    churn: { loops: 16, rooms: 8, warmupMs: 2_000, durationMs: 3_000, workers: 2, targets: ['ours', 'bare'] },
+    churn: { loops: 16, rooms: 8, warmupMs: 2_000, durationMs: 3_000, workers: 2, targets: ['ours', 'bare', 'bare-protocol'] },
     turn: {
       sessions: 16,
       workers: 1,

@@ -23,9 +23,12 @@ const TSX = ['--import', 'tsx'];
 export const TARGET_LABELS: Record<TargetKind, string> = {
   ours: 'webrtc-server (ours)',
   bare: 'bare ws relay',
+  'bare-protocol': 'bare ws relay speaking the protocol (authenticate, joined, left)',
   'y-webrtc': 'y-webrtc signaling',
   peerjs: 'PeerJS server',
 };
+
+const TARGET_SCRIPTS = { ours: 'ours.ts', bare: 'bare-relay.ts', 'bare-protocol': 'bare-protocol-relay.ts' } as const;
 
 const COMPETITOR_BINS: Partial<Record<TargetKind, { pkg: string; bin: string }>> = {
   'y-webrtc': { pkg: 'y-webrtc', bin: 'bin/server.js' },
@@ -295,12 +298,12 @@ export async function startTarget(kind: TargetKind, options: StartOptions = {}):
   let port: number;
   let turnPort: number | null = null;
   let metricsPort: number | null = null;
-  if (kind === 'ours' || kind === 'bare') {
+  if (kind === 'ours' || kind === 'bare' || kind === 'bare-protocol') {
     const flags = [...(options.exposeGc ? ['--expose-gc'] : []), ...(options.exposeInternals ? ['--expose-internals'] : [])];
     // One folder per run: tsx's module hooks run on a thread of their own, which writes a profile too.
     if (options.profile) flags.push('--cpu-prof', `--cpu-prof-dir=${join(options.profile.dir, options.profile.name)}`);
     const root = options.root ?? ROOT;
-    const file = join(root, 'bench', 'targets', options.script ?? (kind === 'ours' ? 'ours.ts' : 'bare-relay.ts'));
+    const file = join(root, 'bench', 'targets', options.script ?? TARGET_SCRIPTS[kind]);
     child = track(
       spawn(process.execPath, [...flags, ...TSX, file], {
         cwd: root,

@@ -8,7 +8,8 @@
  * with one `indexOf` on the raw frame, whatever envelope the server put
  * around it, so the generator never parses JSON on the hot path.
  */
-export type TargetKind = 'ours' | 'bare' | 'y-webrtc' | 'peerjs';
+/** `bare-protocol`: the bare relay speaking our protocol's membership frames (bench/targets/bare-protocol-relay.ts). */
+export type TargetKind = 'ours' | 'bare' | 'bare-protocol' | 'y-webrtc' | 'peerjs';
 export type Mode = 'broadcast' | 'unicast';
 
 /** The password our server expects from every bench user (the bench target's auth function). */
@@ -72,7 +73,7 @@ const peerjs: ClientProtocol = {
   encode: (_mode, _room, to, body) => `{"type":"CANDIDATE","dst":"${to}","payload":{${body}}}`,
 };
 
-export const PROTOCOLS: Record<TargetKind, ClientProtocol> = { ours, bare, 'y-webrtc': yWebrtc, peerjs };
+export const PROTOCOLS: Record<TargetKind, ClientProtocol> = { ours, bare, 'bare-protocol': ours, 'y-webrtc': yWebrtc, peerjs };
 
 /** A realistic trickled ICE candidate, about 250 bytes on the wire with its envelope. */
 export const CANDIDATE_FIELDS =

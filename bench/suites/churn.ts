@@ -3,7 +3,10 @@
  * joins the room, `authenticated` arrives once joined) → close (leave), into
  * rooms that each keep one stationary member, so every join and leave is
  * announced. The bare relay's connect → close is the baseline (the cost of
- * the WebSocket handshake alone). Each run cycles `warmupMs` first, not
+ * the WebSocket handshake alone); the bare relay speaking the protocol
+ * (`bare-protocol`: `authenticate` read, `authenticated`, `joined` and `left`
+ * sent, nothing else) is the second, which splits the gap into what the
+ * protocol's own frames cost and what our server adds to them. Each run cycles `warmupMs` first, not
  * counted, so that the figure is a warm server's (not its JIT compiler's).
  */
 import type { BenchConfig } from '../lib/config.js';
@@ -44,6 +47,12 @@ export interface ChurnSuiteResult {
   /** Per round, and the median over rounds, of ours / bare cycles per server CPU-second. */
   efficiencyRatios: number[];
   efficiencyRatio: number | null;
+  /** The same against the bare relay speaking the protocol (`bare-protocol`): what our server adds to the protocol's own work. */
+  vsProtocolRatios: number[];
+  vsProtocolRatio: number | null;
+  /** The bare relay speaking the protocol against the bare relay: what the protocol's frames cost a bare relay. */
+  protocolVsBareRatios: number[];
+  protocolVsBareRatio: number | null;
   /** What the connection and room machines alone cost per cycle (bench/lib/machine-floor.ts), null if not measured. */
   machineFloor: MachineFloor | null;
   /** The machines' time per cycle as a share of our server's CPU per cycle (median round). */
@@ -127,18 +136,28 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
     }
   }
   const ratios: number[] = [];
-  const eff: number[] = [];
+  /** Per round, `a`'s cycles per server CPU-second over `b`'s. */
+  const efficiency = (a: TargetKind, b: TargetKind): number[] => {
+    const out: number[] = [];
+    for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
+      const x = runs.find((r) => r.round === roundNo && r.target === a && !r.error)?.cyclesPerCpuS;
+      const y = runs.find((r) => r.round === roundNo && r.target === b && !r.error)?.cyclesPerCpuS;
+      if (x && y) out.push(round(x / y, 3));
+    }
+    return out;
+  };
   for (let roundNo = 0; roundNo < config.rounds; roundNo++) {
     const a = runs.find((r) => r.round === roundNo && r.target === 'ours' && !r.error);
     const b = runs.find((r) => r.round === roundNo && r.target === 'bare' && !r.error);
-    if (!a || !b) continue;
-    if (b.cyclesPerS > 0) ratios.push(a.cyclesPerS / b.cyclesPerS);
-    if (a.cyclesPerCpuS !== null && b.cyclesPerCpuS) eff.push(round(a.cyclesPerCpuS / b.cyclesPerCpuS, 3));
+    if (a && b && b.cyclesPerS > 0) ratios.push(a.cyclesPerS / b.cyclesPerS);
   }
   const m = (v: number[]) => {
     const x = median(v);
     return x === null ? null : round(x, 3);
   };
+  const eff = efficiency('ours', 'bare');
+  const vsProtocol = efficiency('ours', 'bare-protocol');
+  const protocolVsBare = efficiency('bare-protocol', 'bare');
   const oursPerCpuS = m(runs.filter((r) => r.target === 'ours' && r.cyclesPerCpuS).map((r) => r.cyclesPerCpuS!));
   const machineFloor = measureMachineFloor();
   const machineUs = machineFloor ? machineFloor.connectionUs + machineFloor.roomUs : null;
@@ -151,5 +170,9 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
     ratio: m(ratios),
     efficiencyRatios: eff,
     efficiencyRatio: m(eff),
+    vsProtocolRatios: vsProtocol,
+    vsProtocolRatio: m(vsProtocol),
+    protocolVsBareRatios: protocolVsBare,
+    protocolVsBareRatio: m(protocolVsBare),
   };
 }

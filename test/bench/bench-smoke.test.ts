@@ -70,11 +70,12 @@ describe('bench harness (smoke)', () => {
       }
 
       const churn = result.churn!;
-      for (const target of ['ours', 'bare'] as const) {
+      for (const target of ['ours', 'bare', 'bare-protocol'] as const) {
         const run = churn.runs.find((r) => r.target === target)!;
         assert.equal(run.error, null, `churn ${target}: ${run.error}`);
         assert.ok(run.cycles > 0, `churn ${target}: no cycle (${run.firstError})`);
       }
+      assert.equal(churn.vsProtocolRatios.length, 1, 'ours / bare-protocol per round');
       // The machines alone: a connection's life allocates its actor, a snapshot per step (tens of KiB).
       const floor = churn.machineFloor;
       assert.ok(floor, 'the machine floor was not measured');
