@@ -3,6 +3,7 @@
  * `auth` option becomes one `Authenticator`; signaling uses `check`, TURN
  * will use `passwordFor` (long-term credentials need the password itself).
  */
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuthOption, PasswordLookup } from '../options.js';
 import { ErrorCode, ServerError } from '../errors.js';
@@ -30,8 +31,11 @@ export const DEV_USERS: Readonly<Record<string, string>> = Object.freeze({
   dave: 'demo',
 });
 
+/** Node's one-shot `crypto.hash` (20.12+, 21.7+) where it exists: a third cheaper than a Hash object per string. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
+
 function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
+  return oneShot ? oneShot('sha256', s, 'buffer') : createHash('sha256').update(s).digest();
 }
 
 /** Constant-time comparison of two strings of any length. */
