@@ -89,8 +89,8 @@ export class SharedQuota {
   /** The ledger of holder 0, the main thread's TCP/TLS streams (synchronous; streams are never forwarded). */
   mainLedger(): QuotaLedger {
     return {
-      take: (user) => {
-        const verdict = this.take(0, user, null);
+      take: (user, _client, fromReservation) => {
+        const verdict = this.take(0, user, null, fromReservation === true);
         return typeof verdict === 'string' ? verdict : 'moved';
       },
       release: (user) => void this.release(0, user, null),

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { Attr, getAttribute, StunClass } from '../../src/turn/stun.js';
 import { poll } from '../helpers/wait.js';
 import { errorCodeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
+import type { ClientEndpoint } from './helpers.js';
 import { clientKey, relaysBothWays, startThreads, threadsSkip as skip } from './thread-helpers.js';
 import type { Running } from './thread-helpers.js';
 
@@ -21,7 +22,7 @@ const R_BIT: [number, Buffer] = [Attr.EVEN_PORT, Buffer.from([0x80, 0, 0, 0])];
 /** Fresh sockets tried at most to find one the kernel gives a wanted thread. */
 const PROBES = 64;
 
-function redeem(client: RawTurnClient, token: Buffer | string) {
+function redeem(client: RawTurnClient<ClientEndpoint>, token: Buffer | string) {
   return client.allocate([[Attr.RESERVATION_TOKEN, typeof token === 'string' ? Buffer.from(token, 'latin1') : token]]);
 }
 
@@ -131,6 +132,26 @@ describe('EVEN-PORT reservations across relay threads', { skip }, () => {
     assert.equal(r.hub.quota.total, 0);
     assert.equal(r.listener()!.stats().allocations, 0);
     assert.equal(r.listener()!.stats().relaySockets, 0);
+  });
+
+  test('over TCP (the main thread): redeemed over another stream with the reservation\'s slot; a UDP redeem of that token is 508', async (t) => {
+    const r = await startThreads({ turnTcp: true, turnMaxAllocationsPerUser: 2 });
+    const rtp = await RawTurnClient.openStream(r.server, 'tcp');
+    const rtcp = await RawTurnClient.openStream(r.server, 'tcp');
+    const udp = await RawTurnClient.open(r.server);
+    t.after(async () => { rtp.close(); rtcp.close(); udp.close(); await r.sup.stop(); });
+    const reserved = await rtp.allocate([R_BIT]);
+    assert.equal(reserved.cls, StunClass.SUCCESS, `error ${errorCodeOf(reserved)}`);
+    const token = getAttribute(reserved, Attr.RESERVATION_TOKEN)!.value;
+    assert.equal(token.toString('latin1')[0], '0', 'the main thread\'s token');
+    assert.equal(r.hub.quota.total, 2);
+    const forwarded = r.hub.forwardedDatagrams();
+    assert.equal(errorCodeOf(await redeem(udp, token)), 508, 'a relay thread cannot hand a datagram to the main thread');
+    assert.equal(r.hub.forwardedDatagrams(), forwarded);
+    const redeemed = await redeem(rtcp, token);
+    assert.equal(redeemed.cls, StunClass.SUCCESS, `alice holds 2 of 2: the reservation's slot passes (error ${errorCodeOf(redeemed)})`);
+    assert.equal(rtcp.relay!.port, rtp.relay!.port + 1);
+    assert.equal(r.hub.quota.total, 2);
   });
 
   test('a token of a thread that died is unknown to its restarted self (508); the reservation\'s slot went with the thread', async (t) => {
