@@ -51,6 +51,7 @@ export class AllocationTable implements AllocationHost {
     this.relayPorts = new RelayPorts({
       bindHost: config.relayBindHost,
       range: config.relayPorts,
+      thread: config.foreign?.self ?? 0,
       maxReservations: config.quotas.total,
       reservationMs: ctx.limits.reservationMs,
       // a reservation holds a quota slot of its owner until redeemed or ended

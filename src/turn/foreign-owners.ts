@@ -5,7 +5,9 @@
  * the SO_REUSEPORT group again after a restart, the kernel maps some clients
  * to other sockets than before; their datagrams are sent to the thread that
  * holds their allocation, which answers from its own socket (the same
- * address). Bounded: `maxEntries` clients (the oldest forgotten first), and
+ * address). The same path carries an Allocate that redeems another
+ * thread's EVEN-PORT reservation to that thread (`forwardTo`, the thread
+ * its RESERVATION-TOKEN names). Bounded: `maxEntries` clients (the oldest forgotten first), and
  * at most `maxInFlight` datagrams in flight to one thread (a counter in
  * memory all threads share: the sender adds, the receiver subtracts);
  * beyond, datagrams are dropped as UDP may drop them. A receiver drops one
@@ -29,7 +31,9 @@ export class ForeignOwners implements ForeignClients {
   forwardedCount = 0;
 
   constructor(
-    private readonly self: number,
+    readonly self: number,
+    /** Relay threads of the server (1..threads). */
+    private readonly threads: number,
     forwarding: SharedArrayBuffer,
     private readonly send: (to: number, buf: Buffer, address: string, port: number) => void,
     private readonly options: ForeignOwnersOptions = FOREIGN_DEFAULTS,
@@ -52,14 +56,25 @@ export class ForeignOwners implements ForeignClients {
   forwarded(buf: Buffer, address: string, port: number): boolean {
     const owner = this.owners.get(`${address}:${port}`);
     if (owner === undefined) return false;
-    if (Atomics.add(this.inFlight, owner, 1) >= this.options.maxInFlight) {
-      Atomics.sub(this.inFlight, owner, 1);
+    this.push(owner, buf, address, port);
+    return true;
+  }
+
+  forwardTo(thread: number, buf: Buffer, address: string, port: number): boolean {
+    if (!Number.isInteger(thread) || thread < 1 || thread > this.threads || thread === this.self) return false;
+    this.push(thread, buf, address, port);
+    return true;
+  }
+
+  /** Sends to thread `to` within its bound of datagrams in flight; beyond, drops it. */
+  private push(to: number, buf: Buffer, address: string, port: number): void {
+    if (Atomics.add(this.inFlight, to, 1) >= this.options.maxInFlight) {
+      Atomics.sub(this.inFlight, to, 1);
       this.dropped++;
-      return true;
+      return;
     }
     this.forwardedCount++;
-    this.send(owner, buf, address, port);
-    return true;
+    this.send(to, buf, address, port);
   }
 
   /**

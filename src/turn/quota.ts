@@ -18,10 +18,13 @@ export type QuotaVerdict = 'ok' | 'user' | 'total' | 'moved' | 'timeout';
  * `AllocationQuota` of its own (TURN on one thread), or the main thread's
  * (relay threads: src/turn/shared-quota.ts), which answers asynchronously.
  * `client` is the client's transport address ("ip:port") for an allocation,
- * null for the second slot an EVEN-PORT reservation holds.
+ * null for the second slot an EVEN-PORT reservation holds. `fromReservation`:
+ * `user` redeems their own reservation, whose slot becomes this allocation's
+ * (none taken; relay threads: the directory learns who owns `client`); on
+ * any verdict but 'ok' that slot is given back (the reservation is spent).
  */
 export interface QuotaLedger {
-  take(user: string, client: string | null): QuotaVerdict | Promise<QuotaVerdict>;
+  take(user: string, client: string | null, fromReservation?: boolean): QuotaVerdict | Promise<QuotaVerdict>;
   release(user: string, client: string | null): void;
 }
 
@@ -32,7 +35,8 @@ export class AllocationQuota implements QuotaLedger {
   constructor(private readonly limits: QuotaLimits) {}
 
   /** Takes one allocation for `user`: 'ok', or which limit refused it. */
-  take(user: string, _client: string | null = null): 'ok' | 'user' | 'total' {
+  take(user: string, _client: string | null = null, fromReservation = false): 'ok' | 'user' | 'total' {
+    if (fromReservation) return 'ok'; // the reservation's slot, counted already
     const held = this.perUser.get(user) ?? 0;
     if (held >= this.limits.perUser) return 'user';
     if (this.count >= this.limits.total) return 'total';

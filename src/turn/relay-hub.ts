@@ -101,10 +101,13 @@ export class RelayHub {
       case 'password':
         return this.password(index, m.id, m.username);
       case 'quota.take': {
-        const verdict = this.quota.take(index, m.user, m.client);
+        const verdict = this.quota.take(index, m.user, m.client, m.reserved === true);
         const moved = typeof verdict === 'object';
         if (verdict === 'user' || verdict === 'total') this.quotaRefused[index]!++;
-        this.send(index, { t: 'quota', id: m.id, user: m.user, client: m.client, verdict: moved ? 'moved' : verdict, ...(moved ? { owner: verdict.moved } : {}) });
+        this.send(index, {
+          t: 'quota', id: m.id, user: m.user, client: m.client, verdict: moved ? 'moved' : verdict,
+          ...(moved ? { owner: verdict.moved } : {}), ...(m.reserved ? { reserved: true } : {}),
+        });
         if (verdict === 'ok' && m.client !== null) this.broadcast({ t: 'owner', client: m.client, thread: index }, index);
         return;
       }

@@ -7,12 +7,14 @@
  * A reservation belongs to the user who made it: it holds one of their
  * allocation quota slots, given back (`onReservationEnded`) when it expires
  * or is closed; a redeemed one hands its slot to the new allocation.
- * No node-turn.
+ * Its token names the thread that holds it (reservation-token.ts): another
+ * relay thread forwards a redeeming Allocate here. No node-turn.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { literalLookup } from './literal-lookup.js';
+import { newReservationToken } from './reservation-token.js';
 
 /** Binding attempts for one relay before giving up (508). */
 const BIND_ATTEMPTS = 50;
@@ -22,6 +24,8 @@ export const RESERVATION_MS = 30_000;
 export interface RelayPortsConfig {
   bindHost: string;
   range: readonly [number, number];
+  /** The thread these ports belong to, named by their tokens (0: the main thread; 1..N: a relay thread). */
+  thread?: number;
   /** Most reservations held at once. */
   maxReservations: number;
   /** How long a reservation lasts, ms (default RESERVATION_MS). */
@@ -39,7 +43,7 @@ interface Reservation {
 export class RelayPorts {
   /** Sockets opened here and not yet handed over (binding, or reserved). */
   private readonly owned = new Set<Socket>();
-  /** Token (8 ASCII characters) -> reserved socket. */
+  /** Token (8 ASCII characters, the first naming this thread) -> reserved socket. */
   private readonly reservations = new Map<string, Reservation>();
   private closed = false;
 
@@ -120,7 +124,7 @@ export class RelayPorts {
   }
 
   private reserve(socket: Socket, owner: string): string {
-    const token = randomBytes(6).toString('base64url'); // 8 ASCII characters
+    const token = newReservationToken(this.config.thread ?? 0);
     const timer = setTimeout(() => {
       this.reservations.delete(token);
       this.close(socket);

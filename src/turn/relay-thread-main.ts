@@ -55,16 +55,24 @@ const logger = pino({ level: data.logLevel, base: null }, {
 
 const passwords = new MainCalls<PasswordAnswer>(PASSWORD_CALLS);
 const quotaCalls = new MainCalls<QuotaAnswer>(QUOTA_CALLS, (late) => {
-  // taken after this thread gave up waiting (and answered 508): given back
+  // taken after this thread gave up waiting (and answered 508): given back; a reservation's slot either way (the reservation is spent)
   if (late.verdict === 'ok') post({ t: 'quota.release', user: late.user, client: late.client });
+  else if (late.reserved) post({ t: 'quota.release', user: late.user, client: null });
 });
-const foreign = new ForeignOwners(data.index, data.forwarding, (to, buf, address, p) => post({ t: 'fwd', to, buf, address, port: p, at: Date.now() }));
+const foreign = new ForeignOwners(data.index, data.threads, data.forwarding, (to, buf, address, p) => post({ t: 'fwd', to, buf, address, port: p, at: Date.now() }));
 for (const [client, owner] of data.owners) foreign.set(client, owner);
 const gate = new ThreadGate((t, ip, username) => post({ t, ip, username }));
 
 const ledger: QuotaLedger = {
-  async take(user: string, client: string | null): Promise<QuotaVerdict> {
-    const answer = await quotaCalls.call((id) => post({ t: 'quota.take', id, user, client }));
+  async take(user: string, client: string | null, fromReservation = false): Promise<QuotaVerdict> {
+    let sent = false;
+    const answer = await quotaCalls.call((id) => {
+      sent = true;
+      post({ t: 'quota.take', id, user, client, ...(fromReservation ? { reserved: true as const } : {}) });
+    });
+    // a reservation's slot is given back unless it passed to the allocation (a late answer gives it back itself)
+    const spent = fromReservation && (answer === null ? !sent : answer.verdict !== 'ok');
+    if (spent) post({ t: 'quota.release', user, client: null });
     if (answer === null) return 'timeout';
     if (answer.verdict === 'moved' && client !== null && answer.owner !== undefined) foreign.set(client, answer.owner);
     return answer.verdict;

@@ -67,6 +67,8 @@ export type ThreadConfig = z.infer<typeof threadConfigSchema>;
 export const threadDataSchema = z.strictObject({
   /** 1..N, as the child id turn_relay_<index>. */
   index: z.number().int().min(1).max(MAX_RELAY_THREADS),
+  /** Relay threads of the server (indexes 1..threads): where a RESERVATION-TOKEN may be forwarded. */
+  threads: z.number().int().min(1).max(MAX_RELAY_THREADS),
   config: threadConfigSchema,
   logLevel: z.string(),
   /** This thread's statistics (STAT_CELLS). */
@@ -81,7 +83,8 @@ export type ThreadData = z.infer<typeof threadDataSchema>;
 export const fromThreadSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('ready'), port: z.number().int() }),
   z.strictObject({ t: z.literal('password'), id: count, username: key }),
-  z.strictObject({ t: z.literal('quota.take'), id: count, user: key, client }),
+  /** `reserved`: the slot `user` holds for an EVEN-PORT reservation becomes `client`'s allocation's (shared-quota.ts). */
+  z.strictObject({ t: z.literal('quota.take'), id: count, user: key, client, reserved: z.literal(true).optional() }),
   z.strictObject({ t: z.literal('quota.release'), user: key, client }),
   z.strictObject({ t: z.literal('gate.admit'), ip: key, username: key }),
   z.strictObject({ t: z.literal('gate.succeeded'), ip: key, username: key }),
@@ -105,6 +108,7 @@ export const toThreadSchema = z.discriminatedUnion('t', [
   }),
   z.strictObject({
     t: z.literal('quota'), id: count, user: key, client, verdict: z.enum(['ok', 'user', 'total', 'moved']), owner: z.number().int().optional(),
+    reserved: z.literal(true).optional(),
   }),
   z.strictObject({ t: z.literal('owner'), client: z.string(), thread: z.number().int().nullable() }),
   z.strictObject({ t: z.literal('gate.ack'), ip: key, username: key }),

@@ -61,6 +61,7 @@ export class RelayThreadStarter {
   private spawn(index: number, config: Omit<ThreadConfig, 'port' | 'nonceKey'>, port: number): Promise<RelayThread> {
     return RelayThread.start(this.hub, index, {
       index,
+      threads: this.hub.threads,
       config: { ...config, port, nonceKey: this.hub.nonceKey },
       logLevel: this.logger.level,
       stats: this.hub.newStatsBuffer(),

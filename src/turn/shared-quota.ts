@@ -24,11 +24,20 @@ export class SharedQuota {
     this.quota = new AllocationQuota(limits);
   }
 
-  /** One slot for `user`, taken by `holder` for `client` (null: a reservation's slot). */
-  take(holder: number, user: string, client: string | null): SharedVerdict {
+  /**
+   * One slot for `user`, taken by `holder` for `client` (null: a reservation's
+   * slot). `fromReservation`: `holder` redeems a reservation of `user`'s, whose
+   * slot it holds: that slot becomes `client`'s allocation's (none taken, the
+   * directory learns the client); nothing changes unless 'ok'.
+   */
+  take(holder: number, user: string, client: string | null, fromReservation = false): SharedVerdict {
     if (client !== null) {
       const owner = this.owners.get(client);
       if (owner !== undefined && owner !== holder) return { moved: owner };
+    }
+    if (fromReservation && (this.held.get(holder)?.get(user) ?? 0) > 0) {
+      if (client !== null) this.owners.set(client, holder);
+      return 'ok';
     }
     const verdict = this.quota.take(user);
     if (verdict !== 'ok') return verdict;
@@ -80,8 +89,8 @@ export class SharedQuota {
   /** The ledger of holder 0, the main thread's TCP/TLS streams (synchronous; streams are never forwarded). */
   mainLedger(): QuotaLedger {
     return {
-      take: (user) => {
-        const verdict = this.take(0, user, null);
+      take: (user, _client, fromReservation) => {
+        const verdict = this.take(0, user, null, fromReservation === true);
         return typeof verdict === 'string' ? verdict : 'moved';
       },
       release: (user) => void this.release(0, user, null),

@@ -14,11 +14,19 @@ import type { NonceOptions } from './nonce.js';
 import type { PeerFilter } from './peer-filter.js';
 import type { QuotaLedger, QuotaLimits } from './quota.js';
 
-/** Clients whose allocation lives on another relay thread (src/turn/foreign-owners.ts). */
+/** Clients whose allocation lives on another relay thread (src/turn/foreign-owners.ts), and the other threads. */
 export interface ForeignClients {
   readonly size: number;
+  /** The relay thread this adapter is (1..N): its reservation tokens name it. */
+  readonly self: number;
   /** True when the datagram from `address:port` was handed to the thread that owns that client. */
   forwarded(buf: Buffer, address: string, port: number): boolean;
+  /**
+   * Hands the datagram from `address:port` to relay thread `thread` (it holds
+   * what the datagram asks for: an EVEN-PORT reservation). False when
+   * `thread` is no other relay thread of this server (nothing sent).
+   */
+  forwardTo(thread: number, buf: Buffer, address: string, port: number): boolean;
 }
 
 export interface TurnAddress {

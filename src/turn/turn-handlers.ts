@@ -17,6 +17,7 @@ import { sourceKey, UDP } from './node-turn-engine.js';
 import type { QuotaVerdict } from './quota.js';
 import type { EngineMessage } from './node-turn-engine.js';
 import type { RelayAllocation } from './relay-allocation.js';
+import { reservationThread } from './reservation-token.js';
 import { Attr, getAttribute, isChannelNumber } from './stun.js';
 import { NodeTurnDefect } from './turn-backend.js';
 
@@ -112,6 +113,7 @@ export class TurnHandlers {
     const evenPort = msg.getAttribute('even-port') as boolean | undefined;
     const token = msg.getAttribute('reservation-token') as string | undefined;
     if (token !== undefined && evenPort !== undefined) return reply.reject(400, 'Bad Request');
+    if (token !== undefined && this.forwardedRedeem(msg, token)) return;
     const owner = this.ownerOf(msg);
     const client = sourceKey(msg.transport.src);
     const lifetime = this.grantedLifetime(msg.getAttribute('lifetime') as number | undefined);
@@ -190,26 +192,50 @@ export class TurnHandlers {
   }
 
   /**
+   * An Allocate whose RESERVATION-TOKEN names another relay thread
+   * (reservation-token.ts), authenticated here: handed to that thread, which
+   * holds the reserved port, allocates, answers from its own socket (the same
+   * address) and owns the client from then on (docs/turn-threads.md). True
+   * when handed over (or dropped at the forwarding bound, as UDP may drop
+   * it: the client retransmits); false when this adapter answers (its own
+   * token, or one naming no other relay thread: unknown, 508).
+   */
+  private forwardedRedeem(msg: EngineMessage, token: string): boolean {
+    const foreign = this.ctx.config.foreign;
+    const thread = reservationThread(token);
+    if (!foreign || thread === null || thread === foreign.self || msg.transport.protocol !== UDP || !msg.stun) return false;
+    return foreign.forwardTo(thread, msg.stun.raw, msg.transport.src.address, msg.transport.src.port);
+  }
+
+  /**
    * The socket reserved under `token`, for an Allocate of `owner`: the
    * reservation's quota slot passes to the allocation (to `owner`'s count
-   * when someone else reserved it). 508 for an unknown token (RFC 8656
-   * section 7.2; with relay threads, a token of another thread is unknown
-   * here), 486/508 when `owner`'s quota refuses.
+   * when someone else reserved it; relay threads: the directory learns that
+   * this thread owns `client`). 508 for an unknown token (RFC 8656 section
+   * 7.2: one this thread does not hold), 486/508 when `owner`'s quota
+   * refuses; 'moved' (the reservation spent) when another thread owns `client`.
    */
   private async redeem(token: string, owner: string, client: string): Promise<Relay | 486 | 508 | 'moved'> {
     const quota = this.allocations.quota;
-    const holder = this.allocations.relayPorts.ownerOf(token);
+    const ports = this.allocations.relayPorts;
+    const holder = ports.ownerOf(token);
     if (holder === undefined) return 508;
-    if (holder !== owner) {
-      const taken = await quota.take(owner, client);
-      if (taken !== 'ok') return quotaRefusal(taken);
+    if (holder === owner) {
+      // taken off the reservations first: it cannot expire while the ledger answers
+      const socket = ports.redeem(token)!;
+      const passed = await quota.take(owner, client, true);
+      if (passed === 'ok') return { socket };
+      ports.close(socket); // the ledger gave the reservation's slot back
+      return quotaRefusal(passed);
     }
-    const socket = this.allocations.relayPorts.redeem(token);
+    const taken = await quota.take(owner, client);
+    if (taken !== 'ok') return quotaRefusal(taken);
+    const socket = ports.redeem(token);
     if (!socket) {
-      if (holder !== owner) quota.release(owner, client); // expired while the quota answered
+      quota.release(owner, client); // expired while the quota answered
       return 508;
     }
-    if (holder !== owner) quota.release(holder, null);
+    quota.release(holder, null);
     return { socket };
   }
 

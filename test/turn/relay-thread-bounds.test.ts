@@ -37,8 +37,8 @@ describe('ForeignOwners', () => {
   test('forwards to the owner; at most maxInFlight datagrams in flight per thread, beyond dropped; old arrivals dropped', () => {
     const shared = new SharedArrayBuffer(4 * 4);
     const sent: number[] = [];
-    const self = new ForeignOwners(1, shared, (to) => sent.push(to), { maxEntries: 2, maxInFlight: 3, deadlineMs: 100 });
-    const owner = new ForeignOwners(2, shared, () => {}, { maxEntries: 2, maxInFlight: 3, deadlineMs: 100 });
+    const self = new ForeignOwners(1, 2, shared, (to) => sent.push(to), { maxEntries: 2, maxInFlight: 3, deadlineMs: 100 });
+    const owner = new ForeignOwners(2, 2, shared, () => {}, { maxEntries: 2, maxInFlight: 3, deadlineMs: 100 });
     self.set('10.0.0.1:1', 2);
     self.set('10.0.0.1:2', 1); // its own: not foreign
     assert.equal(self.size, 1);
@@ -57,6 +57,20 @@ describe('ForeignOwners', () => {
     self.set('10.0.0.1:4', 2);
     assert.equal(self.size, 2, 'maxEntries: the oldest is forgotten');
     assert.equal(self.forwarded(Buffer.from('x'), '10.0.0.1', 1), false);
+  });
+
+  test('forwardTo (a redeem of another thread\'s reservation): only to another thread of 1..threads; the same in-flight bound', () => {
+    const shared = new SharedArrayBuffer(4 * 4);
+    const sent: number[] = [];
+    const self = new ForeignOwners(1, 2, shared, (to) => sent.push(to), { maxEntries: 2, maxInFlight: 2, deadlineMs: 100 });
+    for (const thread of [0, 1, 3, 64, -1, 1.5, Number.NaN]) assert.equal(self.forwardTo(thread, Buffer.from('x'), '10.0.0.1', 1), false, `thread ${thread}`);
+    assert.deepEqual(sent, []);
+    for (let i = 0; i < 5; i++) assert.equal(self.forwardTo(2, Buffer.from('x'), '10.0.0.1', 1), true);
+    assert.deepEqual(sent, [2, 2], 'two in flight, three dropped');
+    assert.equal(self.dropped, 3);
+    self.set('10.0.0.2:2', 2);
+    assert.equal(self.forwarded(Buffer.from('x'), '10.0.0.2', 2), true);
+    assert.equal(sent.length, 2, 'forwarded datagrams of owned clients share the bound');
   });
 });
 

@@ -15,45 +15,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { DependencyContainer } from 'tsyringe';
-import { GUESS_THROTTLE, METRICS, REGISTRY, RELAY_HUB, TURN_CREDENTIALS } from '../../src/di/tokens.js';
+import { GUESS_THROTTLE, METRICS, TURN_CREDENTIALS } from '../../src/di/tokens.js';
 import { TURN_LISTENER_NAME } from '../../src/names.js';
-import type { Options } from '../../src/options.js';
-import type { Supervisor } from '../../src/otp/supervisor.js';
-import type { TurnLimits } from '../../src/turn/limits.js';
-import type { RelayHub } from '../../src/turn/relay-hub.js';
-import { reusePortAvailable } from '../../src/turn/reuse-port.js';
 import { Attr, encodeStun, newTransactionId, StunClass, StunMethod } from '../../src/turn/stun.js';
-import type { TurnListener } from '../../src/turn/turn-listener.js';
-import { buildContainer, tree } from '../../supervisors/composition.js';
 import { poll } from '../helpers/wait.js';
 import { errorCodeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
-
-const BASE: Options = { host: '127.0.0.1', port: 0, turnPort: 0, logLevel: 'silent', allowLoopbackPeers: true, turnThreads: 2 };
-const USERS = { alice: 'alice-pw', bob: 'bob-pw' };
-const skip = (await reusePortAvailable()) ? false : 'this Node has no SO_REUSEPORT for UDP (relay threads need >= 22.12)';
-
-interface Running {
-  c: DependencyContainer;
-  sup: Supervisor;
-  hub: RelayHub;
-  server: { address: string; port: number };
-  listener: () => TurnListener | undefined;
-}
-
-/**
- * A challenge budget no test here runs out of: with the default (16 per IP, split over the
- * threads) a test opening many clients from 127.0.0.1 would depend on how the kernel spreads them.
- */
-const ROOMY_CHALLENGES: Partial<TurnLimits> = { challengeBurst: 256, challengePerSecond: 256 };
-
-async function startThreads(options: Options = {}, turnLimits: Partial<TurnLimits> = ROOMY_CHALLENGES): Promise<Running> {
-  const c = await buildContainer({ ...BASE, auth: { users: USERS }, ...options }, { turnLimits });
-  const sup = (await tree(c).turnSup.start()) as Supervisor;
-  const listener = () => c.resolve(REGISTRY).whereis<TurnListener>(TURN_LISTENER_NAME);
-  const a = listener()!.address()!;
-  return { c, sup, hub: c.resolve(RELAY_HUB), server: { address: a.host, port: a.port }, listener };
-}
+import { clientKey, relaysBothWays, sample, startThreads, THREAD_USERS as USERS, threadsSkip as skip } from './thread-helpers.js';
+import type { Running } from './thread-helpers.js';
 
 /** Allocated clients until both threads hold at least `perThread` (the kernel hashes each source port). */
 async function spreadClients(r: Running, perThread: number, user = 'alice'): Promise<RawTurnClient[]> {
@@ -66,16 +34,6 @@ async function spreadClients(r: Running, perThread: number, user = 'alice'): Pro
     assert.equal((await client.allocate()).cls, StunClass.SUCCESS);
   }
   throw new Error('40 clients all landed on one thread');
-}
-
-/** Client -> peer (Send indication) and peer -> client (Data indication) through `client`'s allocation. */
-async function relaysBothWays(client: RawTurnClient, peer: UdpEndpoint, text: string): Promise<void> {
-  assert.equal((await client.createPermission(peer.address)).cls, StunClass.SUCCESS);
-  client.sendIndication(peer.address, Buffer.from(text));
-  const got = await peer.next((d) => d.data.toString() === text);
-  peer.send(Buffer.from(`re:${text}`), { address: got.from.address, port: got.from.port });
-  const back = await client.nextDataIndication();
-  assert.equal(back.data.toString(), `re:${text}`);
 }
 
 describe('relay threads', { skip }, () => {
@@ -210,12 +168,3 @@ describe('Node 20: no SO_REUSEPORT', () => {
     assert.match(run.stdout, /^allocated 2 children turn_listener$/m);
   });
 });
-
-function clientKey(client: RawTurnClient): string {
-  return `${client.udp.address.address}:${client.udp.address.port}`;
-}
-
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
