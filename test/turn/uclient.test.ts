@@ -6,7 +6,9 @@
  * and the default peer policy refusing loopback relays with 403. The same
  * over TCP (-t) and TLS (-t -S), where the clients relay to a UDP echo peer
  * (-e/-r): with -y the two clients race each other's CreatePermission, and
- * over TLS coturn itself then loses a few packets.
+ * over TLS coturn itself then loses a few packets. And uclient's default
+ * RTP/RTCP pairs (EVEN-PORT, RESERVATION-TOKEN) against the whole server
+ * with two relay threads.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -217,5 +219,52 @@ describe('turnutils_uclient (coturn) over TLS on the one port shared with signal
     assert.match(out, /Total lost packets 0 /);
     const alice = await joinUrl(`wss://127.0.0.1:${port}/websocket/uclient`, 'alice', 'alice-pw', { rejectUnauthorized: false });
     alice.close();
+  });
+});
+
+/** Echo peers on ports P and P + 1 (uclient's RTP and RTCP peers, as coturn's turnutils_peer listens). */
+async function echoPeerPair(): Promise<{ port: number; close(): void }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const rtp = await echoPeer();
+    const rtcp = createSocket('udp4');
+    rtcp.on('message', (data, from) => rtcp.send(data, from.port, from.address));
+    const bound = await new Promise<boolean>((resolve) => {
+      rtcp.once('error', () => resolve(false));
+      rtcp.bind(rtp.port + 1, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) return { port: rtp.port, close: () => (rtp.close(), rtcp.close()) };
+    rtp.close();
+    rtcp.close();
+  }
+  throw new Error('no two free consecutive UDP ports for the echo peers');
+}
+
+describe('turnutils_uclient (coturn) against the whole server with relay threads', { skip: !installed }, () => {
+  // Without -c, uclient allocates RTP/RTCP pairs: EVEN-PORT with R set, then the RTCP socket redeems the
+  // RESERVATION-TOKEN from another 5-tuple, which the kernel may give the other relay thread (it got 508
+  // there before tokens named their thread). 7 redeems: the chance that none crosses threads is 1 in 128.
+  test('RTP/RTCP pairs (EVEN-PORT + RESERVATION-TOKEN) over 2 relay threads: every pair allocated, nothing lost', async (t) => {
+    const server = await startServer({
+      host: '127.0.0.1', port: 0, turnPort: 0, turnTcp: false, turnThreads: 2, logLevel: 'silent',
+      auth: { users: { alice: 'alice-pw' } }, allowLoopbackPeers: true,
+    });
+    t.after(() => server.stop());
+    const peer = await echoPeerPair();
+    t.after(() => peer.close());
+    const { code, out } = await uclient([
+      '-v', '-e', '127.0.0.1', '-r', String(peer.port), '-m', '10', '-n', '10', '-l', '100',
+      '-u', 'alice', '-w', 'alice-pw', '-p', String(server.turnAddress()!.port), '127.0.0.1',
+    ]);
+    assert.equal(code, 0, out);
+    assert.doesNotMatch(out, /error \d{3}/);
+    // uclient -m 10 makes 8 reservations and redeems 7 of them (coturn answers the same): count the RTP/RTCP
+    // pairs, an even relay port N and the N + 1 a redeemed reservation gave.
+    const ports = new Set([...out.matchAll(/Received relay addr: 127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1])));
+    const pairs = [...ports].filter((p) => p % 2 === 0 && ports.has(p + 1)).length;
+    assert.ok(pairs >= 5, `${pairs} RTP/RTCP pairs among relay ports ${[...ports].join(' ')}`);
+    const { sent, received } = totals(out);
+    assert.ok(sent >= 100, `sent ${sent}`);
+    assert.equal(received, sent);
+    assert.match(out, /Total lost packets 0 /);
   });
 });
