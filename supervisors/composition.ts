@@ -46,6 +46,7 @@ import type { ChildSpec, SupervisorSnapshot } from '../src/otp/worker.js';
 import { CallbackRunner, loadCallbacks } from '../src/rooms/callback-runner.js';
 import { LocalRoomBus } from '../src/rooms/room-bus.js';
 import type { RoomBus } from '../src/rooms/room-bus.js';
+import type { LoginListener } from '../src/auth/logins.js';
 import { RoomDirectory } from '../src/rooms/room-directory.js';
 import { RoomActors } from '../src/rooms/room.actor.js';
 import type { RoomWorker } from '../src/rooms/room.actor.js';
@@ -152,7 +153,9 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
     metrics.watchRelayThreads(hub);
     c.register(RELAY_HUB, { useValue: hub });
   }
-  c.register(LOGINS, { useToken: TURN_CREDENTIALS }); // signaling logins are remembered for TURN
+  // Signaling logins are remembered for TURN; with TURN off, no password is kept.
+  if (options.turnPort === false) c.register(LOGINS, { useValue: FORGET_LOGINS });
+  else c.register(LOGINS, { useToken: TURN_CREDENTIALS });
   c.register(ACTOR_FACTORY, { useValue: new ActorFactory(systemClock, inspection?.inspect) });
   c.registerSingleton(ConnectionFactory);
   c.register(SERVER_API, {
@@ -161,6 +164,9 @@ export async function buildContainer(input: Options | unknown, env: AppEnvironme
   metrics.setSources(gaugeSources(c.resolve(ROOM_BUS), c.resolve(ConnectionFactory).census, c.resolve(REGISTRY), cluster));
   return c;
 }
+
+/** The login listener with TURN off: nothing needs a signaling login's password afterwards. */
+const FORGET_LOGINS: LoginListener = { loggedIn: () => {} };
 
 /** TURN streams of the shared TLS port go to the TURN listener running now (none while it restarts: closed). */
 function turnStreamSink(registry: NameRegistry): TurnStreamSink {
