@@ -17,6 +17,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Clock } from '../clock.js';
 import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, GUESS_THROTTLE, LOGGER, LOGINS, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
 import type { AuthGate } from '../auth/guess-throttle.js';
+import { CheckQueue } from '../auth/check-queue.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { LoginListener } from '../auth/logins.js';
 import { CloseCode, CloseReason } from '../errors.js';
@@ -82,6 +83,7 @@ export class ConnectionFactory {
     @inject(GUESS_THROTTLE) guesses: AuthGate,
   ) {
     this.inspected = options.inspect !== null;
+    const checks = new CheckQueue(guesses, clock);
     const of = (self: object): Connection => this.connections.get(self)!;
     this.machine = connectionMachine.provide({
       actions: {
@@ -120,15 +122,19 @@ export class ConnectionFactory {
         // back to the actor as an event: no actor or abort controller per check.
         checkCredentials: ({ self }, input) => {
           const check = async (): Promise<string | null> => {
-            const verdict = guesses.admit(input.source, input.username);
+            // Refused while other checks from this IP (or for this name) are in flight, it waits for them (check-queue.ts).
+            const verdict = await checks.admit(input.source, input.username, options.authTimeout);
             if (verdict !== 'ok') {
               metrics.authThrottled('signaling', verdict);
               return null;
             }
-            const name = await authenticator.check(input.username, input.password);
-            if (name === null) return null;
-            guesses.succeeded(input.source, input.username);
-            logins.loggedIn(input.username, input.password, name);
+            let name: string | null = null;
+            try {
+              name = await authenticator.check(input.username, input.password);
+            } finally {
+              checks.done(input.source, input.username, name !== null);
+            }
+            if (name !== null) logins.loggedIn(input.username, input.password, name);
             return name;
           };
           check().then(

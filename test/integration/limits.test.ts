@@ -242,4 +242,38 @@ describe('password guessing', () => {
     assert.equal(await metric(server.port, 'webrtc_auth_failures_total{transport="signaling"}'), 21);
     c.close();
   });
+
+  /** `n` sockets from 127.0.0.1 authenticating at once as user0..n-1 (`password(i)`): what each was answered. */
+  async function loginAtOnce(port: number, n: number, password: (i: number) => string): Promise<string[]> {
+    const clients = await Promise.all(Array.from({ length: n }, () => TestClient.open(port, 'office')));
+    clients.forEach((c, i) => c.sendJson(authFrame(`user${i}`, password(i))));
+    const answers = await Promise.all(clients.map(async (c) => ((await nextJson(c)) as { event: string }).event));
+    for (const c of clients) c.close();
+    return answers;
+  }
+
+  const slowAuth = (calls: { n: number; inFlight: number; most: number }) => async (u: string) => {
+    calls.n++;
+    calls.most = Math.max(calls.most, ++calls.inFlight);
+    await sleep(100);
+    calls.inFlight--;
+    return `${u}-pw`;
+  };
+
+  test('60 users behind one address logging in at once with a slow auth backend all get in (checks beyond the burst wait, not refused)', async (t) => {
+    const calls = { n: 0, inFlight: 0, most: 0 };
+    const server = await start(t, { auth: slowAuth(calls), maxConnectionsPerIp: 100 });
+    const answers = await loginAtOnce(server.port, 60, (i) => `user${i}-pw`);
+    assert.deepEqual(answers, Array(60).fill('authenticated'));
+    assert.equal(calls.n, 60);
+    assert.ok(calls.most <= 20, `at most the per-IP burst of checks in flight at once: ${calls.most}`);
+  });
+
+  test('60 wrong passwords at once from one address: the auth backend sees the per-IP burst (20), every one is refused', async (t) => {
+    const calls = { n: 0, inFlight: 0, most: 0 };
+    const server = await start(t, { auth: slowAuth(calls), maxConnectionsPerIp: 100 });
+    const answers = await loginAtOnce(server.port, 60, (i) => `wrong${i}`);
+    assert.deepEqual(answers, Array(60).fill('unauthorized'));
+    assert.equal(calls.n, 20);
+  });
 });

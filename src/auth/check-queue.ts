@@ -1,0 +1,137 @@
+/**
+ * Signaling's password checks, in front of the guess throttle
+ * (guess-throttle.ts). The throttle takes a token per check up front and
+ * gives it back on success, so a check in flight counts as a possible guess:
+ * with a slow `auth` backend, 21 users behind one address (an office, a
+ * carrier's NAT) logging in at once would see the 21st refused, answered
+ * `unauthorized` although its password is right. Here such a check waits
+ * instead: refused while checks from the same IP (or for the same username)
+ * are still in flight, it is tried again as each of them ends, until
+ * admitted or `maxWaitMs` has passed. A refusal with nothing in flight (the
+ * bucket emptied by failures) is answered at once, as before, so guessing is
+ * held to exactly the throttle's rate.
+ *
+ * Bounded: at most `maxWaiting` checks wait at once (beyond, refused at
+ * once); each waits at most `maxWaitMs` (one timer each); the in-flight
+ * counts hold only keys with checks in flight.
+ */
+import type { Clock } from '../clock.js';
+import type { AuthGate, GuessVerdict } from './guess-throttle.js';
+
+export interface CheckQueueOptions {
+  /** Checks waiting at once, at most. */
+  maxWaiting: number;
+}
+
+export const CHECK_QUEUE_DEFAULTS: Readonly<CheckQueueOptions> = Object.freeze({ maxWaiting: 10_000 });
+
+interface Waiter {
+  ip: string;
+  username: string;
+  resolve(verdict: GuessVerdict): void;
+  timer: unknown;
+}
+
+export class CheckQueue {
+  private readonly inFlightByIp = new Map<string, number>();
+  private readonly inFlightByUser = new Map<string, number>();
+  /** Waiting checks by the key that refused them (`ip:` or `user:` + the key), in arrival order. */
+  private readonly waiting = new Map<string, Set<Waiter>>();
+  private waiters = 0;
+
+  constructor(
+    private readonly gate: AuthGate,
+    private readonly clock: Clock,
+    private readonly options: CheckQueueOptions = CHECK_QUEUE_DEFAULTS,
+  ) {}
+
+  /** Checks waiting now (for tests of the bound). */
+  get waitingCount(): number {
+    return this.waiters;
+  }
+
+  /**
+   * May a password from `ip` for `username` be checked? Resolves 'ok' (the
+   * check is then in flight: call `done` when it ends) or the limit that
+   * refused it, at once or after waiting at most `maxWaitMs`.
+   */
+  admit(ip: string, username: string, maxWaitMs: number): Promise<GuessVerdict> {
+    const verdict = this.tryAdmit(ip, username);
+    if (verdict === 'ok' || !this.worthWaiting(verdict, ip, username) || this.waiters >= this.options.maxWaiting || maxWaitMs <= 0) {
+      return Promise.resolve(verdict);
+    }
+    return new Promise<GuessVerdict>((resolve) => {
+      const waiter: Waiter = { ip, username, resolve, timer: null };
+      waiter.timer = this.clock.setTimeout(() => this.settle(waiter, verdict), maxWaitMs);
+      this.enqueue(waiter, verdict);
+    });
+  }
+
+  /** The admitted check ended: `ok` when the password was right. Checks waiting on its IP or username are tried again. */
+  done(ip: string, username: string, ok: boolean): void {
+    if (ok) this.gate.succeeded(ip, username);
+    decrement(this.inFlightByIp, ip);
+    decrement(this.inFlightByUser, username);
+    this.retry(`ip:${ip}`);
+    this.retry(`user:${username}`);
+  }
+
+  private tryAdmit(ip: string, username: string): GuessVerdict {
+    const verdict = this.gate.admit(ip, username);
+    if (verdict === 'ok') {
+      increment(this.inFlightByIp, ip);
+      increment(this.inFlightByUser, username);
+    }
+    return verdict;
+  }
+
+  /** Refused while checks it shares a limit with are in flight: their tokens may come back. */
+  private worthWaiting(verdict: Exclude<GuessVerdict, 'ok'>, ip: string, username: string): boolean {
+    return verdict === 'ip' ? this.inFlightByIp.has(ip) : this.inFlightByUser.has(username);
+  }
+
+  private enqueue(waiter: Waiter, verdict: Exclude<GuessVerdict, 'ok'>): void {
+    const key = verdict === 'ip' ? `ip:${waiter.ip}` : `user:${waiter.username}`;
+    let queue = this.waiting.get(key);
+    if (!queue) this.waiting.set(key, (queue = new Set()));
+    queue.add(waiter);
+    this.waiters++;
+  }
+
+  /** Tries the checks waiting on `key` again, oldest first. */
+  private retry(key: string): void {
+    const queue = this.waiting.get(key);
+    if (!queue) return;
+    this.waiting.delete(key);
+    for (const waiter of queue) {
+      this.waiters--;
+      const verdict = this.tryAdmit(waiter.ip, waiter.username);
+      if (verdict === 'ok' || !this.worthWaiting(verdict, waiter.ip, waiter.username)) this.settle(waiter, verdict, false);
+      else this.enqueue(waiter, verdict);
+    }
+  }
+
+  /** Ends a wait with `verdict` (`queued`: it is still in a queue, to be taken out). */
+  private settle(waiter: Waiter, verdict: GuessVerdict, queued = true): void {
+    this.clock.clearTimeout(waiter.timer);
+    if (queued) {
+      for (const [key, queue] of [[`ip:${waiter.ip}`, this.waiting.get(`ip:${waiter.ip}`)], [`user:${waiter.username}`, this.waiting.get(`user:${waiter.username}`)]] as const) {
+        if (queue?.delete(waiter)) {
+          this.waiters--;
+          if (queue.size === 0) this.waiting.delete(key);
+        }
+      }
+    }
+    waiter.resolve(verdict);
+  }
+}
+
+function increment(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function decrement(map: Map<string, number>, key: string): void {
+  const n = (map.get(key) ?? 1) - 1;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
+}
