@@ -18,6 +18,14 @@
 import type { Clock } from '../clock.js';
 import type { AuthGate, GuessVerdict } from './guess-throttle.js';
 
+/** The throttle as signaling uses it: a check may also end without a verdict (its backend timed out). */
+export interface SignalingGate extends AuthGate {
+  released(ip: string, username: string): void;
+}
+
+/** How an admitted check ended: the password was right, wrong, or the backend gave no verdict in time. */
+export type CheckOutcome = 'right' | 'wrong' | 'abandoned';
+
 export interface CheckQueueOptions {
   /** Checks waiting at once, at most. */
   maxWaiting: number;
@@ -40,7 +48,7 @@ export class CheckQueue {
   private waiters = 0;
 
   constructor(
-    private readonly gate: AuthGate,
+    private readonly gate: SignalingGate,
     private readonly clock: Clock,
     private readonly options: CheckQueueOptions = CHECK_QUEUE_DEFAULTS,
   ) {}
@@ -67,9 +75,14 @@ export class CheckQueue {
     });
   }
 
-  /** The admitted check ended: `ok` when the password was right. Checks waiting on its IP or username are tried again. */
-  done(ip: string, username: string, ok: boolean): void {
-    if (ok) this.gate.succeeded(ip, username);
+  /**
+   * The admitted check ended. Right: its tokens come back and its IP is
+   * trusted for `username`; wrong: its tokens stay taken (a guess);
+   * abandoned: its tokens come back. Checks waiting on its IP or username are tried again.
+   */
+  done(ip: string, username: string, outcome: CheckOutcome): void {
+    if (outcome === 'right') this.gate.succeeded(ip, username);
+    else if (outcome === 'abandoned') this.gate.released(ip, username);
     decrement(this.inFlightByIp, ip);
     decrement(this.inFlightByUser, username);
     this.retry(`ip:${ip}`);

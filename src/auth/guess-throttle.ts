@@ -146,9 +146,7 @@ export class GuessThrottle implements AuthGate {
 
   succeeded(ip: string, username: string): void {
     const now = this.now();
-    const trusted = this.isTrusted(ip, username, now);
-    this.ips.give(ip, now);
-    if (!trusted) this.users.give(username, now);
+    this.released(ip, username, now);
     let ips = this.trusted.get(username);
     if (!ips) {
       ips = new Map();
@@ -158,6 +156,15 @@ export class GuessThrottle implements AuthGate {
     ips.delete(ip);
     ips.set(ip, now + this.limits.trustedMs);
     if (ips.size > TRUSTED_PER_USER) ips.delete(ips.keys().next().value as string);
+  }
+
+  /**
+   * The admitted check ended without a verdict (the `auth` backend did not
+   * answer in time): not a guess, so its tokens come back; nothing is trusted.
+   */
+  released(ip: string, username: string, now: number = this.now()): void {
+    this.ips.give(ip, now);
+    if (!this.isTrusted(ip, username, now)) this.users.give(username, now);
   }
 
   /**

@@ -16,8 +16,8 @@ import type { ActorFactory } from '../actor-factory.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Clock } from '../clock.js';
 import { ACTOR_FACTORY, AUTHENTICATOR, CLOCK, GUESS_THROTTLE, LOGGER, LOGINS, METRICS, OPTIONS, REGISTRY, ROOM_BUS } from '../di/tokens.js';
-import type { AuthGate } from '../auth/guess-throttle.js';
 import { CheckQueue } from '../auth/check-queue.js';
+import type { CheckOutcome, SignalingGate } from '../auth/check-queue.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { LoginListener } from '../auth/logins.js';
 import { CloseCode, CloseReason } from '../errors.js';
@@ -54,6 +54,29 @@ const MAX_LOGGED_REASON_BYTES = 123;
 export const SLOW_CONSUMER_BYTES = 8 * 1024 * 1024;
 
 type ConnectionActor = Actor<typeof connectionMachine>;
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * `promise`, or TIMED_OUT once `ms` have passed: a password check has a
+ * deadline (the connection itself is closed at its `authTimeout`), so that a
+ * backend that never answers holds no guess token for ever.
+ */
+function withDeadline<T>(promise: Promise<T>, clock: Clock, ms: number): Promise<T | typeof TIMED_OUT> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimeout(() => resolve(TIMED_OUT), ms);
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clock.clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
 /** Open connections per state. */
 export type ConnectionCensus = Record<Exclude<CountedState, 'closed'>, number>;
 
@@ -80,7 +103,7 @@ export class ConnectionFactory {
     @inject(LOGGER) readonly logger: Logger,
     @inject(METRICS) readonly metrics: Metrics,
     @inject(LOGINS) logins: LoginListener,
-    @inject(GUESS_THROTTLE) guesses: AuthGate,
+    @inject(GUESS_THROTTLE) guesses: SignalingGate,
   ) {
     this.inspected = options.inspect !== null;
     const checks = new CheckQueue(guesses, clock);
@@ -128,14 +151,21 @@ export class ConnectionFactory {
               metrics.authThrottled('signaling', verdict);
               return null;
             }
-            let name: string | null = null;
+            let outcome: CheckOutcome = 'wrong';
             try {
-              name = await authenticator.check(input.username, input.password);
+              const name = await withDeadline(authenticator.check(input.username, input.password), clock, options.authTimeout);
+              if (name === TIMED_OUT) {
+                outcome = 'abandoned';
+                throw new Error(`auth did not answer within authTimeout (${options.authTimeout} ms)`);
+              }
+              if (name !== null) {
+                outcome = 'right';
+                logins.loggedIn(input.username, input.password, name);
+              }
+              return name;
             } finally {
-              checks.done(input.source, input.username, name !== null);
+              checks.done(input.source, input.username, outcome);
             }
-            if (name !== null) logins.loggedIn(input.username, input.password, name);
-            return name;
           };
           check().then(
             (username) => self.send({ type: 'auth.checked', username }),

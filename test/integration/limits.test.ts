@@ -269,6 +269,21 @@ describe('password guessing', () => {
     assert.ok(calls.most <= 20, `at most the per-IP burst of checks in flight at once: ${calls.most}`);
   });
 
+  test('an auth backend that never answers holds no guess token past authTimeout: the address is not locked out', async (t) => {
+    const server = await start(t, {
+      authTimeout: 300,
+      auth: (u: string) => (u === 'stuck' ? new Promise<string>(() => {}) : (USERS as Record<string, string>)[u]),
+    });
+    // the per-IP burst (20) of checks that never end
+    const stuck = await Promise.all(Array.from({ length: 20 }, () => TestClient.open(server.port, 'room')));
+    for (const c of stuck) c.sendJson(authFrame('stuck', 'pw'));
+    for (const c of stuck) await within(c.closed, 2_000, 'closed at authTimeout');
+    const c = await TestClient.open(server.port, 'room');
+    c.sendJson(authFrame('alice', USERS.alice));
+    assert.equal(((await nextJson(c)) as { event: string }).event, 'authenticated');
+    c.close();
+  });
+
   test('60 wrong passwords at once from one address: the auth backend sees the per-IP burst (20), every one is refused', async (t) => {
     const calls = { n: 0, inFlight: 0, most: 0 };
     const server = await start(t, { auth: slowAuth(calls), maxConnectionsPerIp: 100 });

@@ -25,10 +25,10 @@ describe('CheckQueue (signaling password checks in front of the guess throttle)'
     const d = q.admit('10.0.0.1', 'd', 5_000);
     assert.equal(await state(c), 'waiting');
     assert.equal(q.waitingCount, 2);
-    q.done('10.0.0.1', 'a', true);
+    q.done('10.0.0.1', 'a', 'right');
     assert.equal(await state(c), 'ok');
     assert.equal(await state(d), 'waiting', 'one token came back: one check goes in');
-    q.done('10.0.0.1', 'b', true);
+    q.done('10.0.0.1', 'b', 'right');
     assert.equal(await state(d), 'ok');
     assert.equal(q.waitingCount, 0);
   });
@@ -37,7 +37,7 @@ describe('CheckQueue (signaling password checks in front of the guess throttle)'
     const { q } = queue({ ipBurst: 2 });
     for (const name of ['a', 'b']) {
       assert.equal(await q.admit('10.0.0.1', name, 5_000), 'ok');
-      q.done('10.0.0.1', name, false);
+      q.done('10.0.0.1', name, 'wrong');
     }
     assert.equal(await state(q.admit('10.0.0.1', 'c', 5_000)), 'ip');
     assert.equal(q.waitingCount, 0);
@@ -48,7 +48,7 @@ describe('CheckQueue (signaling password checks in front of the guess throttle)'
     assert.equal(await q.admit('10.0.0.1', 'a', 5_000), 'ok');
     const b = q.admit('10.0.0.1', 'b', 5_000);
     assert.equal(await state(b), 'waiting');
-    q.done('10.0.0.1', 'a', false);
+    q.done('10.0.0.1', 'a', 'wrong');
     assert.equal(await state(b), 'ip');
     assert.equal(q.waitingCount, 0);
   });
@@ -58,7 +58,7 @@ describe('CheckQueue (signaling password checks in front of the guess throttle)'
     assert.equal(await q.admit('10.0.0.1', 'alice', 5_000), 'ok');
     const again = q.admit('10.0.0.2', 'alice', 5_000);
     assert.equal(await state(again), 'waiting');
-    q.done('10.0.0.1', 'alice', true);
+    q.done('10.0.0.1', 'alice', 'right');
     assert.equal(await state(again), 'ok');
   });
 
@@ -72,7 +72,7 @@ describe('CheckQueue (signaling password checks in front of the guess throttle)'
     assert.equal(await state(b), 'ip');
     assert.equal(q.waitingCount, 0);
     assert.equal(clock.pending(), 0);
-    q.done('10.0.0.1', 'a', true); // the late end of the first check wakes nobody
+    q.done('10.0.0.1', 'a', 'right'); // the late end of the first check wakes nobody
     assert.equal(q.waitingCount, 0);
   });
 
@@ -87,13 +87,25 @@ describe('CheckQueue (signaling password checks in front of the guess throttle)'
     assert.equal(q.waitingCount, 0);
   });
 
-  test('a right password gives its tokens back to the throttle; a wrong one keeps them', async () => {
-    const { q, gate } = queue({ ipBurst: 3 });
+  test('a right password gives its tokens back and trusts its IP; an abandoned check gives them back; a wrong one keeps them', async () => {
+    const { q, gate } = queue({ ipBurst: 3, userBurst: 3 });
     assert.equal(await q.admit('10.0.0.1', 'a', 0), 'ok');
-    q.done('10.0.0.1', 'a', true);
-    assert.equal(gate.tracked.ips, 0, 'bucket full again: forgotten');
+    q.done('10.0.0.1', 'a', 'right');
+    assert.deepEqual(gate.tracked, { ips: 0, usernames: 0, trusted: 1 }, 'buckets full again: forgotten');
     assert.equal(await q.admit('10.0.0.1', 'b', 0), 'ok');
-    q.done('10.0.0.1', 'b', false);
-    assert.equal(gate.tracked.ips, 1);
+    q.done('10.0.0.1', 'b', 'abandoned');
+    assert.deepEqual(gate.tracked, { ips: 0, usernames: 0, trusted: 1 }, 'no token kept, b not trusted');
+    assert.equal(await q.admit('10.0.0.1', 'c', 0), 'ok');
+    q.done('10.0.0.1', 'c', 'wrong');
+    assert.deepEqual(gate.tracked, { ips: 1, usernames: 1, trusted: 1 });
+  });
+
+  test('a check refused while one is in flight goes in when that one is abandoned', async () => {
+    const { q } = queue({ ipBurst: 1 });
+    assert.equal(await q.admit('10.0.0.1', 'a', 5_000), 'ok');
+    const b = q.admit('10.0.0.1', 'b', 5_000);
+    assert.equal(await state(b), 'waiting');
+    q.done('10.0.0.1', 'a', 'abandoned');
+    assert.equal(await state(b), 'ok');
   });
 });
