@@ -52,7 +52,19 @@ export const PING_FRAME: ParsedClientFrame = Object.freeze({ type: 'ping' });
 const INVALID_JSON: ParsedClientFrame = Object.freeze({ type: 'frame.invalid', reason: 'invalid_json' });
 const INVALID_TO: ParsedClientFrame = Object.freeze({ type: 'frame.invalid', reason: 'invalid_to' });
 
-const credentialsSchema = z.object({ username: z.string(), password: z.string() });
+/**
+ * The longest username, in UTF-8 bytes: what TURN's USERNAME can carry (RFC
+ * 8489 section 14.3, fewer than 509 bytes), TURN taking the same credentials.
+ * Usernames key the guess throttle's buckets: a longer one is refused
+ * (`unauthorized`) before any check, so that 100,000 tracked names cannot
+ * hold 64 KiB each.
+ */
+export const MAX_USERNAME_BYTES = 508;
+
+const credentialsSchema = z.object({
+  username: z.string().refine((u) => u.length <= MAX_USERNAME_BYTES && Buffer.byteLength(u) <= MAX_USERNAME_BYTES),
+  password: z.string(),
+});
 
 /** Parses one text frame. Never throws. */
 export function parseClientFrame(text: string): ParsedClientFrame {

@@ -269,6 +269,19 @@ describe('password guessing', () => {
     assert.ok(calls.most <= 20, `at most the per-IP burst of checks in flight at once: ${calls.most}`);
   });
 
+  test('a username longer than TURN can carry (508 bytes) is refused unchecked: auth is not asked, no bucket is kept for it', async (t) => {
+    const asked: string[] = [];
+    const server = await start(t, { auth: (u: string) => (asked.push(u), `${u}-pw`) });
+    const c = await TestClient.open(server.port, 'room');
+    c.sendJson(authFrame('x'.repeat(60_000), 'pw'));
+    assert.deepEqual(await nextJson(c), { event: 'unauthorized' });
+    const name = 'n'.repeat(508);
+    c.sendJson(authFrame(name, `${name}-pw`));
+    assert.equal(((await nextJson(c)) as { event: string }).event, 'authenticated');
+    assert.deepEqual(asked, [name]);
+    c.close();
+  });
+
   test('an auth backend that never answers holds no guess token past authTimeout: the address is not locked out', async (t) => {
     const server = await start(t, {
       authTimeout: 300,

@@ -22,6 +22,13 @@ describe('parseClientFrame', () => {
     });
   });
 
+  test('a username of up to 508 bytes in UTF-8 (what TURN can carry) is checked; a longer one is not', () => {
+    for (const username of ['a'.repeat(508), 'é'.repeat(254)]) {
+      const frame = parseClientFrame(JSON.stringify({ event: 'authenticate', data: { username, password: 'p'.repeat(8000) } }));
+      assert.deepEqual(frame, { type: 'frame.authenticate', credentials: { username, password: 'p'.repeat(8000) } });
+    }
+  });
+
   test('authenticate with missing or malformed credentials has credentials null', () => {
     const bad = [
       { event: 'authenticate' },
@@ -32,6 +39,8 @@ describe('parseClientFrame', () => {
       { event: 'authenticate', data: { username: 1, password: 'pw' } },
       { event: 'authenticate', data: { username: 'alice', password: null } },
       { event: 'authenticate', data: [] },
+      { event: 'authenticate', data: { username: 'a'.repeat(509), password: 'pw' } },
+      { event: 'authenticate', data: { username: 'é'.repeat(255), password: 'pw' } }, // 510 bytes in UTF-8
     ];
     for (const frame of bad) {
       assert.deepEqual(parseClientFrame(JSON.stringify(frame)), { type: 'frame.authenticate', credentials: null }, JSON.stringify(frame));
