@@ -108,6 +108,28 @@ describe('bytes read while a password check is pending', () => {
   });
 });
 
+describe('pings from a client that does not read', () => {
+  test('a flood of WebSocket pings, its pongs never read, is cut off (ws: at most 60 pongs pending), nothing piles up', async (t) => {
+    const server = await start(t);
+    const upgrade = 'GET /websocket/room HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    const socket = await rawConnection(t, server.port, upgrade);
+    await new Promise((resolve) => socket.once('data', resolve)); // 101
+    socket.pause(); // never reads again: the pongs pile up on the server's side, if anywhere
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const ping = Buffer.concat([Buffer.from([0x89, 0x80 | 125]), mask, Buffer.alloc(125, 7)]);
+    const batch = Buffer.concat(Array(1000).fill(ping));
+    let sent = 0;
+    socket.on('error', () => {});
+    while (!socket.destroyed && sent < 2_000_000) {
+      if (!socket.write(batch)) await Promise.race([new Promise((r) => socket.once('drain', r)), socket.closedAt]);
+      sent += 1000;
+    }
+    await within(socket.closedAt, 5_000, 'the server cut the socket');
+    assert.ok(sent < 2_000_000, `cut off after ${sent} pings`);
+  });
+});
+
 describe('maxConnectionsPerIp and maxConnections', () => {
   test('one socket over maxConnectionsPerIp gets 429 at the upgrade; a closed one frees its place', async (t) => {
     const server = await start(t, { maxConnectionsPerIp: 3 });
