@@ -285,9 +285,14 @@ export class Connection implements Worker, MemberSink, Sender {
       return;
     }
     // Inspected, frames are parsed (the inspector shows the object); else read from their bytes.
-    const frame = this.factory.inspected ? parseClientFrame(data.toString('utf8')) : readClientFrame(data);
-    if (this.forwarding && (frame.type === 'frame.message' || frame.type === 'frame.invalid')) this.forward(frame);
-    else this.actor.send(frame);
+    try {
+      const frame = this.factory.inspected ? parseClientFrame(data.toString('utf8')) : readClientFrame(data);
+      if (this.forwarding && (frame.type === 'frame.message' || frame.type === 'frame.invalid')) this.forward(frame);
+      else this.actor.send(frame);
+    } catch (err) {
+      // A bug met by this client's frame ends this connection (1011), never the process (as a crashed actor).
+      this.crashed(err);
+    }
   }
 
   /**

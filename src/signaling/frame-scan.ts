@@ -57,8 +57,17 @@ const IN_ARRAY = 2;
 /** `"authenticate"` without its quotes. */
 const AUTHENTICATE = Buffer.from('authenticate');
 
-/** Open containers, innermost last (a 64 KiB frame nests at most 32 Ki deep; grown on demand). */
-let stack = new Uint8Array(256);
+/**
+ * The deepest nesting of objects and arrays a client frame may have; deeper
+ * is `invalid_json`, whichever way it is read (protocol.ts checks the same
+ * before `JSON.parse`). Re-serializing a client's object (`from` overwritten)
+ * recurses once per level: a 64 KiB frame nested 30,000 deep overflowed the
+ * stack. No signaling message nests beyond a handful.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/** Open containers, innermost last. */
+const stack = new Uint8Array(MAX_JSON_DEPTH);
 
 function isWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -167,11 +176,7 @@ export function scanFrame(b: Buffer, top: TopLevel): ScanVerdict {
     const c = b[i];
     let valueStart = i;
     if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      if (depth === stack.length) {
-        const grown = new Uint8Array(stack.length * 2);
-        grown.set(stack);
-        stack = grown;
-      }
+      if (depth === MAX_JSON_DEPTH) return ScanVerdict.INVALID;
       stack[depth++] = c === OPEN_OBJECT ? IN_OBJECT : IN_ARRAY;
       if (depth === 2 && key === KEY_TO) top.toStart = -2; // `to` is an object or an array
       i = skipWhitespace(b, i + 1, n);

@@ -3,7 +3,7 @@
  * into typed events, and server events into frames. Pure: no I/O, no state.
  */
 import { z } from 'zod';
-import { scanFrame, ScanVerdict } from './frame-scan.js';
+import { MAX_JSON_DEPTH, scanFrame, ScanVerdict } from './frame-scan.js';
 import type { TopLevel } from './frame-scan.js';
 
 export interface Credentials {
@@ -66,9 +66,33 @@ const credentialsSchema = z.object({
   password: z.string(),
 });
 
+/**
+ * True when `text` nests objects and arrays deeper than `max` (brackets in
+ * strings do not count). One pass, no allocation: checked before `JSON.parse`.
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** Parses one text frame. Never throws. */
 export function parseClientFrame(text: string): ParsedClientFrame {
   if (text === 'ping') return PING_FRAME;
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) return INVALID_JSON;
   let payload: unknown;
   try {
     payload = JSON.parse(text);

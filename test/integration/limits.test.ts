@@ -108,6 +108,22 @@ describe('bytes read while a password check is pending', () => {
   });
 });
 
+describe('deeply nested frames', () => {
+  test('a member\'s frames nested 16,000 deep (with and without its own `from`) get invalid_json; the server and the member go on', async (t) => {
+    const server = await start(t);
+    const alice = await TestClient.join(server.port, 'deep', 'alice', USERS.alice);
+    const bob = await TestClient.join(server.port, 'deep', 'bob', USERS.bob);
+    assert.equal((await nextJson(alice)).event, 'joined');
+    const deep = '['.repeat(16_000) + ']'.repeat(16_000);
+    for (const top of ['"event":"x"', '"event":"x","from":"forged"', `"event":"x","to":"${alice.peerId}"`]) {
+      bob.send(`{${top},"data":${deep}}`);
+      assert.deepEqual(await nextJson(bob), { event: 'invalid_message', data: { reason: 'invalid_json' } }, top);
+    }
+    bob.sendJson({ event: 'hello' });
+    assert.deepEqual(await nextJson(alice), { event: 'hello', from: bob.peerId }, 'nothing deep was forwarded; bob is still in');
+  });
+});
+
 describe('pings from a client that does not read', () => {
   test('a flood of WebSocket pings, its pongs never read, is cut off (ws: at most 60 pongs pending), nothing piles up', async (t) => {
     const server = await start(t);

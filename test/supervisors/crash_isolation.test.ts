@@ -28,6 +28,12 @@ class FaultyRoomBus extends LocalRoomBus {
     if (room === 'boom' && member.username === 'crasher') throw new Error('injected room fault');
     return super.join(room, member);
   }
+
+  /** A member's message fanned out in room `fragile` that says "detonate" meets a bug. */
+  override broadcast(room: string, frame: Buffer, exceptPeerId?: string): number {
+    if (room === 'fragile' && frame.includes('detonate')) throw new Error('injected fan-out fault');
+    return super.broadcast(room, frame, exceptPeerId);
+  }
 }
 
 /** Every frame and the close of one client, in arrival order. */
@@ -77,6 +83,29 @@ async function startFaulty(extra: Options = {}): Promise<Running> {
   const api = c.resolve(SERVER_API);
   return { api, port: api.signalingAddress()!.port, stop: () => root.stop(), leaves, lines };
 }
+
+describe('a bug met while forwarding a member\'s frame', () => {
+  test('ends that connection (1011, its room told `left`), never the process; the room goes on', async (t) => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => void uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    t.after(() => process.off('uncaughtException', onUncaught));
+    const server = await startFaulty();
+    t.after(() => server.stop());
+    const alice = await TestClient.join(server.port, 'fragile', 'alice', USERS.alice);
+    const bob = await TestClient.join(server.port, 'fragile', 'bob', USERS.bob);
+    assert.equal((await alice.next()).json?.event, 'joined');
+    bob.sendJson({ event: 'note', data: 'detonate' });
+    assert.equal((await bob.closed).code, 1011);
+    assert.deepEqual((await alice.next()).json, { event: 'left', data: { username: 'bob', peer_id: bob.peerId } });
+    assert.deepEqual(uncaught, []);
+    assert.ok(server.lines().some((l) => l.msg === 'connection actor crashed' && /injected fan-out fault/.test(l.err?.message)));
+    const carol = await TestClient.join(server.port, 'fragile', 'carol', USERS.carol);
+    carol.sendJson({ event: 'note', data: 'hello' });
+    assert.equal((await alice.next()).json?.event, 'joined');
+    assert.deepEqual((await alice.next()).json, { event: 'note', data: 'hello', from: carol.peerId });
+  });
+});
 
 describe('a crashing room actor', () => {
   const uncaught: unknown[] = [];

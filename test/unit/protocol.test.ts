@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeEvent, parseClientFrame, PING_FRAME, ServerFrames, withFrom } from '../../src/signaling/protocol.js';
+import { encodeEvent, nestsDeeperThan, parseClientFrame, PING_FRAME, readClientFrame, ServerFrames, withFrom } from '../../src/signaling/protocol.js';
+import { MAX_JSON_DEPTH } from '../../src/signaling/frame-scan.js';
 import { PeerIds } from '../../src/signaling/peer-ids.js';
 
 describe('parseClientFrame', () => {
@@ -190,5 +191,32 @@ describe('PeerIds', () => {
       ids.add(id);
     }
     assert.equal(ids.size, 600);
+  });
+});
+
+describe('nesting depth (a client object re-serialized recurses once per level)', () => {
+  const nested = (depth: number, top = '"event":"x"') => `{${top},"data":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+
+  test(`up to ${MAX_JSON_DEPTH} levels is a message, one more is invalid_json, read either way (parsed, or scanned from bytes)`, () => {
+    for (const top of ['"event":"x"', '"event":"x","from":"me"', '"event":"x","d\\u0061ta":1', '"event":"x","to":"p"']) {
+      const ok = nested(MAX_JSON_DEPTH, top);
+      const deep = nested(MAX_JSON_DEPTH + 1, top);
+      assert.equal(parseClientFrame(ok).type, 'frame.message', top);
+      assert.equal(readClientFrame(Buffer.from(ok)).type, 'frame.message', top);
+      assert.deepEqual(parseClientFrame(deep), { type: 'frame.invalid', reason: 'invalid_json' }, top);
+      assert.deepEqual(readClientFrame(Buffer.from(deep)), { type: 'frame.invalid', reason: 'invalid_json' }, top);
+    }
+  });
+
+  test('a 64 KiB frame nested 16,000 deep with a client `from` is invalid_json, not a stack overflow when forwarded', () => {
+    const text = `{"event":"x","from":"me","data":${'['.repeat(16_000)}${']'.repeat(16_000)}}`;
+    assert.deepEqual(readClientFrame(Buffer.from(text)), { type: 'frame.invalid', reason: 'invalid_json' });
+    assert.deepEqual(parseClientFrame(text), { type: 'frame.invalid', reason: 'invalid_json' });
+  });
+
+  test('brackets inside strings (escaped quotes included) do not count', () => {
+    assert.equal(nestsDeeperThan(`{"a":"${'['.repeat(1000)}\\"${'{'.repeat(1000)}"}`, 2), false);
+    assert.equal(nestsDeeperThan('{"a":[[1]]}', 2), true);
+    assert.equal(nestsDeeperThan('{"a":[1]}', 2), false);
   });
 });
