@@ -13,10 +13,13 @@
  * belongs to one start of a thread: a restarted thread gets a fresh one, so
  * datagrams lost with a dead thread hold no slot of its successor.
  *
- * A channel ends when either side closes: the thread at the other end died
- * or stopped (its port closes with it), or a newer channel to the same
- * thread replaced it (its restart). Then it is forgotten and never posted to
- * again; `close()` ends them all (the thread stops).
+ * A channel ends when the thread at the other end dies or stops (its port
+ * closes with it; Node delivers what it had posted first, so every slot it
+ * took in this thread's inbox is given back). Then it is forgotten and never
+ * posted to again. A newer channel to the same thread (its restart) takes
+ * its place at once; the old one is not posted to any more and is only read
+ * until its close comes (the datagrams the dead thread sent still free
+ * their slots). `close()` ends them all (the thread stops).
  */
 import type { MessagePort } from 'node:worker_threads';
 import { parsePeerDatagram } from './relay-thread-protocol.js';
@@ -33,10 +36,10 @@ export interface PeerChannelsOptions {
 
 export const PEER_CHANNEL_DEFAULTS: Readonly<PeerChannelsOptions> = Object.freeze({ maxInFlight: 1024, deadlineMs: 1_000 });
 
-/** Where a datagram taken from a channel goes (the thread's adapter), and who hears of the open count. */
+/** Where a datagram taken from a channel goes (the thread's adapter), and who hears how many ports are open. */
 export interface PeerChannelsSink {
   deliver(buf: Buffer, address: string, port: number): void;
-  openChanged?(open: number): void;
+  portsChanged?(open: number): void;
 }
 
 interface Open {
@@ -45,7 +48,10 @@ interface Open {
 }
 
 export class PeerChannels {
+  /** The channel to post to, per thread. */
   private readonly open = new Map<number, Open>();
+  /** Every port not yet closed: those in `open`, and replaced ones still being read. */
+  private readonly ports = new Set<MessagePort>();
   private readonly inbox: Int32Array;
   private readonly now: () => number;
   private closed = false;
@@ -67,19 +73,24 @@ export class PeerChannels {
     return this.open.size;
   }
 
-  /** The channel to `thread`, replacing (and closing) an older one to it; closed at once after `close()`. */
+  /** The channel to `thread`, taking the place of an older one to it; closed at once after `close()`. */
   connect({ thread, port, inbox }: PeerChannel): void {
     if (this.closed) return port.close(); // it came after `stop`
-    this.open.get(thread)?.port.close();
     const channel: Open = { port, inbox: new Int32Array(inbox, 0, 1) };
     this.open.set(thread, channel);
+    this.ports.add(port);
     port.on('message', (raw: unknown) => this.receive(raw));
     port.once('close', () => {
-      if (this.open.get(thread) !== channel) return;
-      this.open.delete(thread);
-      this.sink.openChanged?.(this.open.size);
+      this.ports.delete(port);
+      if (this.open.get(thread) === channel) this.open.delete(thread);
+      this.sink.portsChanged?.(this.ports.size);
     });
-    this.sink.openChanged?.(this.open.size);
+    this.sink.portsChanged?.(this.ports.size);
+  }
+
+  /** Ports not closed yet: the channels open, and replaced ones whose far end has not closed yet. */
+  get portsOpen(): number {
+    return this.ports.size;
   }
 
   /** Hands a datagram to thread `to`: false (nothing sent) when no channel is open to it or its inbox is full. */
@@ -97,9 +108,10 @@ export class PeerChannels {
   /** Closes every channel (the thread stops). */
   close(): void {
     this.closed = true;
-    for (const { port } of this.open.values()) port.close();
+    for (const port of this.ports) port.close();
+    this.ports.clear();
     this.open.clear();
-    this.sink.openChanged?.(0);
+    this.sink.portsChanged?.(0);
   }
 
   private receive(raw: unknown): void {

@@ -68,7 +68,7 @@ const peers = new PeerChannels(data.inbox, {
     stats[STAT_CELLS.forwarded]!++;
     backend.injectDatagram(buf, address, p);
   },
-  openChanged: (open) => void (stats[STAT_CELLS.peerChannels] = open),
+  portsChanged: (open) => void (stats[STAT_CELLS.peerChannels] = open),
 });
 const foreign = new ForeignOwners(data.index, data.threads, (to, buf, address, p) => peers.send(to, buf, address, p));
 for (const [client, owner] of data.owners) foreign.set(client, owner);

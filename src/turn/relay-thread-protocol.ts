@@ -28,7 +28,7 @@ export const STAT_CELLS = {
   engineNonces: 7,
   /** Datagrams another thread forwarded to this one (it owns their client) and this one handled. */
   forwarded: 8,
-  /** Channels to other relay threads this thread holds open (one per other running thread). */
+  /** Ports of channels to other relay threads this thread holds open (one per other running thread, once a replaced one has closed). */
   peerChannels: 9,
 } as const;
 export const STAT_CELL_COUNT = 10;

@@ -74,7 +74,7 @@ function pair(options: { a?: Partial<PeerChannelsOptions>; b?: Partial<PeerChann
   const open = { a: [] as number[], b: [] as number[] };
   const make = (side: 'a' | 'b') => new PeerChannels(inbox[side], {
     deliver: (buf, address, port) => got[side].push(`${buf.toString()} ${address}:${port}`),
-    openChanged: (n) => open[side].push(n),
+    portsChanged: (n) => open[side].push(n),
   }, { ...PEER_CHANNEL_DEFAULTS, ...options[side] });
   const a = make('a');
   const b = make('b');
@@ -120,7 +120,7 @@ describe('PeerChannels', () => {
     assert.deepEqual(got, { a: ['back 10.0.0.2:3'], b: ['fresh 10.0.0.1:2'] });
   });
 
-  test('a channel whose far end closes (its thread died) is forgotten and never posted to; a newer channel replaces an older one; close() ends all', async () => {
+  test('a channel whose far end closes (its thread died) is forgotten and never posted to; close() ends all', async () => {
     const { a, b, open } = pair();
     assert.equal(a.size, 1);
     assert.equal(a.send(3, Buffer.from('x'), '10.0.0.1', 1), false, 'no channel to thread 3');
@@ -128,33 +128,40 @@ describe('PeerChannels', () => {
     assert.ok(await poll(() => a.size === 0, 2_000), 'the far end closed: forgotten');
     assert.equal(a.send(2, Buffer.from('x'), '10.0.0.1', 1), false, 'nothing posted to a closed channel');
     assert.deepEqual(open.a, [1, 0]);
-
-    // thread 2 restarts twice: each new channel replaces the last, whose port is closed
-    const inbox2 = new SharedArrayBuffer(4);
-    const first = new MessageChannel();
-    a.connect({ thread: 2, port: first.port1, inbox: inbox2 });
-    let firstClosed = false;
-    first.port2.once('close', () => (firstClosed = true));
-    first.port2.on('message', () => {});
-    const second = new MessageChannel();
-    const arrived: unknown[] = [];
-    second.port2.on('message', (m: unknown) => arrived.push(m));
-    a.connect({ thread: 2, port: second.port1, inbox: inbox2 });
-    assert.equal(a.size, 1);
-    assert.ok(await poll(() => firstClosed, 2_000), 'the replaced channel is closed');
-    assert.equal(a.size, 1, 'its close did not drop the newer one');
-    assert.equal(a.send(2, Buffer.from('y'), '10.0.0.1', 1), true);
-    assert.ok(await poll(() => arrived.length === 1, 2_000), 'sent over the newer channel');
-    second.port2.close();
+    assert.equal(a.portsOpen, 0);
     a.close();
-    assert.equal(a.size, 0);
     const late = new MessageChannel();
     let lateClosed = false;
     late.port2.once('close', () => (lateClosed = true));
     late.port2.start();
-    a.connect({ thread: 2, port: late.port1, inbox: inbox2 });
+    a.connect({ thread: 2, port: late.port1, inbox: new SharedArrayBuffer(4) });
     assert.equal(a.size, 0, 'a channel that arrives after close() is closed at once');
     assert.ok(await poll(() => lateClosed, 2_000));
+  });
+
+  test('a restarted thread\'s channel takes the old one\'s place at once; what the dead thread sent is still taken (its slots freed), then the old port is gone', async (t) => {
+    const { a, b, got, inbox, open } = pair();
+    t.after(() => a.close());
+    for (let i = 0; i < 5; i++) assert.equal(b.send(1, Buffer.from(`old${i}`), '10.0.0.1', 1), true, 'thread 2 sends, then dies');
+    assert.equal(inFlight(inbox.a), 5);
+    // thread 2 restarts: its new channel reaches thread 1 before thread 1 has read the old one's datagrams
+    const fresh = new MessageChannel();
+    const arrived: unknown[] = [];
+    fresh.port2.on('message', (m: unknown) => arrived.push(m));
+    t.after(() => fresh.port2.close());
+    const inbox2 = new SharedArrayBuffer(4);
+    a.connect({ thread: 2, port: fresh.port1, inbox: inbox2 });
+    b.close();
+    assert.equal(a.size, 1);
+    assert.equal(a.portsOpen, 2, 'the old port is read until its far end has closed');
+    assert.equal(a.send(2, Buffer.from('new'), '10.0.0.1', 1), true);
+    assert.equal(inFlight(inbox.b), 0, 'nothing posted on the old channel');
+    assert.equal(inFlight(inbox2), 1, 'the new start\'s inbox');
+    assert.ok(await poll(() => a.portsOpen === 1 && arrived.length === 1, 2_000), `ports open ${a.portsOpen}`);
+    assert.deepEqual(got.a, ['old0 10.0.0.1:1', 'old1 10.0.0.1:1', 'old2 10.0.0.1:1', 'old3 10.0.0.1:1', 'old4 10.0.0.1:1']);
+    assert.equal(inFlight(inbox.a), 0, 'the dead thread\'s datagrams gave their slots back');
+    assert.equal(a.size, 1, 'the old port\'s close left the new channel in place');
+    assert.deepEqual(open.a, [1, 2, 1]);
   });
 });
 
