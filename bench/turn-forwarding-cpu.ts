@@ -23,6 +23,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { roundedMedian } from './suites/common.js';
 
 const CLIENTS = 32;
 /** The generator sends one Send indication per client every this many ms. */
@@ -109,12 +110,6 @@ async function serve(tree: string, seconds: number): Promise<void> {
   await r.sup.stop();
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 async function compare(trees: Record<'A' | 'B', string>, rounds: number, seconds: number): Promise<void> {
   const perThousand: Record<'A' | 'B', number[]> = { A: [], B: [] };
   for (let round = 1; round <= rounds; round++) {
@@ -127,7 +122,7 @@ async function compare(trees: Record<'A' | 'B', string>, rounds: number, seconds
       console.log(`round ${round} ${side}: ${run.forwarded} forwarded in ${run.seconds.toFixed(1)} s; main thread ${run.mainCpuSec.toFixed(2)} CPU-s (${ms.toFixed(1)} ms per 1k forwarded), relay threads ${run.relayCpuSec.toFixed(2)} CPU-s`);
     }
   }
-  console.log(`median main-thread CPU per 1k forwarded datagrams: A ${median(perThousand.A).toFixed(1)} ms, B ${median(perThousand.B).toFixed(1)} ms`);
+  console.log(`median main-thread CPU per 1k forwarded datagrams: A ${roundedMedian(perThousand.A, 1)} ms, B ${roundedMedian(perThousand.B, 1)} ms`);
 }
 
 const { values } = parseArgs({
