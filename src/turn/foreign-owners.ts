@@ -7,26 +7,26 @@
  * holds their allocation, which answers from its own socket (the same
  * address). The same path carries an Allocate that redeems another
  * thread's EVEN-PORT reservation to that thread (`forwardTo`, the thread
- * its RESERVATION-TOKEN names). Bounded: `maxEntries` clients (the oldest forgotten first), and
- * at most `maxInFlight` datagrams in flight to one thread (a counter in
- * memory all threads share: the sender adds, the receiver subtracts);
- * beyond, datagrams are dropped as UDP may drop them. A receiver drops one
- * older than `deadlineMs`.
+ * its RESERVATION-TOKEN names). Bounded: `maxEntries` clients (the oldest
+ * forgotten first); the datagrams go straight to the other thread over
+ * their channel (peer-channels.ts: at most 1024 in flight to one thread, 1 s
+ * deadline), and one it refuses (full, or no channel to that thread) is
+ * dropped as UDP may drop it.
  */
 import type { ForeignClients } from './turn-backend.js';
 
 export interface ForeignOwnersOptions {
   maxEntries: number;
-  maxInFlight: number;
-  deadlineMs: number;
 }
 
-export const FOREIGN_DEFAULTS: Readonly<ForeignOwnersOptions> = Object.freeze({ maxEntries: 100_000, maxInFlight: 1024, deadlineMs: 1_000 });
+export const FOREIGN_DEFAULTS: Readonly<ForeignOwnersOptions> = Object.freeze({ maxEntries: 100_000 });
+
+/** Hands a datagram to relay thread `to`; false when it was not sent (its bound, or no channel). */
+export type SendToThread = (to: number, buf: Buffer, address: string, port: number) => boolean;
 
 export class ForeignOwners implements ForeignClients {
   private readonly owners = new Map<string, number>();
-  private readonly inFlight: Int32Array;
-  /** Datagrams dropped: a full queue to the owner, or too old on arrival. */
+  /** Datagrams dropped here: the owner's inbox full, or no channel to it. */
   dropped = 0;
   forwardedCount = 0;
 
@@ -34,12 +34,9 @@ export class ForeignOwners implements ForeignClients {
     readonly self: number,
     /** Relay threads of the server (1..threads). */
     private readonly threads: number,
-    forwarding: SharedArrayBuffer,
-    private readonly send: (to: number, buf: Buffer, address: string, port: number) => void,
+    private readonly send: SendToThread,
     private readonly options: ForeignOwnersOptions = FOREIGN_DEFAULTS,
-  ) {
-    this.inFlight = new Int32Array(forwarding);
-  }
+  ) {}
 
   get size(): number {
     return this.owners.size;
@@ -66,25 +63,9 @@ export class ForeignOwners implements ForeignClients {
     return true;
   }
 
-  /** Sends to thread `to` within its bound of datagrams in flight; beyond, drops it. */
+  /** Sends to thread `to`; a datagram it cannot take now is dropped. */
   private push(to: number, buf: Buffer, address: string, port: number): void {
-    if (Atomics.add(this.inFlight, to, 1) >= this.options.maxInFlight) {
-      Atomics.sub(this.inFlight, to, 1);
-      this.dropped++;
-      return;
-    }
-    this.forwardedCount++;
-    this.send(to, buf, address, port);
-  }
-
-  /**
-   * A datagram forwarded to this thread arrived (sent at `at`, ms since the
-   * epoch): true when it is still worth handling. Its in-flight slot is freed either way.
-   */
-  arrived(at: number, now = Date.now()): boolean {
-    Atomics.sub(this.inFlight, this.self, 1);
-    if (now - at <= this.options.deadlineMs) return true;
-    this.dropped++;
-    return false;
+    if (this.send(to, buf, address, port)) this.forwardedCount++;
+    else this.dropped++;
   }
 }

@@ -12,12 +12,17 @@
  *  - the guess throttle: reports of the threads' checks go to the server's
  *    `GuessThrottle` (shared with signaling), which answers each one and
  *    pushes blocks and trusted IPs to every thread (thread-gate.ts);
+ *  - the channels between relay threads (a MessageChannel per pair, made
+ *    when the later of two starts; forwarded datagrams go over them, never
+ *    through this thread: peer-channels.ts);
  *  - statistics: each thread's cells of shared memory, read synchronously
  *    (O(threads)); the relayed bytes and forwarded datagrams of threads
  *    that died are kept.
  *  - events and log lines of the threads, to the server's metrics and logger.
  */
 import { randomBytes } from 'node:crypto';
+import { MessageChannel } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GuessThrottle } from '../auth/guess-throttle.js';
@@ -25,7 +30,7 @@ import type { TurnCredentialCache } from './credential-cache.js';
 import { TurnCredentials } from './credentials.js';
 import type { QuotaLimits } from './quota.js';
 import { MAX_RELAY_THREADS, STAT_CELL_COUNT, STAT_CELLS } from './relay-thread-protocol.js';
-import type { FromThread, ThreadConfig, ToThread } from './relay-thread-protocol.js';
+import type { FromThread, PeerChannel, ThreadConfig, ToThread } from './relay-thread-protocol.js';
 import { SharedQuota } from './shared-quota.js';
 import type { TurnEvents, TurnRefusal, TurnStats } from './turn-backend.js';
 
@@ -36,7 +41,8 @@ const PASSWORD_MAX_PENDING = 256;
 
 /** A running relay thread as the hub sees it. */
 export interface ThreadLink {
-  post(message: ToThread): void;
+  /** `transfer`: the message's ports, moved to the thread. */
+  post(message: ToThread, transfer?: MessagePort[]): void;
 }
 
 export interface RelayHubDeps {
@@ -58,13 +64,12 @@ const RELAYED_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'erro
 export class RelayHub {
   readonly quota: SharedQuota;
   readonly nonceKey = randomBytes(32);
-  /** Int32 per thread index: datagrams forwarded to it and not yet handled. */
-  readonly forwarding = new SharedArrayBuffer(4 * (MAX_RELAY_THREADS + 1));
   /** The UDP port every thread binds (the first one's, with `turnPort: 0`). */
   port: number | null = null;
   /** The configuration every thread starts with, once worked out (relay address resolved). */
   config: Omit<ThreadConfig, 'port' | 'nonceKey'> | null = null;
-  private readonly links = new Map<number, { link: ThreadLink; stats: Float64Array }>();
+  /** Running threads: how to reach each, its statistics, its inbox (datagrams in flight to it, peer-channels.ts). */
+  private readonly links = new Map<number, { link: ThreadLink; stats: Float64Array; inbox: SharedArrayBuffer }>();
   private passwordBroker: TurnCredentials | null = null;
   private retiredRelayedBytes = 0;
   private retiredForwarded = 0;
@@ -79,10 +84,27 @@ export class RelayHub {
     return this.deps.threads;
   }
 
-  /** Thread `index` started: its shared statistics, and the messages to send it. */
-  attach(index: number, link: ThreadLink, stats: SharedArrayBuffer): void {
-    Atomics.store(new Int32Array(this.forwarding), index, 0);
-    this.links.set(index, { link, stats: new Float64Array(stats) });
+  /**
+   * Channels for thread `index`, about to start with inbox `inbox`: one to
+   * every running thread, whose far end is posted to that thread now (it
+   * replaces the channel to an earlier start of `index` there). The ends
+   * returned go in the new thread's start data, transferred. This thread
+   * keeps no port.
+   */
+  channelsFor(index: number, inbox: SharedArrayBuffer): PeerChannel[] {
+    const channels: PeerChannel[] = [];
+    for (const [peer, entry] of this.links) {
+      if (peer === index) continue;
+      const { port1, port2 } = new MessageChannel();
+      entry.link.post({ t: 'peer', thread: index, port: port2, inbox }, [port2]);
+      channels.push({ thread: peer, port: port1, inbox: entry.inbox });
+    }
+    return channels;
+  }
+
+  /** Thread `index` started: its shared statistics and inbox, and the messages to send it. */
+  attach(index: number, link: ThreadLink, stats: SharedArrayBuffer, inbox: SharedArrayBuffer): void {
+    this.links.set(index, { link, stats: new Float64Array(stats), inbox });
   }
 
   /** Thread `index` is gone: its slots and clients are given back, its relayed bytes kept. */
@@ -124,9 +146,6 @@ export class RelayHub {
         return this.applyEvents(m);
       case 'log':
         return this.log(index, m.line, m.suppressed);
-      case 'fwd':
-        this.send(m.to, { t: 'fwd', buf: m.buf, address: m.address, port: m.port, at: m.at });
-        return;
       case 'ready':
         return;
     }
@@ -142,10 +161,13 @@ export class RelayHub {
   }
 
   /** Thread `index`'s own counts (tests: which thread holds which allocations), or null when it is not running. */
-  threadStats(index: number): { allocations: number; relayedBytes: number; forwarded: number; quotaRefused: number } | null {
+  threadStats(index: number): { allocations: number; relayedBytes: number; forwarded: number; peerChannels: number; quotaRefused: number } | null {
     const stats = this.links.get(index)?.stats;
     return stats
-      ? { allocations: stats[STAT_CELLS.allocations]!, relayedBytes: stats[STAT_CELLS.relayedBytes]!, forwarded: stats[STAT_CELLS.forwarded]!, quotaRefused: this.quotaRefused[index]! }
+      ? {
+        allocations: stats[STAT_CELLS.allocations]!, relayedBytes: stats[STAT_CELLS.relayedBytes]!, forwarded: stats[STAT_CELLS.forwarded]!,
+        peerChannels: stats[STAT_CELLS.peerChannels]!, quotaRefused: this.quotaRefused[index]!,
+      }
       : null;
   }
 
@@ -178,6 +200,11 @@ export class RelayHub {
 
   newStatsBuffer(): SharedArrayBuffer {
     return new SharedArrayBuffer(8 * STAT_CELL_COUNT);
+  }
+
+  /** A thread start's inbox: one Int32, datagrams forwarded to it and not yet taken (peer-channels.ts). */
+  newInbox(): SharedArrayBuffer {
+    return new SharedArrayBuffer(4);
   }
 
   /** Test hook: thread `index` throws an uncaught error. */

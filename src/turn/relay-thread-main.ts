@@ -5,7 +5,9 @@
  * own. What threads share comes from the main thread (relay-thread-protocol.ts):
  * passwords (MainCalls, bounded, with a deadline), quota slots (the same),
  * the guess throttle (ThreadGate), the owners of other threads' clients
- * (ForeignOwners). Counts go to shared memory, events in batches every
+ * (ForeignOwners). Datagrams of those clients go straight to their owner
+ * over a channel per pair of threads (PeerChannels), not through the main
+ * thread. Counts go to shared memory, events in batches every
  * `FLUSH_MS`, log lines to the main thread's logger (at most
  * `LOG_LINES_PER_SECOND`). An error of the engine is thrown: the thread
  * dies and turn_sup restarts it.
@@ -20,6 +22,7 @@ import type { TurnLimits } from './limits.js';
 import { LogThrottle } from './log-throttle.js';
 import { MainCalls } from './main-calls.js';
 import { NodeTurnBackend } from './node-turn-backend.js';
+import { PeerChannels } from './peer-channels.js';
 import { PeerFilter } from './peer-filter.js';
 import type { QuotaLedger, QuotaVerdict } from './quota.js';
 import { parseToThread, STAT_CELLS, threadDataSchema } from './relay-thread-protocol.js';
@@ -59,7 +62,15 @@ const quotaCalls = new MainCalls<QuotaAnswer>(QUOTA_CALLS, (late) => {
   if (late.verdict === 'ok') post({ t: 'quota.release', user: late.user, client: late.client });
   else if (late.reserved) post({ t: 'quota.release', user: late.user, client: null });
 });
-const foreign = new ForeignOwners(data.index, data.threads, data.forwarding, (to, buf, address, p) => post({ t: 'fwd', to, buf, address, port: p, at: Date.now() }));
+const stats = new Float64Array(data.stats);
+const peers = new PeerChannels(data.inbox, {
+  deliver(buf, address, p) {
+    stats[STAT_CELLS.forwarded]!++;
+    backend.injectDatagram(buf, address, p);
+  },
+  portsChanged: (open) => void (stats[STAT_CELLS.peerChannels] = open),
+});
+const foreign = new ForeignOwners(data.index, data.threads, (to, buf, address, p) => peers.send(to, buf, address, p));
 for (const [client, owner] of data.owners) foreign.set(client, owner);
 const gate = new ThreadGate((t, ip, username) => post({ t, ip, username }));
 
@@ -99,7 +110,6 @@ const eventSink: TurnEvents = {
   },
 };
 
-const stats = new Float64Array(data.stats);
 const backend = new NodeTurnBackend({
   listenHost: cfg.listenHost,
   port: cfg.port,
@@ -129,6 +139,8 @@ const backend = new NodeTurnBackend({
   ...(cfg.limits ? { limits: cfg.limits as Partial<TurnLimits> } : {}),
   ...(cfg.unmended ? { unmended: new Set(cfg.unmended as NodeTurnDefect[]) } : {}),
 });
+// connected once the backend exists (a channel delivers to it)
+for (const channel of data.peers) peers.connect(channel);
 
 function flush(): void {
   const s = backend.stats();
@@ -160,11 +172,8 @@ function onMessage(raw: unknown): void {
       return gate.block(m.scope, m.key, m.ms);
     case 'gate.trust':
       return gate.trust(m.ip, m.username, m.ms);
-    case 'fwd':
-      if (!foreign.arrived(m.at)) return;
-      stats[STAT_CELLS.forwarded]!++;
-      backend.injectDatagram(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.address, m.port);
-      return;
+    case 'peer':
+      return peers.connect(m);
     case 'stop':
       void stop();
       return;
@@ -177,6 +186,7 @@ function onMessage(raw: unknown): void {
 
 async function stop(): Promise<void> {
   clearInterval(flusher);
+  peers.close();
   await backend.stop();
   flush();
   passwords.close();

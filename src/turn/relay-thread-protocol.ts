@@ -1,9 +1,11 @@
 /**
  * What the main thread and a TURN relay thread (docs/turn-threads.md) tell
- * each other over the worker's message port, and the data a thread starts
- * with. Every message is checked against these schemas where it arrives
- * (`parseFromThread` on main, `parseToThread` in the thread): a thread gets
- * only data, never functions.
+ * each other over the worker's message port, what two relay threads send
+ * each other over their own channel (`PeerDatagram`, a forwarded datagram:
+ * the main thread never sees those), and the data a thread starts with.
+ * Every message is checked against these schemas where it arrives
+ * (`parseFromThread` on main, `parseToThread` and `parsePeerDatagram` in the
+ * thread): a thread gets only data and message ports, never functions.
  *
  * The main thread is the authority for what the threads share: passwords
  * (the credential cache signaling fills, and `auth`), allocation quotas and
@@ -11,6 +13,7 @@
  * throttle (gate.*). Counts the main thread reads synchronously live in
  * shared memory (`STAT_CELLS`); events are sent in batches.
  */
+import { MessagePort } from 'node:worker_threads';
 import { z } from 'zod';
 
 /** Cells of one thread's Float64Array of statistics (shared memory, written by the thread only). */
@@ -25,8 +28,10 @@ export const STAT_CELLS = {
   engineNonces: 7,
   /** Datagrams another thread forwarded to this one (it owns their client) and this one handled. */
   forwarded: 8,
+  /** Ports of channels to other relay threads this thread holds open (one per other running thread, once a replaced one has closed). */
+  peerChannels: 9,
 } as const;
-export const STAT_CELL_COUNT = 9;
+export const STAT_CELL_COUNT = 10;
 
 /** Most relay threads (the option's bound). */
 export const MAX_RELAY_THREADS = 64;
@@ -64,17 +69,29 @@ export const threadConfigSchema = z.strictObject({
 });
 export type ThreadConfig = z.infer<typeof threadConfigSchema>;
 
+const threadIndex = z.number().int().min(1).max(MAX_RELAY_THREADS);
+
+/** The channel to relay thread `thread`: the port, and that thread's inbox counter (its in-flight bound). */
+const peerChannelSchema = z.strictObject({
+  thread: threadIndex,
+  port: z.instanceof(MessagePort),
+  inbox: z.instanceof(SharedArrayBuffer),
+});
+export type PeerChannel = z.infer<typeof peerChannelSchema>;
+
 export const threadDataSchema = z.strictObject({
   /** 1..N, as the child id turn_relay_<index>. */
-  index: z.number().int().min(1).max(MAX_RELAY_THREADS),
+  index: threadIndex,
   /** Relay threads of the server (indexes 1..threads): where a RESERVATION-TOKEN may be forwarded. */
   threads: z.number().int().min(1).max(MAX_RELAY_THREADS),
   config: threadConfigSchema,
   logLevel: z.string(),
   /** This thread's statistics (STAT_CELLS). */
   stats: z.instanceof(SharedArrayBuffer),
-  /** Int32 per thread index: forwarded datagrams in flight to that thread. */
-  forwarding: z.instanceof(SharedArrayBuffer),
+  /** One Int32: datagrams forwarded to this thread (this start of it) and not yet taken; the senders add, it subtracts. */
+  inbox: z.instanceof(SharedArrayBuffer),
+  /** A channel to every other relay thread running now (the others get the far ends from the main thread). */
+  peers: z.array(peerChannelSchema).max(MAX_RELAY_THREADS),
   /** Clients other threads own now: [client, thread index]. */
   owners: z.array(z.tuple([z.string(), z.number().int()])),
 });
@@ -96,7 +113,6 @@ export const fromThreadSchema = z.discriminatedUnion('t', [
     refused: z.partialRecord(refusalReasons, count),
   }),
   z.strictObject({ t: z.literal('log'), line: z.string().max(64 * 1024), suppressed: count }),
-  z.strictObject({ t: z.literal('fwd'), to: z.number().int().min(1).max(MAX_RELAY_THREADS), buf: bytes, address: z.string().max(64), port: z.number().int(), at: z.number() }),
 ]);
 export type FromThread = z.infer<typeof fromThreadSchema>;
 
@@ -114,12 +130,27 @@ export const toThreadSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('gate.ack'), ip: key, username: key }),
   z.strictObject({ t: z.literal('gate.block'), scope: z.enum(['ip', 'username']), key, ms: z.number().min(0) }),
   z.strictObject({ t: z.literal('gate.trust'), ip: key, username: key, ms: z.number().min(0) }),
-  z.strictObject({ t: z.literal('fwd'), buf: bytes, address: z.string(), port: z.number().int(), at: z.number() }),
+  /** Relay thread `thread` (re)started: the channel to it, which replaces any older one. */
+  z.strictObject({ t: z.literal('peer'), ...peerChannelSchema.shape }),
   z.strictObject({ t: z.literal('stop') }),
   /** Test hook: the thread throws an uncaught error. */
   z.strictObject({ t: z.literal('crash') }),
 ]);
 export type ToThread = z.infer<typeof toThreadSchema>;
+
+/** A datagram one relay thread hands another (its client is the other's), sent at `at` (ms since the epoch). */
+export const peerDatagramSchema = z.strictObject({
+  buf: bytes,
+  address: z.string().max(64),
+  port: z.number().int().min(0).max(65535),
+  at: z.number(),
+});
+export type PeerDatagram = z.infer<typeof peerDatagramSchema>;
+
+export function parsePeerDatagram(value: unknown): PeerDatagram | null {
+  const result = peerDatagramSchema.safeParse(value);
+  return result.success ? result.data : null;
+}
 
 export function parseFromThread(value: unknown): FromThread | null {
   const result = fromThreadSchema.safeParse(value);

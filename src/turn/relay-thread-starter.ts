@@ -59,13 +59,15 @@ export class RelayThreadStarter {
   }
 
   private spawn(index: number, config: Omit<ThreadConfig, 'port' | 'nonceKey'>, port: number): Promise<RelayThread> {
+    const inbox = this.hub.newInbox();
     return RelayThread.start(this.hub, index, {
       index,
       threads: this.hub.threads,
       config: { ...config, port, nonceKey: this.hub.nonceKey },
       logLevel: this.logger.level,
       stats: this.hub.newStatsBuffer(),
-      forwarding: this.hub.forwarding,
+      inbox,
+      peers: this.hub.channelsFor(index, inbox),
       owners: this.hub.quota.directory(),
     }, this.logger);
   }

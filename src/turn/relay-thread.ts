@@ -8,6 +8,7 @@
  * waits for its exit; `kill()` terminates it.
  */
 import { Worker as NodeWorker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { ExitLink } from '../otp/worker.js';
 import type { ExitReason, Worker } from '../otp/worker.js';
@@ -41,9 +42,16 @@ export class RelayThread implements Worker {
   /** Starts thread `index` with `data` (its config, shared memory, the directory now); resolves once it listens. */
   static start(hub: RelayHub, index: number, data: ThreadData, logger: Logger): Promise<RelayThread> {
     // named: `top -H` and /proc/<pid>/task/*/comm show turn_relay_<index>
-    const worker = new NodeWorker(entry(), { workerData: data, transferList: [], name: `turn_relay_${index}` });
+    // the channels' ports move to the thread (not started: closed, the other threads see their ends close)
+    let worker: NodeWorker;
+    try {
+      worker = new NodeWorker(entry(), { workerData: data, transferList: data.peers.map((p) => p.port), name: `turn_relay_${index}` });
+    } catch (err) {
+      for (const { port } of data.peers) port.close();
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     const thread = new RelayThread(worker, index);
-    hub.attach(index, { post: (m: ToThread) => worker.postMessage(m) }, data.stats);
+    hub.attach(index, { post: (m: ToThread, transfer?: MessagePort[]) => worker.postMessage(m, transfer) }, data.stats, data.inbox);
     return new Promise((resolve, reject) => {
       let ready = false;
       let failure: Error | null = null;

@@ -3,7 +3,8 @@
  * docs/turn-threads.md "EVEN-PORT reservations"): a RESERVATION-TOKEN names
  * the thread holding the reserved port; a redeeming Allocate the kernel
  * gives another thread is forwarded to it, which allocates, answers from its
- * own socket and owns the new client from then on. Real sockets on
+ * own socket and owns the new client from then on; the datagrams go thread
+ * to thread, over channels that restarts replace. Real sockets on
  * 127.0.0.1, `turnThreads: 2`: the kernel hashes each client's 4-tuple to a
  * thread, so the tests find a socket on the thread they need by allocating
  * from fresh sockets (at most 64) and asking the directory.
@@ -15,7 +16,7 @@ import { Attr, getAttribute, StunClass } from '../../src/turn/stun.js';
 import { poll } from '../helpers/wait.js';
 import { errorCodeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
 import type { ClientEndpoint } from './helpers.js';
-import { clientKey, relaysBothWays, startThreads, threadsSkip as skip } from './thread-helpers.js';
+import { assertMainOffDataPath, clientKey, relaysBothWays, startThreads, threadsSkip as skip, watchHub } from './thread-helpers.js';
 import type { Running } from './thread-helpers.js';
 
 const R_BIT: [number, Buffer] = [Attr.EVEN_PORT, Buffer.from([0x80, 0, 0, 0])];
@@ -49,9 +50,30 @@ async function clientOnThread(r: Running, wanted: (thread: number) => boolean, o
   throw new Error(`${PROBES} fresh sockets, none on the wanted thread`);
 }
 
+/**
+ * A reservation held on thread `holder`, redeemed from a socket the kernel
+ * gives the other thread, then relaying both ways: every datagram of the
+ * redeeming client goes over the channel between the two threads.
+ */
+async function redeemAcross(r: Running, holder: number, peer: UdpEndpoint, clients: RawTurnClient[], label: string): Promise<void> {
+  const other = holder === 1 ? 2 : 1;
+  const { client: rtp } = await clientOnThread(r, (n) => n === holder, clients);
+  const reserved = await rtp.allocate([R_BIT]);
+  assert.equal(reserved.cls, StunClass.SUCCESS, `${label}: reserve, error ${errorCodeOf(reserved)}`);
+  const { client: rtcp } = await clientOnThread(r, (n) => n === other, clients);
+  const before = r.hub.threadStats(holder)!.forwarded;
+  const redeemed = await redeem(rtcp, getAttribute(reserved, Attr.RESERVATION_TOKEN)!.value);
+  assert.equal(redeemed.cls, StunClass.SUCCESS, `${label}: redeem on thread ${other}, error ${errorCodeOf(redeemed)}`);
+  assert.equal(rtcp.relay!.port, rtp.relay!.port + 1);
+  assert.equal(r.hub.ownerOf(clientKey(rtcp)), holder);
+  await relaysBothWays(rtcp, peer, label);
+  assert.ok(r.hub.threadStats(holder)!.forwarded >= before + 3, `${label}: the redeem, CreatePermission and Send reached thread ${holder} from thread ${other}`);
+}
+
 describe('EVEN-PORT reservations across relay threads', { skip }, () => {
   test('a token redeemed from a socket the kernel gives the other thread: forwarded to the holder, relayed port N+1, relays both ways, quota kept, once only', async (t) => {
     const r = await startThreads({ turnMaxAllocationsPerUser: 3 });
+    const hub = watchHub(r.hub);
     const peer = await UdpEndpoint.open();
     const clients: RawTurnClient[] = [];
     t.after(async () => { for (const c of clients) c.close(); peer.close(); await r.sup.stop(); });
@@ -87,6 +109,7 @@ describe('EVEN-PORT reservations across relay threads', { skip }, () => {
     await relaysBothWays(rtcp, peer, 'rtcp');
     assert.ok(r.hub.threadStats(holder)!.forwarded > forwardedMid, 'CreatePermission and Send forwarded to the holder');
     await relaysBothWays(rtp, peer, 'rtp');
+    assertMainOffDataPath(hub);
 
     // the token is spent: a second redeem fails (508) wherever it lands
     for (const thread of [holder, other]) {
@@ -177,5 +200,32 @@ describe('EVEN-PORT reservations across relay threads', { skip }, () => {
       assert.equal(errorCodeOf(await redeem(client, token)), 508, `landing on thread ${thread}`);
     }
     assert.equal(r.hub.quota.total, 0);
+  });
+
+  test('restarts of either thread, twice: the restarted thread gets fresh channels, the survivor drops the old one; forwarding works both ways after each', async (t) => {
+    const r = await startThreads({ turnMaxAllocationsPerUser: 64 });
+    const hub = watchHub(r.hub);
+    const peer = await UdpEndpoint.open();
+    const clients: RawTurnClient[] = [];
+    t.after(async () => { for (const c of clients) c.close(); peer.close(); await r.sup.stop(); });
+    const channels = () => [1, 2].map((n) => r.hub.threadStats(n)?.peerChannels);
+    assert.deepEqual(channels(), [1, 1], 'one channel each way');
+    await redeemAcross(r, 1, peer, clients, 'start 2->1');
+    await redeemAcross(r, 2, peer, clients, 'start 1->2');
+    const restarts = [0, 0];
+    for (const victim of [1, 2, 1]) {
+      restarts[victim - 1]!++;
+      r.hub.crash(victim);
+      const child = () => r.sup.whichChildren()[victim - 1]!;
+      assert.ok(await poll(() => child().restarts === restarts[victim - 1] && child().state === 'running', 10_000, 50), `turn_relay_${victim} restarted`);
+      // the survivor's old channel closed with the dead thread, the new one replaced it: one each, never more
+      assert.ok(await poll(() => channels().every((n) => n === 1), 2_000), `channels after restarting ${victim}: ${channels().join(', ')}`);
+      const label = `restart ${restarts[0]! + restarts[1]!} (thread ${victim})`;
+      await redeemAcross(r, 1, peer, clients, `${label} 2->1`);
+      await redeemAcross(r, 2, peer, clients, `${label} 1->2`);
+      assert.deepEqual(channels(), [1, 1]);
+    }
+    assertMainOffDataPath(hub);
+    t.diagnostic(`forwarded ${r.hub.forwardedDatagrams()}; the hub was told ${JSON.stringify(Object.fromEntries(hub.kinds))}`);
   });
 });

@@ -5,7 +5,8 @@
  * main thread's cache (signaling logins); guesses spread over threads are
  * held to the throttle's limits; a thread that crashes is restarted on the
  * same port, allocations on the others keep relaying (datagrams the kernel
- * now gives the new thread are forwarded to their owner), and a second
+ * now gives the new thread are forwarded to their owner, thread to thread:
+ * the main thread's hub sees none of them), and a second
  * Allocate on an owned 5-tuple is answered by the owner. On Node 20 (no
  * SO_REUSEPORT) TURN runs on the main thread and says why.
  */
@@ -20,7 +21,7 @@ import { TURN_LISTENER_NAME } from '../../src/names.js';
 import { Attr, encodeStun, newTransactionId, StunClass, StunMethod } from '../../src/turn/stun.js';
 import { poll } from '../helpers/wait.js';
 import { errorCodeOf, RawTurnClient, UdpEndpoint } from './helpers.js';
-import { clientKey, relaysBothWays, sample, startThreads, THREAD_USERS as USERS, threadsSkip as skip } from './thread-helpers.js';
+import { assertMainOffDataPath, clientKey, relaysBothWays, sample, startThreads, THREAD_USERS as USERS, threadsSkip as skip, watchHub } from './thread-helpers.js';
 import type { Running } from './thread-helpers.js';
 
 /** Allocated clients until both threads hold at least `perThread` (the kernel hashes each source port). */
@@ -127,6 +128,7 @@ describe('relay threads', { skip }, () => {
 
   test('a thread that crashes is restarted on the same port; the other thread\'s allocations keep relaying, and are never allocated twice', async (t) => {
     const r = await startThreads();
+    const hub = watchHub(r.hub);
     const peer = await UdpEndpoint.open();
     const clients = await spreadClients(r, 4);
     t.after(async () => { for (const c of clients) c.close(); peer.close(); await r.sup.stop(); });
@@ -146,6 +148,8 @@ describe('relay threads', { skip }, () => {
     assert.ok(forwarded > 0, 'datagrams of thread 2\'s clients were forwarded to it and handled there');
     assert.equal(r.hub.threadStats(2)!.forwarded, forwarded, 'handled by the owner, thread 2');
     assert.equal(sample((await r.c.resolve(METRICS).expose()).body, 'webrtc_turn_forwarded_datagrams_total'), forwarded);
+    assertMainOffDataPath(hub);
+    t.diagnostic(`${forwarded} datagrams forwarded; the hub was told ${JSON.stringify(Object.fromEntries(hub.kinds))}`);
     // a new Allocate (new transaction) on an owned 5-tuple: the owner answers 437, no second allocation
     for (const client of onTwo) assert.equal(errorCodeOf(await client.allocate()), 437);
     assert.equal(r.hub.threadStats(2)!.allocations, onTwo.length);
@@ -154,6 +158,7 @@ describe('relay threads', { skip }, () => {
     const fresh = await RawTurnClient.open(r.server, 'bob', 'bob-pw');
     clients.push(fresh);
     assert.equal((await fresh.allocate()).cls, StunClass.SUCCESS);
+    assertMainOffDataPath(hub);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * Helpers of the relay-thread tests (docs/turn-threads.md): a turn_sup with
  * `turnThreads: 2` over a real server container on 127.0.0.1 (port 0), a
- * relay check both ways through a peer socket, a client's directory key, and
- * one sample of /metrics.
+ * relay check both ways through a peer socket, a client's directory key, one
+ * sample of /metrics, and a watch on what the main thread's hub is told.
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
@@ -13,6 +13,7 @@ import type { Options } from '../../src/options.js';
 import type { Supervisor } from '../../src/otp/supervisor.js';
 import type { TurnLimits } from '../../src/turn/limits.js';
 import type { RelayHub } from '../../src/turn/relay-hub.js';
+import type { FromThread } from '../../src/turn/relay-thread-protocol.js';
 import { reusePortAvailable } from '../../src/turn/reuse-port.js';
 import { StunClass } from '../../src/turn/stun.js';
 import type { TurnListener } from '../../src/turn/turn-listener.js';
@@ -65,4 +66,35 @@ export function clientKey(client: RawTurnClient): string {
 export function sample(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+/** What the hub was told by the threads since `watchHub`: messages by kind, and those carrying bytes (a datagram). */
+export interface HubWatch {
+  kinds: Map<string, number>;
+  withBytes: number;
+}
+
+/**
+ * Counts every message the hub takes from a relay thread (its one entry,
+ * `fromThread`): forwarded datagrams go thread to thread, so no message
+ * carrying bytes may reach it, and no kind but the control ones.
+ */
+export function watchHub(hub: RelayHub): HubWatch {
+  const watch: HubWatch = { kinds: new Map(), withBytes: 0 };
+  const handle = hub.fromThread.bind(hub);
+  hub.fromThread = (index: number, m: FromThread) => {
+    watch.kinds.set(m.t, (watch.kinds.get(m.t) ?? 0) + 1);
+    if (Object.values(m).some((v) => v instanceof Uint8Array)) watch.withBytes++;
+    handle(index, m);
+  };
+  return watch;
+}
+
+/** The kinds of message a thread sends the hub: none carries a datagram. */
+export const CONTROL_KINDS = new Set(['ready', 'password', 'quota.take', 'quota.release', 'gate.admit', 'gate.succeeded', 'events', 'log']);
+
+/** The hub saw only control messages: no datagram passed through the main thread. */
+export function assertMainOffDataPath(watch: HubWatch): void {
+  assert.equal(watch.withBytes, 0, 'no message carrying a datagram reached the main thread');
+  for (const kind of watch.kinds.keys()) assert.ok(CONTROL_KINDS.has(kind), `the hub was sent '${kind}'`);
 }
