@@ -13,7 +13,8 @@
  *
  * Bounded: at most `maxWaiting` checks wait at once (beyond, refused at
  * once); each waits at most `maxWaitMs` (one timer each); the in-flight
- * counts hold only keys with checks in flight.
+ * counts hold only keys with checks in flight; a check that ends tries the
+ * oldest waiting ones only until one is still refused.
  */
 import type { Clock } from '../clock.js';
 import type { AuthGate, GuessVerdict } from './guess-throttle.js';
@@ -36,6 +37,8 @@ export const CHECK_QUEUE_DEFAULTS: Readonly<CheckQueueOptions> = Object.freeze({
 interface Waiter {
   ip: string;
   username: string;
+  /** The queue it waits in (`ip:` or `user:` + the key). */
+  key: string;
   resolve(verdict: GuessVerdict): void;
   timer: unknown;
 }
@@ -69,8 +72,8 @@ export class CheckQueue {
       return Promise.resolve(verdict);
     }
     return new Promise<GuessVerdict>((resolve) => {
-      const waiter: Waiter = { ip, username, resolve, timer: null };
-      waiter.timer = this.clock.setTimeout(() => this.settle(waiter, verdict), maxWaitMs);
+      const waiter: Waiter = { ip, username, key: '', resolve, timer: null };
+      waiter.timer = this.clock.setTimeout(() => this.settle(waiter, waiter.key.startsWith('ip:') ? 'ip' : 'username'), maxWaitMs);
       this.enqueue(waiter, verdict);
     });
   }
@@ -108,33 +111,40 @@ export class CheckQueue {
     let queue = this.waiting.get(key);
     if (!queue) this.waiting.set(key, (queue = new Set()));
     queue.add(waiter);
+    waiter.key = key;
     this.waiters++;
   }
 
-  /** Tries the checks waiting on `key` again, oldest first. */
+  private dequeue(waiter: Waiter): void {
+    const queue = this.waiting.get(waiter.key);
+    if (!queue?.delete(waiter)) return;
+    this.waiters--;
+    if (queue.size === 0) this.waiting.delete(waiter.key);
+  }
+
+  /**
+   * Tries the checks waiting on `key` again, oldest first, and stops at the
+   * first one its limit still refuses while checks are in flight (the rest
+   * would be too): one check's end costs a try or two, not one per waiting
+   * check. With nothing left in flight, every one still waiting is refused.
+   */
   private retry(key: string): void {
     const queue = this.waiting.get(key);
     if (!queue) return;
-    this.waiting.delete(key);
     for (const waiter of queue) {
-      this.waiters--;
       const verdict = this.tryAdmit(waiter.ip, waiter.username);
-      if (verdict === 'ok' || !this.worthWaiting(verdict, waiter.ip, waiter.username)) this.settle(waiter, verdict, false);
-      else this.enqueue(waiter, verdict);
+      const again = verdict !== 'ok' && this.worthWaiting(verdict, waiter.ip, waiter.username);
+      if (again && (verdict === 'ip' ? `ip:${waiter.ip}` : `user:${waiter.username}`) === key) return;
+      this.dequeue(waiter);
+      if (again) this.enqueue(waiter, verdict); // now waiting on its other limit
+      else this.settle(waiter, verdict);
     }
   }
 
-  /** Ends a wait with `verdict` (`queued`: it is still in a queue, to be taken out). */
-  private settle(waiter: Waiter, verdict: GuessVerdict, queued = true): void {
+  /** Ends a wait with `verdict`. */
+  private settle(waiter: Waiter, verdict: GuessVerdict): void {
     this.clock.clearTimeout(waiter.timer);
-    if (queued) {
-      for (const [key, queue] of [[`ip:${waiter.ip}`, this.waiting.get(`ip:${waiter.ip}`)], [`user:${waiter.username}`, this.waiting.get(`user:${waiter.username}`)]] as const) {
-        if (queue?.delete(waiter)) {
-          this.waiters--;
-          if (queue.size === 0) this.waiting.delete(key);
-        }
-      }
-    }
+    this.dequeue(waiter);
     waiter.resolve(verdict);
   }
 }

@@ -87,6 +87,23 @@ describe('CheckQueue (signaling password checks in front of the guess throttle)'
     assert.equal(q.waitingCount, 0);
   });
 
+  test('a check that ends tries the oldest waiting ones only until one is still refused (no work per waiting check)', async () => {
+    const { q, gate } = queue({ ipBurst: 1 }, 10_000);
+    assert.equal(await q.admit('10.0.0.1', 'first', 5_000), 'ok');
+    const waiting = Array.from({ length: 5_000 }, (_, i) => q.admit('10.0.0.1', `u${i}`, 5_000));
+    let asked = 0;
+    const admit = gate.admit.bind(gate);
+    gate.admit = (ip, username) => (asked++, admit(ip, username));
+    q.done('10.0.0.1', 'first', 'right');
+    assert.equal(await state(waiting[0]!), 'ok');
+    assert.equal(await state(waiting[1]!), 'waiting');
+    assert.ok(asked <= 2, `the throttle was asked ${asked} times`);
+    q.done('10.0.0.1', 'u0', 'wrong'); // nothing in flight any more: every one still waiting is refused, once each
+    assert.ok(asked <= 2 + 4_999, `asked ${asked}`);
+    for (const w of waiting.slice(1)) assert.equal(await state(w), 'ip');
+    assert.equal(q.waitingCount, 0);
+  });
+
   test('a right password gives its tokens back and trusts its IP; an abandoned check gives them back; a wrong one keeps them', async () => {
     const { q, gate } = queue({ ipBurst: 3, userBurst: 3 });
     assert.equal(await q.admit('10.0.0.1', 'a', 0), 'ok');
