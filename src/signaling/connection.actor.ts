@@ -77,6 +77,7 @@ function withDeadline<T>(promise: Promise<T>, clock: Clock, ms: number): Promise
     );
   });
 }
+
 /** Open connections per state. */
 export type ConnectionCensus = Record<Exclude<CountedState, 'closed'>, number>;
 
