@@ -286,7 +286,7 @@ function headlines(result: BenchResult): Headline[] {
       met: null,
       note: f
         ? `${(f.connectionUs + f.roomUs).toFixed(1)} µs and ${Math.round((f.connectionBytes + f.roomBytes) / 1024)} KiB allocated per cycle (connection ${Math.round(f.connectionBytes / 1024)} KiB, room ${Math.round(f.roomBytes / 1024)} KiB)`
-        : 'not measured',
+        : `not measured: ${c.machineFloorError}`,
     });
   }
   const t = result.turn;

@@ -85,8 +85,8 @@ function run(): MachineFloor {
   return { connectionUs: connection.us, connectionBytes: connection.bytes, roomUs: visit.us, roomBytes: visit.bytes };
 }
 
-/** Runs the measurement in a child process (its own heap and flags); null if it fails. */
-export function measureMachineFloor(): MachineFloor | null {
+/** Runs the measurement in a child process (its own heap and flags); why not, when it fails. */
+export function measureMachineFloor(): MachineFloor | { error: string } {
   try {
     const out = execFileSync(process.execPath, ['--expose-gc', '--min-semi-space-size=256', '--max-semi-space-size=256', '--import', 'tsx', fileURLToPath(import.meta.url)], {
       encoding: 'utf8',
@@ -94,8 +94,9 @@ export function measureMachineFloor(): MachineFloor | null {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return JSON.parse(out) as MachineFloor;
-  } catch {
-    return null;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim().split('\n').at(-1);
+    return { error: stderr || (err as Error).message };
   }
 }
 

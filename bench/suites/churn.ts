@@ -55,6 +55,8 @@ export interface ChurnSuiteResult {
   protocolVsBareRatio: number | null;
   /** What the connection and room machines alone cost per cycle (bench/lib/machine-floor.ts), null if not measured. */
   machineFloor: MachineFloor | null;
+  /** Why the floor was not measured (null when it was). */
+  machineFloorError: string | null;
   /** The machines' time per cycle as a share of our server's CPU per cycle (median round). */
   machineShare: number | null;
 }
@@ -159,10 +161,12 @@ export async function runChurn(config: BenchConfig, pool: WorkerPool): Promise<C
   const vsProtocol = efficiency('ours', 'bare-protocol');
   const protocolVsBare = efficiency('bare-protocol', 'bare');
   const oursPerCpuS = m(runs.filter((r) => r.target === 'ours' && r.cyclesPerCpuS).map((r) => r.cyclesPerCpuS!));
-  const machineFloor = measureMachineFloor();
+  const measured = measureMachineFloor();
+  const machineFloor = 'error' in measured ? null : measured;
   const machineUs = machineFloor ? machineFloor.connectionUs + machineFloor.roomUs : null;
   return {
     machineFloor,
+    machineFloorError: 'error' in measured ? measured.error : null,
     machineShare: machineUs !== null && oursPerCpuS ? round((machineUs * oursPerCpuS) / 1e6, 3) : null,
     config: { loops: c.loops, rooms: c.rooms, warmupMs: c.warmupMs, durationMs: c.durationMs, workers: c.workers },
     runs,

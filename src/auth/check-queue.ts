@@ -37,8 +37,8 @@ export const CHECK_QUEUE_DEFAULTS: Readonly<CheckQueueOptions> = Object.freeze({
 interface Waiter {
   ip: string;
   username: string;
-  /** The queue it waits in (`ip:` or `user:` + the key). */
-  key: string;
+  /** The limit it waits on (its queue: its IP's or its username's). */
+  refusedBy: Exclude<GuessVerdict, 'ok'>;
   resolve(verdict: GuessVerdict): void;
   timer: unknown;
 }
@@ -72,8 +72,8 @@ export class CheckQueue {
       return Promise.resolve(verdict);
     }
     return new Promise<GuessVerdict>((resolve) => {
-      const waiter: Waiter = { ip, username, key: '', resolve, timer: null };
-      waiter.timer = this.clock.setTimeout(() => this.settle(waiter, waiter.key.startsWith('ip:') ? 'ip' : 'username'), maxWaitMs);
+      const waiter: Waiter = { ip, username, refusedBy: verdict, resolve, timer: null };
+      waiter.timer = this.clock.setTimeout(() => this.settle(waiter, waiter.refusedBy), maxWaitMs);
       this.enqueue(waiter, verdict);
     });
   }
@@ -88,8 +88,8 @@ export class CheckQueue {
     else if (outcome === 'abandoned') this.gate.released(ip, username);
     decrement(this.inFlightByIp, ip);
     decrement(this.inFlightByUser, username);
-    this.retry(`ip:${ip}`);
-    this.retry(`user:${username}`);
+    this.retry(queueKey('ip', ip, username));
+    this.retry(queueKey('username', ip, username));
   }
 
   private tryAdmit(ip: string, username: string): GuessVerdict {
@@ -107,19 +107,20 @@ export class CheckQueue {
   }
 
   private enqueue(waiter: Waiter, verdict: Exclude<GuessVerdict, 'ok'>): void {
-    const key = verdict === 'ip' ? `ip:${waiter.ip}` : `user:${waiter.username}`;
+    const key = queueKey(verdict, waiter.ip, waiter.username);
     let queue = this.waiting.get(key);
     if (!queue) this.waiting.set(key, (queue = new Set()));
     queue.add(waiter);
-    waiter.key = key;
+    waiter.refusedBy = verdict;
     this.waiters++;
   }
 
   private dequeue(waiter: Waiter): void {
-    const queue = this.waiting.get(waiter.key);
+    const key = queueKey(waiter.refusedBy, waiter.ip, waiter.username);
+    const queue = this.waiting.get(key);
     if (!queue?.delete(waiter)) return;
     this.waiters--;
-    if (queue.size === 0) this.waiting.delete(waiter.key);
+    if (queue.size === 0) this.waiting.delete(key);
   }
 
   /**
@@ -134,7 +135,7 @@ export class CheckQueue {
     for (const waiter of queue) {
       const verdict = this.tryAdmit(waiter.ip, waiter.username);
       const again = verdict !== 'ok' && this.worthWaiting(verdict, waiter.ip, waiter.username);
-      if (again && (verdict === 'ip' ? `ip:${waiter.ip}` : `user:${waiter.username}`) === key) return;
+      if (again && verdict === waiter.refusedBy) return; // still refused by the limit it waits on
       this.dequeue(waiter);
       if (again) this.enqueue(waiter, verdict); // now waiting on its other limit
       else this.settle(waiter, verdict);
@@ -147,6 +148,11 @@ export class CheckQueue {
     this.dequeue(waiter);
     waiter.resolve(verdict);
   }
+}
+
+/** The queue of checks refused by `verdict`'s limit: their IP's or their username's. */
+function queueKey(verdict: Exclude<GuessVerdict, 'ok'>, ip: string, username: string): string {
+  return verdict === 'ip' ? `ip:${ip}` : `user:${username}`;
 }
 
 function increment(map: Map<string, number>, key: string): void {

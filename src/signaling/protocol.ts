@@ -92,7 +92,11 @@ export function nestsDeeperThan(text: string, max: number): boolean {
 /** Parses one text frame. Never throws. */
 export function parseClientFrame(text: string): ParsedClientFrame {
   if (text === 'ping') return PING_FRAME;
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) return INVALID_JSON;
+  return nestsDeeperThan(text, MAX_JSON_DEPTH) ? INVALID_JSON : parseShallow(text);
+}
+
+/** `parseClientFrame` of a text known to nest at most MAX_JSON_DEPTH deep (a scan checked it). */
+function parseShallow(text: string): ParsedClientFrame {
   let payload: unknown;
   try {
     payload = JSON.parse(text);
@@ -126,7 +130,8 @@ export function readClientFrame(bytes: Buffer): ClientFrame {
   if (bytes.length === 4 && bytes[0] === 0x70 && bytes[1] === 0x69 && bytes[2] === 0x6e && bytes[3] === 0x67) return PING_FRAME;
   const verdict = scanFrame(bytes, scanned);
   if (verdict === ScanVerdict.INVALID) return INVALID_JSON;
-  if (verdict === ScanVerdict.UNSURE || scanned.authenticate || scanned.hasFrom || scanned.members === 0) return parseClientFrame(bytes.toString('utf8'));
+  // the scan refused anything nested deeper than MAX_JSON_DEPTH already
+  if (verdict === ScanVerdict.UNSURE || scanned.authenticate || scanned.hasFrom || scanned.members === 0) return parseShallow(bytes.toString('utf8'));
   if (scanned.toStart === -2) return INVALID_TO;
   const to = scanned.toStart === -1 ? undefined : bytes.toString('utf8', scanned.toStart, scanned.toEnd);
   return { type: 'frame.message', bytes, end: scanned.end, to };

@@ -78,7 +78,7 @@ describe('bench harness (smoke)', () => {
       assert.equal(churn.vsProtocolRatios.length, 1, 'ours / bare-protocol per round');
       // The machines alone: a connection's life allocates its actor, a snapshot per step (tens of KiB).
       const floor = churn.machineFloor;
-      assert.ok(floor, 'the machine floor was not measured');
+      assert.ok(floor, `the machine floor was not measured: ${churn.machineFloorError}`);
       assert.ok(floor.connectionUs > 0 && floor.roomUs > 0, JSON.stringify(floor));
       assert.ok(floor.connectionBytes > 10_000 && floor.roomBytes > 1_000, JSON.stringify(floor));
 

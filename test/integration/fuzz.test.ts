@@ -13,15 +13,10 @@ import { WebSocket } from 'ws';
 import type { Options } from '../../src/index.js';
 import { testServer } from '../helpers/server.js';
 import { poll } from '../helpers/wait.js';
+import { processErrors, seededRandom } from '../helpers/chaos.js';
 
 const RUN_MS = 8_000;
 const CLIENTS = 8;
-
-/** A small deterministic generator (the run is the same for a seed, up to timing). */
-function random(seed: number): () => number {
-  let s = seed;
-  return () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-}
 
 const STRINGS = ['', 'a', 'x'.repeat(600), '\u0000', '\ud800', 'é'.repeat(300), '"', '\\', '__proto__', 'constructor', 'slow1', 'throw1', 'u1'];
 
@@ -51,14 +46,7 @@ function frameFor(rnd: () => number, peers: readonly string[]): string | Buffer 
 }
 
 test(`${CLIENTS} clients sending seeded random frames for ${RUN_MS / 1000} s: no uncaught error, nothing held after`, async (t) => {
-  const errors: unknown[] = [];
-  const onError = (err: unknown) => void errors.push(err);
-  process.on('uncaughtException', onError);
-  process.on('unhandledRejection', onError);
-  t.after(() => {
-    process.off('uncaughtException', onError);
-    process.off('unhandledRejection', onError);
-  });
+  const errors = processErrors(t);
   const auth = (u: string): string | Promise<string> => {
     if (u.startsWith('slow')) return new Promise((resolve) => setTimeout(() => resolve(`${u}-pw`), 50));
     if (u.startsWith('throw')) throw new Error('auth backend fault');
@@ -73,7 +61,7 @@ test(`${CLIENTS} clients sending seeded random frames for ${RUN_MS / 1000} s: no
   let frames = 0;
 
   async function client(seed: number): Promise<void> {
-    const rnd = random(seed);
+    const rnd = seededRandom(seed);
     while (performance.now() < deadline) {
       const ws = new WebSocket(`ws://127.0.0.1:${server.port}/websocket/r${Math.floor(rnd() * 4)}`);
       connections++;

@@ -20,6 +20,7 @@ import { TestClient } from '../helpers/client.js';
 import type { Received } from '../helpers/client.js';
 import { memoryLogger, testServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
+import { processErrors } from '../helpers/chaos.js';
 
 const USERS = { alice: 'a', bob: 'b', carol: 'c', dave: 'd', erin: 'e', crasher: 'x' } as const;
 
@@ -86,10 +87,7 @@ async function startFaulty(extra: Options = {}): Promise<Running> {
 
 describe('a bug met while forwarding a member\'s frame', () => {
   test('ends that connection (1011, its room told `left`), never the process; the room goes on', async (t) => {
-    const uncaught: unknown[] = [];
-    const onUncaught = (err: unknown) => void uncaught.push(err);
-    process.on('uncaughtException', onUncaught);
-    t.after(() => process.off('uncaughtException', onUncaught));
+    const uncaught = processErrors(t);
     const server = await startFaulty();
     t.after(() => server.stop());
     const alice = await TestClient.join(server.port, 'fragile', 'alice', USERS.alice);

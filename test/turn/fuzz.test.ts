@@ -14,6 +14,7 @@ import type { Socket } from 'node:dgram';
 import { startServer } from '../../src/index.js';
 import { Attr, decodeStun, encodeChannelData, encodeStun, encodeXorAddress, getAttribute, longTermKey, newTransactionId, StunClass, StunMethod, u32 } from '../../src/turn/stun.js';
 import { RawTurnClient } from './helpers.js';
+import { processErrors, seededRandom } from '../helpers/chaos.js';
 
 const RUN_MS = 5_000;
 const CLIENTS = 6;
@@ -21,11 +22,6 @@ const USERS: Record<string, string> = { u0: 'u0-pw', u1: 'u1-pw', u2: 'u2-pw', a
 const METHODS = [StunMethod.ALLOCATE, StunMethod.REFRESH, StunMethod.CREATE_PERMISSION, StunMethod.CHANNEL_BIND, StunMethod.SEND, StunMethod.BINDING, 0x00a, 0x0fff];
 const CLASSES = [StunClass.REQUEST, StunClass.REQUEST, StunClass.INDICATION, StunClass.SUCCESS];
 const TYPES = [...Object.values(Attr), 0x0000, 0x7fff, 0xc001, 0x8000];
-
-function random(seed: number): () => number {
-  let s = seed;
-  return () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-}
 
 function valueFor(rnd: () => number, type: number, transactionId: Buffer, peerPort: number): Buffer {
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
@@ -53,7 +49,7 @@ function valueFor(rnd: () => number, type: number, transactionId: Buffer, peerPo
 }
 
 async function fuzzClient(seed: number, turnPort: number, peerPort: number, deadline: number): Promise<number> {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
   const socket: Socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
@@ -96,14 +92,7 @@ async function fuzzClient(seed: number, turnPort: number, peerPort: number, dead
 }
 
 test(`${CLIENTS} authenticated clients sending seeded random TURN for ${RUN_MS / 1000} s to 2 relay threads: no crash, no restart, TURN still works`, async (t) => {
-  const errors: unknown[] = [];
-  const onError = (err: unknown) => void errors.push(err);
-  process.on('uncaughtException', onError);
-  process.on('unhandledRejection', onError);
-  t.after(() => {
-    process.off('uncaughtException', onError);
-    process.off('unhandledRejection', onError);
-  });
+  const errors = processErrors(t);
   const server = await startServer({
     host: '127.0.0.1', port: 0, turnPort: 0, turnTcp: false, turnThreads: 2, hostname: 'localhost', turnIp: '127.0.0.1',
     logLevel: 'silent', allowLoopbackPeers: true, auth: { users: USERS },
